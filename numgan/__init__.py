@@ -1,0 +1,50 @@
+"""numgan: Generative Adversarial Networks in NumPy, with every backward pass written by hand."""
+
+from . import gradcheck
+from .data import ArrayData, Gaussian1D
+from .gan import GAN, DivergenceError, GaussianNoise, Trainer, UniformNoise
+from .layers import (
+    BatchNorm,
+    Dense,
+    Dropout,
+    Layer,
+    LeakyReLU,
+    Maxout,
+    NotInitializedError,
+    ReLU,
+    Sigmoid,
+    Tanh,
+)
+from .losses import discriminator_loss, gan_value, generator_loss
+from .network import Sequential
+from .optim import SGD, ExponentialDecay, LinearRamp
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "GAN",
+    "SGD",
+    "ArrayData",
+    "BatchNorm",
+    "Dense",
+    "DivergenceError",
+    "Dropout",
+    "ExponentialDecay",
+    "Gaussian1D",
+    "GaussianNoise",
+    "Layer",
+    "LeakyReLU",
+    "LinearRamp",
+    "Maxout",
+    "NotInitializedError",
+    "ReLU",
+    "Sequential",
+    "Sigmoid",
+    "Tanh",
+    "Trainer",
+    "UniformNoise",
+    "discriminator_loss",
+    "gan_value",
+    "generator_loss",
+    "gradcheck",
+]

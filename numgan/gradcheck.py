@@ -1,0 +1,193 @@
+"""Numerical gradients by central differences, and checks of hand-written backward passes.
+
+    df/dx_i ~ (f(x + h e_i) - f(x - h e_i)) / (2 h)          error O(h**2)
+
+    rel_error(a, n) = max_i |a_i - n_i| / max(1e-8, |a_i| + |n_i|)
+
+Run checks in float64: with h ~ 1e-5 a correct backward agrees to ~1e-9 or better, while in
+float32 the rounding of f alone gives errors ~1e-2 that hide real bugs.  A layer's output is
+reduced to a scalar with a random upstream gradient, f = sum(out * dout): with dout = ones, a
+BatchNorm backward that returns zeros would pass, because its true dx sums to ~0 along the batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from .losses import check_g_loss, generator_loss, neg_log_d, neg_log_one_minus_d
+
+TOLERANCE = 1e-7
+
+
+def rel_error(a: np.ndarray, n: np.ndarray) -> float:
+    """max_i |a_i - n_i| / max(1e-8, |a_i| + |n_i|); 0.0 for empty arrays."""
+    a, n = np.asarray(a, dtype=np.float64), np.asarray(n, dtype=np.float64)
+    if a.shape != n.shape:
+        raise ValueError(f"rel_error: shapes differ, {a.shape} vs {n.shape}")
+    if a.size == 0:
+        return 0.0
+    return float(np.max(np.abs(a - n) / np.maximum(1e-8, np.abs(a) + np.abs(n))))
+
+
+def numerical_gradient(f: Callable[[], float], x: np.ndarray, h: float = 1e-5) -> np.ndarray:
+    """Central-difference gradient of the scalar f() with respect to the array x.
+
+    x is perturbed in place, one element at a time, and restored exactly, so f may read x
+    through any reference (a layer's parameter, say).  Returns an array shaped like x.
+    """
+    if x.dtype != np.float64:
+        raise TypeError(
+            f"numerical_gradient needs a float64 array, got {x.dtype}: finite differences in "
+            "float32 are too coarse; build the layer or network with dtype=np.float64"
+        )
+    grad = np.zeros_like(x)
+    it = np.nditer(x, flags=["multi_index"])
+    for _ in it:
+        i = it.multi_index
+        old = x[i]
+        x[i] = old + h
+        f_plus = f()
+        x[i] = old - h
+        f_minus = f()
+        x[i] = old
+        grad[i] = (f_plus - f_minus) / (2.0 * h)
+    return grad
+
+
+def _check_module(module, x, dout, rng, h, forward) -> dict[str, float]:
+    """dx and every parameter gradient of a layer or network, against f = sum(out * dout)."""
+    x = np.array(x, dtype=np.float64)
+    for name, p in _named_params(module):
+        if p.dtype != np.float64:
+            raise TypeError(
+                f"gradient checks need float64 parameters, but {name} is {p.dtype}: "
+                "build it with dtype=np.float64"
+            )
+    out = forward(x)
+    if dout is None:
+        rng = np.random.default_rng(0) if rng is None else rng
+        dout = rng.standard_normal(out.shape)
+    if dout.shape != out.shape:
+        raise ValueError(f"dout has shape {dout.shape}, the output has shape {out.shape}")
+    module.zero_grad()
+    dx = module.backward(dout)
+    analytic = {"x": dx, **{name: p_grad.copy() for name, p_grad in _named_grads(module)}}
+
+    def f() -> float:
+        return float(np.sum(forward(x) * dout))
+
+    errors = {"x": rel_error(analytic["x"], numerical_gradient(f, x, h))}
+    for name, p in _named_params(module):
+        errors[name] = rel_error(analytic[name], numerical_gradient(f, p, h))
+    return errors
+
+
+def _named_params(module):
+    if hasattr(module, "named_parameters"):
+        return [(name, p) for name, p, _ in module.named_parameters()]
+    return list(module.params.items())
+
+
+def _named_grads(module):
+    if hasattr(module, "named_parameters"):
+        return [(name, g) for name, _, g in module.named_parameters()]
+    return list(module.grads.items())
+
+
+def check_layer(
+    layer,
+    x: np.ndarray,
+    *,
+    dout: np.ndarray | None = None,
+    rng: np.random.Generator | None = None,
+    training: bool = True,
+    h: float = 1e-5,
+) -> dict[str, float]:
+    """Relative errors of a layer's backward: ``{"x": err_dx, "W": err_dW, ...}``.
+
+    The scalar checked is f = sum(layer.forward(x) * dout) with dout random (drawn from rng)
+    unless given.  Layers and inputs must be float64.  Random layers need a fixed mask
+    (``Dropout.fix_mask``) so that every forward computes the same function.
+    """
+    return _check_module(layer, x, dout, rng, h, lambda v: layer.forward(v, training))
+
+
+def check_network(
+    net,
+    x: np.ndarray,
+    *,
+    dout: np.ndarray | None = None,
+    rng: np.random.Generator | None = None,
+    training: bool = True,
+    h: float = 1e-5,
+) -> dict[str, float]:
+    """Relative errors of a Sequential's backward: ``{"x": ..., "0.W": ..., "0.b": ...}``."""
+    return _check_module(net, x, dout, rng, h, lambda v: net.forward(v, training))
+
+
+def check_gan_objectives(
+    gan,
+    x: np.ndarray,
+    z_d: np.ndarray,
+    z_g: np.ndarray | None = None,
+    *,
+    g_loss: str = "non-saturating",
+    h: float = 1e-5,
+) -> dict[str, dict[str, float]]:
+    """Relative errors of the gradients the trainer applies, against central differences.
+
+    "D": every D parameter, for L_D(theta_d) = -(1/m) sum [log D(x) + log(1 - D(G(z_d)))],
+         with the gradient accumulated as Trainer.d_step does it (real half, then fake half);
+    "G": every G parameter, for the chosen generator objective L_G(theta_g) on z_g, with the
+         gradient backpropagated through D (D.backward(..., param_grads=False)) into G.
+
+    G and D must be float64.  Returns {"D": {name: err}, "G": {name: err}}.
+    """
+    check_g_loss(g_loss)
+    G, D = gan.G, gan.D
+    for net in (G, D):
+        if net.dtype != np.float64:
+            raise TypeError(f"gradient checks need float64 networks, got {net.dtype}")
+    x = np.asarray(x, dtype=np.float64)
+    z_d = np.asarray(z_d, dtype=np.float64)
+    z_g = z_d if z_g is None else np.asarray(z_g, dtype=np.float64)
+
+    # D objective, analytic: the same sequence of calls as Trainer.d_step, minus the update.
+    D.zero_grad()
+    x_fake = G.forward(z_d, training=True)
+    D.backward(neg_log_d(D.forward(x, training=True))[1])
+    D.backward(neg_log_one_minus_d(D.forward(x_fake, training=True))[1])
+    d_analytic = {name: g.copy() for name, _, g in D.named_parameters()}
+
+    def d_objective() -> float:
+        fake = G.forward(z_d, training=True)
+        return (
+            neg_log_d(D.forward(x, training=True))[0]
+            + neg_log_one_minus_d(D.forward(fake, training=True))[0]
+        )
+
+    # G objective, analytic: as Trainer.g_step.
+    G.zero_grad()
+    D_grads_before = [g.copy() for _, _, g in D.named_parameters()]
+    da = generator_loss(D.forward(G.forward(z_g, training=True), training=True), g_loss)[1]
+    G.backward(D.backward(da, param_grads=False))
+    for before, (name, _, g) in zip(D_grads_before, D.named_parameters(), strict=True):
+        if not np.array_equal(before, g):
+            raise AssertionError(f"D.backward(param_grads=False) changed D's gradient {name}")
+    g_analytic = {name: g.copy() for name, _, g in G.named_parameters()}
+
+    def g_objective() -> float:
+        return generator_loss(D.forward(G.forward(z_g, training=True), training=True), g_loss)[0]
+
+    return {
+        "D": {
+            name: rel_error(d_analytic[name], numerical_gradient(d_objective, p, h))
+            for name, p, _ in D.named_parameters()
+        },
+        "G": {
+            name: rel_error(g_analytic[name], numerical_gradient(g_objective, p, h))
+            for name, p, _ in G.named_parameters()
+        },
+    }

@@ -1,0 +1,180 @@
+"""Sequential: a stack of layers with the same forward/backward contract as one layer.
+
+    forward:   h_0 = x,  h_i = layer_i(h_{i-1}),  out = h_L
+    backward:  g_L = dout,  g_{i-1} = layer_i.backward(g_i),  dx = g_0
+
+The chain rule is applied layer by layer in reverse; each layer already holds what it cached.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from .layers import Dropout, Layer
+
+DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+class Sequential:
+    """A network: layers applied in order, one dtype for all parameters.
+
+    x: (N, D_in) -> out: (N, D_out)
+
+    ``dtype`` is float32 for training (speed) or float64 for gradient checks (accuracy).
+    Layers are cast to it when the network is built.  ``training`` is the mode used when
+    ``forward`` is called without ``training=``; ``train()`` and ``eval()`` set it.
+    """
+
+    def __init__(
+        self,
+        layers: Iterable[Layer],
+        *,
+        dtype=np.float32,
+        rng: np.random.Generator | None = None,
+    ) -> None:
+        self.layers = list(layers)
+        if not self.layers:
+            raise ValueError("Sequential needs at least one layer")
+        for i, layer in enumerate(self.layers):
+            if not isinstance(layer, Layer):
+                raise TypeError(f"Sequential: item {i} is {layer!r}, not a numgan Layer")
+        if np.dtype(dtype) not in DTYPES:
+            raise ValueError(f"Sequential: dtype must be float32 or float64, got {np.dtype(dtype)}")
+        self.dtype = np.dtype(dtype)
+        self.training = True
+        self.in_features, self.out_features = self._check_widths()
+        for layer in self.layers:
+            layer.astype(self.dtype)
+        if rng is not None:
+            self.initialize(rng)
+
+    def _check_widths(self) -> tuple[int | None, int | None]:
+        """Check that each layer's input width equals the previous layer's output width."""
+        first, width, prev = None, None, None
+        for i, layer in enumerate(self.layers):
+            if layer.in_features is not None:
+                if width is not None and layer.in_features != width:
+                    raise ValueError(
+                        f"Sequential: layer {i} {layer!r} expects {layer.in_features} input "
+                        f"features but layer {prev} outputs {width}: make the widths agree"
+                    )
+                if first is None and width is None:
+                    first = layer.in_features
+            if layer.out_features is not None:
+                width, prev = layer.out_features, f"{i} {layer!r}"
+        return first, width
+
+    # -- state ---------------------------------------------------------------------------
+
+    def initialize(self, rng: np.random.Generator) -> Sequential:
+        """Draw every layer's initial parameters from ``rng`` and bind it for dropout."""
+        for layer in self.layers:
+            layer.reset_parameters(rng)
+        self.bind_rng(rng)
+        return self
+
+    @property
+    def initialized(self) -> bool:
+        return all(layer.initialized for layer in self.layers)
+
+    def bind_rng(self, rng: np.random.Generator) -> None:
+        """Give every random layer (Dropout) the run's Generator."""
+        for layer in self.layers:
+            if isinstance(layer, Dropout):
+                layer.rng = rng
+
+    def train(self) -> Sequential:
+        self.training = True
+        return self
+
+    def eval(self) -> Sequential:
+        self.training = False
+        return self
+
+    def named_parameters(self) -> list[tuple[str, np.ndarray, np.ndarray]]:
+        """[(name, param, grad)] in a fixed order; names look like ``"0.W"``."""
+        return [
+            (f"{i}.{k}", layer.params[k], layer.grads[k])
+            for i, layer in enumerate(self.layers)
+            for k in layer.params
+        ]
+
+    def parameters(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """[(param, grad)] pairs, the order the optimiser keeps its state in."""
+        return [(p, g) for _, p, g in self.named_parameters()]
+
+    def num_parameters(self) -> int:
+        return sum(p.size for p, _ in self.parameters())
+
+    def zero_grad(self) -> None:
+        for layer in self.layers:
+            layer.zero_grad()
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of every parameter and buffer, keyed ``"<layer>.<name>"``."""
+        state = {name: p.copy() for name, p, _ in self.named_parameters()}
+        for i, layer in enumerate(self.layers):
+            for k, buf in layer.buffers().items():
+                state[f"{i}.{k}"] = buf.copy()
+        return state
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        """Copy values in place (optimiser state keeps pointing at the same arrays)."""
+        targets = {name: p for name, p, _ in self.named_parameters()}
+        for i, layer in enumerate(self.layers):
+            targets.update({f"{i}.{k}": b for k, b in layer.buffers().items()})
+        missing = sorted(set(targets) - set(state))
+        unexpected = sorted(set(state) - set(targets))
+        if missing or unexpected:
+            raise ValueError(
+                f"state does not match this network: missing {missing}, unexpected {unexpected}"
+            )
+        for name, target in targets.items():
+            value = np.asarray(state[name])
+            if value.shape != target.shape:
+                raise ValueError(
+                    f"state[{name!r}] has shape {value.shape}, the network expects {target.shape}"
+                )
+            target[...] = value
+        for layer in self.layers:
+            layer._initialized = True
+
+    # -- the passes ----------------------------------------------------------------------
+
+    def forward(self, x: np.ndarray, training: bool | None = None) -> np.ndarray:
+        """x: (N, D_in) -> (N, D_out).  Inputs are cast to the network's dtype."""
+        if training is None:
+            training = self.training
+        x = np.asarray(x)
+        if x.ndim != 2:
+            raise ValueError(f"{self.name()}: expects input of shape (N, features), got {x.shape}")
+        if x.dtype != self.dtype:
+            x = x.astype(self.dtype)
+        if not np.isfinite(x).all():
+            bad = int(np.size(x) - np.count_nonzero(np.isfinite(x)))
+            raise ValueError(
+                f"{self.name()}: input has {bad} non-finite value(s) (NaN or inf): "
+                "check the data, or whether training diverged"
+            )
+        h = x
+        for layer in self.layers:
+            h = layer.forward(h, training=training)
+        return h
+
+    def backward(self, dout: np.ndarray, param_grads: bool = True) -> np.ndarray:
+        """dout: (N, D_out) -> dx: (N, D_in); parameter gradients accumulate if asked."""
+        g = dout
+        for layer in reversed(self.layers):
+            g = layer.backward(g, param_grads=param_grads)
+        return g
+
+    __call__ = forward
+
+    def name(self) -> str:
+        return f"Sequential({self.in_features}->{self.out_features})"
+
+    def __repr__(self) -> str:
+        inner = ",\n  ".join(repr(layer) for layer in self.layers)
+        return f"Sequential([\n  {inner}\n], dtype={self.dtype.name})"
