@@ -1,6 +1,6 @@
 """numgan: Generative Adversarial Networks in NumPy, with every backward pass written by hand."""
 
-from . import gradcheck
+from . import gradcheck, models
 from .data import ArrayData, Gaussian1D
 from .gan import GAN, DivergenceError, GaussianNoise, Trainer, UniformNoise
 from .layers import (
@@ -47,4 +47,5 @@ __all__ = [
     "gan_value",
     "generator_loss",
     "gradcheck",
+    "models",
 ]

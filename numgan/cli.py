@@ -60,7 +60,7 @@ class CLIError(Exception):
 
 
 def train(config: TrainConfig, out=sys.stdout) -> dict[str, float]:
-    """Train the 1-D toy GAN of the paper's Figure 4 and print progress and the result."""
+    """Train the 1-D toy GAN of the paper's Figure 1 and print progress and the result."""
     data = Gaussian1D(mu=config.mu, sigma=config.sigma)
     gan = toy1d(hidden=config.hidden)
     every = config.log_every or max(1, config.iterations // 10)
@@ -113,14 +113,21 @@ def train(config: TrainConfig, out=sys.stdout) -> dict[str, float]:
     return result
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (exit 2), not usage plus error."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="numgan", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="numgan", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     defaults = TrainConfig()
     p = sub.add_parser(
         "train",
         help="train the 1-D toy GAN (data N(mu, sigma^2)) and report the fit",
-        description="Train G and D by Algorithm 1 on x ~ N(mu, sigma^2) (the paper's Figure 4).",
+        description="Train G and D by Algorithm 1 on x ~ N(mu, sigma^2) (the paper's Figure 1).",
     )
     p.add_argument("--iterations", type=int, default=defaults.iterations)
     p.add_argument("--batch-size", type=int, default=defaults.batch_size, help="m, per minibatch")

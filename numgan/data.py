@@ -38,7 +38,7 @@ class ArrayData:
 
 
 class Gaussian1D:
-    """The 1-D toy of the paper's Figure 4: x ~ N(mu, sigma**2), shape (m, 1)."""
+    """The 1-D toy of the paper's Figure 1: x ~ N(mu, sigma**2), shape (m, 1)."""
 
     dim = 1
 

@@ -23,7 +23,7 @@ def mlp(
 
 
 def toy1d(*, hidden: int = 16, noise_dim: int = 1, dtype="float32") -> GAN:
-    """The 1-D toy of the paper's Figure 4: G and D are 1-16-16-1 LeakyReLU MLPs, z ~ U(-1, 1)."""
+    """The 1-D toy of the paper's Figure 1: G and D are 1-16-16-1 LeakyReLU MLPs, z ~ U(-1, 1)."""
     G = mlp([noise_dim, hidden, hidden, 1], dtype=dtype)
     D = mlp([1, hidden, hidden, 1], dtype=dtype)
     return GAN(G, D, UniformNoise(noise_dim))
