@@ -3,6 +3,7 @@
 from . import gradcheck, models
 from .data import ArrayData, Gaussian1D
 from .gan import GAN, DivergenceError, GaussianNoise, Trainer, UniformNoise
+from .kernels import get_backend, set_backend
 from .layers import (
     BatchNorm,
     Dense,
@@ -17,11 +18,14 @@ from .layers import (
 )
 from .losses import discriminator_loss, gan_value, generator_loss
 from .network import Sequential
-from .optim import SGD, ExponentialDecay, LinearRamp
+from .optim import SGD, Adam, ExponentialDecay, LinearRamp
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Adam",
+    "get_backend",
+    "set_backend",
     "GAN",
     "SGD",
     "ArrayData",

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .kernels import ops
+
 INITS = ("uniform", "glorot", "he")
 
 
@@ -165,6 +167,7 @@ class Dense(_Affine):
         db += sum_n dout[n]             (D_out,)
 
     Cached: x (dW needs it).  W is read from params, so it is not cached twice.
+    The arithmetic runs in ``kernels.dense_forward``/``dense_backward`` (NumPy twin or Numba).
     """
 
     def __init__(
@@ -183,15 +186,20 @@ class Dense(_Affine):
 
     def forward(self, x, training=True):
         self._check_ready(x)
+        W, b = self.params["W"], self.params["b"]
+        x = x.astype(W.dtype, copy=False)
+        out = np.empty((len(x), self.out_features), dtype=W.dtype)
+        ops.dense_forward(x, W, b, out)
         self.cache = (x,)
-        return x @ self.params["W"] + self.params["b"]
+        return out
 
     def backward(self, dout, param_grads=True):
         (x,) = self._need_cache()
-        if param_grads:
-            self.grads["W"] += x.T @ dout
-            self.grads["b"] += dout.sum(axis=0)
-        return dout @ self.params["W"].T
+        dx = np.empty_like(x)
+        ops.dense_backward(
+            dout, x, self.params["W"], dx, self.grads["W"], self.grads["b"], param_grads
+        )
+        return dx
 
     def __repr__(self):
         return f"Dense({self.in_features}, {self.out_features})"
@@ -234,64 +242,71 @@ class Maxout(_Affine):
 
     def forward(self, x, training=True):
         self._check_ready(x)
-        z = (x @ self.params["W"] + self.params["b"]).reshape(len(x), self.units, self.pieces)
-        arg = z.argmax(axis=2)
+        W, b = self.params["W"], self.params["b"]
+        x = x.astype(W.dtype, copy=False)
+        z = np.empty((len(x), self.units * self.pieces), dtype=W.dtype)
+        ops.dense_forward(x, W, b, z)
+        out = np.empty((len(x), self.units), dtype=W.dtype)
+        arg = np.empty((len(x), self.units), dtype=np.intp)
+        ops.maxout_forward(z, self.pieces, out, arg)
         self.cache = (x, arg)
-        return np.take_along_axis(z, arg[:, :, None], axis=2)[:, :, 0]
+        return out
 
     def backward(self, dout, param_grads=True):
         x, arg = self._need_cache()
-        dz = np.zeros((len(x), self.units, self.pieces), dtype=dout.dtype)
-        np.put_along_axis(dz, arg[:, :, None], dout[:, :, None], axis=2)
-        dz = dz.reshape(len(x), self.units * self.pieces)
-        if param_grads:
-            self.grads["W"] += x.T @ dz
-            self.grads["b"] += dz.sum(axis=0)
-        return dz @ self.params["W"].T
+        dz = np.empty((len(x), self.units * self.pieces), dtype=dout.dtype)
+        ops.maxout_backward(dout, arg, self.pieces, dz)
+        dx = np.empty_like(x)
+        ops.dense_backward(
+            dz, x, self.params["W"], dx, self.grads["W"], self.grads["b"], param_grads
+        )
+        return dx
 
     def __repr__(self):
         return f"Maxout({self.in_features}, units={self.units}, pieces={self.pieces})"
 
 
-class ReLU(Layer):
-    """out = max(x, 0), elementwise, any shape.
-
-    backward: dx = dout * [x > 0]      Cached: the mask [x > 0].
-    """
-
-    def forward(self, x, training=True):
-        mask = x > 0
-        self.cache = (mask,)
-        return x * mask
-
-    def backward(self, dout, param_grads=True):
-        (mask,) = self._need_cache()
-        return dout * mask
-
-
 class LeakyReLU(Layer):
-    """out = x if x > 0 else alpha * x, elementwise, any shape.
+    """y = x if x > 0 else alpha * x, elementwise, any shape.
 
-    backward: dx = dout * (1 if x > 0 else alpha)      Cached: the slope per element.
+    backward: dx = dout * (1 if y > 0 else alpha)
+
+    Cached: the output y.  With alpha >= 0, y > 0 exactly where x > 0, so the output tells the
+    slope and no separate mask is kept.
     """
+
+    alpha = 0.2
 
     def __init__(self, alpha: float = 0.2) -> None:
         super().__init__()
         if not 0.0 <= alpha < 1.0:
-            raise ValueError(f"LeakyReLU: alpha must be in [0, 1), got {alpha!r}")
+            raise ValueError(f"{type(self).__name__}: alpha must be in [0, 1), got {alpha!r}")
         self.alpha = float(alpha)
 
     def forward(self, x, training=True):
-        slope = np.where(x > 0, x.dtype.type(1.0), x.dtype.type(self.alpha))
-        self.cache = (slope,)
-        return x * slope
+        y = np.empty_like(x)
+        ops.leaky_relu_forward(x, self.alpha, y)
+        self.cache = (y,)
+        return y
 
     def backward(self, dout, param_grads=True):
-        (slope,) = self._need_cache()
-        return dout * slope
+        (y,) = self._need_cache()
+        dx = np.empty_like(dout)
+        ops.leaky_relu_backward(dout, y, self.alpha, dx)
+        return dx
 
     def __repr__(self):
         return f"LeakyReLU({self.alpha})"
+
+
+class ReLU(LeakyReLU):
+    """y = max(x, 0): LeakyReLU with alpha = 0.   backward: dx = dout * [y > 0].  Cached: y."""
+
+    def __init__(self) -> None:
+        super().__init__(alpha=0.0)
+
+    def __repr__(self):
+        return "ReLU()"
 
 
 class Tanh(Layer):
@@ -301,13 +316,16 @@ class Tanh(Layer):
     """
 
     def forward(self, x, training=True):
-        y = np.tanh(x)
+        y = np.empty_like(x)
+        ops.tanh_forward(x, y)
         self.cache = (y,)
         return y
 
     def backward(self, dout, param_grads=True):
         (y,) = self._need_cache()
-        return dout * (1.0 - y * y)
+        dx = np.empty_like(dout)
+        ops.tanh_backward(dout, y, dx)
+        return dx
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -323,13 +341,16 @@ class Sigmoid(Layer):
     """
 
     def forward(self, x, training=True):
-        y = sigmoid(x)
+        y = np.empty_like(x)
+        ops.sigmoid_forward(x, y)
         self.cache = (y,)
         return y
 
     def backward(self, dout, param_grads=True):
         (y,) = self._need_cache()
-        return dout * y * (1.0 - y)
+        dx = np.empty_like(dout)
+        ops.sigmoid_backward(dout, y, dx)
+        return dx
 
 
 class BatchNorm(Layer):
@@ -398,32 +419,36 @@ class BatchNorm(Layer):
                     "BatchNorm in training mode needs a batch of at least 2 rows to estimate "
                     f"a variance, got shape {x.shape}: use a larger batch or eval mode"
                 )
-            mu = x.mean(axis=0)
-            xc = x - mu
-            var = (xc * xc).mean(axis=0)
-            s = 1.0 / np.sqrt(var + self.eps)
+            xhat, out = np.empty_like(x), np.empty_like(x)
+            s, mu, var = (np.empty(x.shape[1], dtype=x.dtype) for _ in range(3))
+            ops.batchnorm_forward(x, gamma, beta, self.eps, xhat, s, out, mu, var)
             m = self.momentum
             self.running_mean *= 1.0 - m
             self.running_mean += m * mu
             self.running_var *= 1.0 - m
             self.running_var += m * var * (n / (n - 1))
-            xhat = xc * s
         else:
             s = 1.0 / np.sqrt(self.running_var + self.eps)
             xhat = (x - self.running_mean) * s
+            out = gamma * xhat + beta
         self.cache = (xhat, s, training)
-        return gamma * xhat + beta
+        return out
 
     def backward(self, dout, param_grads=True):
         xhat, s, training = self._need_cache()
-        if param_grads:
-            self.grads["beta"] += dout.sum(axis=0)
-            self.grads["gamma"] += (dout * xhat).sum(axis=0)
-        g = dout * self.params["gamma"]
-        if not training:
-            return g * s
-        n = len(g)
-        return (s / n) * (n * g - g.sum(axis=0) - xhat * (g * xhat).sum(axis=0))
+        dx = np.empty_like(dout)
+        ops.batchnorm_backward(
+            dout,
+            xhat,
+            s,
+            self.params["gamma"],
+            dx,
+            self.grads["gamma"],
+            self.grads["beta"],
+            training,
+            param_grads,
+        )
+        return dx
 
     def __repr__(self):
         return f"BatchNorm({self.in_features})"

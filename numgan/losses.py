@@ -11,6 +11,8 @@ The derivatives are sigmoids, again evaluated without overflow:
 
     d softplus(a) / da = sigmoid(a),    d softplus(-a) / da = -sigmoid(-a)
 
+All of them are one kernel, ``softplus_loss(a, s, scale)``: L = (scale/m) sum softplus(s a), with
+s = -1 for -log D and s = +1 for -log(1 - D), computing the loss and its gradient in one pass.
 Every function returns the loss and its gradient with respect to the logits, shape (m, 1) like
 the logits, ready to hand to ``D.backward``.  The 1/m of the minibatch mean is in the gradient.
 """
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .layers import sigmoid
+from .kernels import ops
 
 G_LOSSES = ("minimax", "non-saturating")
 
@@ -31,6 +33,8 @@ def softplus(t: np.ndarray) -> np.ndarray:
 
 def _check_logits(a: np.ndarray, name: str) -> np.ndarray:
     a = np.asarray(a)
+    if a.dtype.kind != "f":
+        a = a.astype(np.float64)
     if a.ndim != 2 or a.shape[1] != 1:
         raise ValueError(
             f"{name} must have shape (m, 1), one logit per sample, got {a.shape}: "
@@ -47,8 +51,8 @@ def neg_log_d(a: np.ndarray) -> tuple[float, np.ndarray]:
     a: (m, 1) logits.  The data half of the D objective, and the non-saturating G objective.
     """
     a = _check_logits(a, "logits")
-    m = a.dtype.type(len(a))
-    return float(softplus(-a).sum() / m), -sigmoid(-a) / m
+    grad = np.empty_like(a)
+    return ops.softplus_loss(a, -1.0, 1.0, grad), grad
 
 
 def neg_log_one_minus_d(a: np.ndarray) -> tuple[float, np.ndarray]:
@@ -57,8 +61,8 @@ def neg_log_one_minus_d(a: np.ndarray) -> tuple[float, np.ndarray]:
     a: (m, 1) logits.  The generated half of the D objective; minus it is the minimax G objective.
     """
     a = _check_logits(a, "logits")
-    m = a.dtype.type(len(a))
-    return float(softplus(a).sum() / m), sigmoid(a) / m
+    grad = np.empty_like(a)
+    return ops.softplus_loss(a, 1.0, 1.0, grad), grad
 
 
 def discriminator_loss(
@@ -97,10 +101,11 @@ def generator_loss(a_fake: np.ndarray, kind: str = "non-saturating") -> tuple[fl
     Returns (L_G, da_fake).
     """
     check_g_loss(kind)
-    if kind == "minimax":
-        loss, da = neg_log_one_minus_d(a_fake)
-        return -loss, -da
-    return neg_log_d(a_fake)
+    a = _check_logits(a_fake, "a_fake")
+    grad = np.empty_like(a)
+    if kind == "minimax":  # minus the generated half of L_D: scale -1
+        return ops.softplus_loss(a, 1.0, -1.0, grad), grad
+    return ops.softplus_loss(a, -1.0, 1.0, grad), grad
 
 
 def check_g_loss(kind: str) -> str:

@@ -9,6 +9,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .kernels import ops
+
 Schedule = Callable[[int], float]
 
 
@@ -92,9 +94,7 @@ class SGD:
         pairs = self._bind(net)
         lr, mu = _at(self.lr, self.t), _at(self.momentum, self.t)
         for (theta, g), v in zip(pairs, self.velocity, strict=True):
-            v *= mu
-            v -= lr * g
-            theta += v
+            ops.sgd_momentum(theta, g, v, lr, mu)  # v *= mu; v -= lr * g; theta += v
         self.t += 1
 
     def state_dict(self) -> dict[str, np.ndarray]:
@@ -118,3 +118,80 @@ class SGD:
 
     def __repr__(self):
         return f"SGD(lr={self.lr!r}, momentum={self.momentum!r})"
+
+
+class Adam:
+    """Adam (Kingma and Ba 2015), the DCGAN default (lr 2e-4, beta1 0.5).
+
+    For every parameter theta with gradient g, at step t = 1, 2, ...:
+
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g**2
+        theta -= lr * mhat / (sqrt(vhat) + eps),   mhat = m / (1 - beta1**t),
+                                                     vhat = v / (1 - beta2**t)
+
+    ``lr`` may be a schedule (a callable of the step count, from 0).
+    """
+
+    def __init__(
+        self,
+        lr: float | Schedule = 2e-4,
+        *,
+        beta1: float = 0.5,
+        beta2: float = 0.999,
+        eps: float = 1e-8,
+    ) -> None:
+        if not _at(lr, 0) > 0:
+            raise ValueError(f"Adam: lr must be positive, got {_at(lr, 0)!r}")
+        for name, b in (("beta1", beta1), ("beta2", beta2)):
+            if not 0.0 <= b < 1.0:
+                raise ValueError(f"Adam: {name} must be in [0, 1), got {b!r}")
+        if not eps > 0:
+            raise ValueError(f"Adam: eps must be positive, got {eps!r}")
+        self.lr, self.beta1, self.beta2, self.eps = lr, float(beta1), float(beta2), float(eps)
+        self.t = 0
+        self.moments: list[tuple[np.ndarray, np.ndarray]] | None = None
+        self._owner: int | None = None
+
+    def _bind(self, net) -> list[tuple[np.ndarray, np.ndarray]]:
+        pairs = net.parameters()
+        if self.moments is None:
+            self.moments = [(np.zeros_like(p), np.zeros_like(p)) for p, _ in pairs]
+            self._owner = id(net)
+        elif self._owner != id(net) or len(pairs) != len(self.moments):
+            raise ValueError(
+                "this optimiser already holds the state of another network: "
+                "give G and D an optimiser each"
+            )
+        return pairs
+
+    def step(self, net) -> None:
+        pairs = self._bind(net)
+        lr = _at(self.lr, self.t)
+        self.t += 1
+        bc1, bc2 = 1.0 - self.beta1**self.t, 1.0 - self.beta2**self.t
+        for (theta, g), (m, v) in zip(pairs, self.moments, strict=True):
+            ops.adam(theta, g, m, v, lr, self.beta1, self.beta2, self.eps, bc1, bc2)
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        state = {"t": np.array(self.t)}
+        for i, (m, v) in enumerate(self.moments or []):
+            state[f"m{i}"], state[f"v{i}"] = m.copy(), v.copy()
+        return state
+
+    def load_state_dict(self, state: dict[str, np.ndarray], net) -> None:
+        self.moments = None
+        pairs = self._bind(net)
+        for i, ((m, v), (p, _)) in enumerate(zip(self.moments, pairs, strict=True)):
+            for name, target in ((f"m{i}", m), (f"v{i}", v)):
+                if name in state:
+                    src = np.asarray(state[name])
+                    if src.shape != p.shape:
+                        raise ValueError(
+                            f"optimiser state {name} has shape {src.shape}, expected {p.shape}"
+                        )
+                    target[...] = src
+        self.t = int(state["t"])
+
+    def __repr__(self):
+        return f"Adam(lr={self.lr!r}, beta1={self.beta1}, beta2={self.beta2}, eps={self.eps})"

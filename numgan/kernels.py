@@ -1,0 +1,467 @@
+"""The hot loops: each Numba kernel beside its pure-NumPy twin, and the backend switch.
+
+Every kernel has one signature in both forms: it takes arrays and scalars and writes its results
+into output arrays the caller allocated (``out``, ``dx``, ``dW`` ...), so that a caller that
+keeps its buffers allocates nothing in steady state.  The NumPy twin (``*_np``) is the readable
+"what"; the Numba kernel (``*_nb``) is the fast "how".  ``ops`` holds the chosen set:
+
+    from numgan.kernels import ops
+    ops.dense_forward(x, W, b, out)
+
+The backend is chosen for the whole process by ``NUMGAN_BACKEND=numba|numpy`` (default numba)
+or ``set_backend(name)``.  This module imports nothing of numgan.
+
+Matrix products go to BLAS (``np.matmul(..., out=)``) above a size where BLAS wins and to a
+jitted loop below it, where BLAS's call overhead dominates: see MATMUL_CROSSOVER and
+docs/kernels.md for the measurement.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from types import SimpleNamespace
+
+import numpy as np
+
+try:
+    import numba
+except ImportError:  # pragma: no cover - numba is a dependency; this keeps numpy usable alone
+    numba = None
+
+BACKENDS = ("numba", "numpy")
+
+# Numba flags, defined once.  fastmath without nnan/ninf: a diverging GAN shows NaN, and the
+# checks for it must not be optimised away.
+FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
+
+# Below this many multiply-adds (m * k * n) a product runs in a jitted loop; above, in BLAS.
+MATMUL_CROSSOVER = 32_768
+
+
+def _jit(fn):
+    if numba is None:
+        return fn
+    return numba.njit(cache=True, nogil=True, fastmath=FASTMATH)(fn)
+
+
+# -- Dense ------------------------------------------------------------------------------------
+
+
+def dense_forward_np(x, W, b, out):
+    """out = x @ W + b.   x: (N, D_in), W: (D_in, D_out), b: (D_out,), out: (N, D_out)"""
+    np.matmul(x, W, out=out)
+    out += b
+
+
+def dense_backward_np(dout, x, W, dx, dW, db, param_grads, scratch=None):
+    """dx = dout @ W.T;  if param_grads: dW += x.T @ dout, db += sum_n dout[n].
+
+    (``scratch`` is for the kernel, which computes x.T @ dout into it before adding.)
+    """
+    np.matmul(dout, W.T, out=dx)
+    if param_grads:
+        dW += x.T @ dout
+        db += dout.sum(axis=0)
+
+
+@_jit
+def _matmul_bias_loop(x, W, b, out):
+    n, k = x.shape
+    d = W.shape[1]
+    for i in range(n):
+        for j in range(d):
+            out[i, j] = b[j]
+        for p in range(k):
+            xip = x[i, p]
+            for j in range(d):
+                out[i, j] += xip * W[p, j]
+
+
+@_jit
+def _add_bias(out, b):
+    n, d = out.shape
+    for i in range(n):
+        for j in range(d):
+            out[i, j] += b[j]
+
+
+@_jit
+def _dense_backward_loop(dout, x, W, dx, dW, db, param_grads):
+    n, d = dout.shape
+    k = x.shape[1]
+    for i in range(n):
+        for p in range(k):
+            acc = 0.0
+            for j in range(d):
+                acc += dout[i, j] * W[p, j]
+            dx[i, p] = acc
+    if param_grads:
+        for i in range(n):
+            for p in range(k):
+                xip = x[i, p]
+                for j in range(d):
+                    dW[p, j] += xip * dout[i, j]
+        for i in range(n):
+            for j in range(d):
+                db[j] += dout[i, j]
+
+
+@_jit
+def _add_column_sums(db, dout):
+    n, d = dout.shape
+    for i in range(n):
+        for j in range(d):
+            db[j] += dout[i, j]
+
+
+def dense_forward_nb(x, W, b, out):
+    if x.shape[0] * W.shape[0] * W.shape[1] <= MATMUL_CROSSOVER:
+        _matmul_bias_loop(x, W, b, out)
+    else:
+        np.matmul(x, W, out=out)
+        _add_bias(out, b)
+
+
+def dense_backward_nb(dout, x, W, dx, dW, db, param_grads, scratch=None):
+    """As the twin; ``scratch`` (shaped like dW) takes x.T @ dout before it is added to dW."""
+    if dout.shape[0] * W.shape[0] * W.shape[1] <= MATMUL_CROSSOVER:
+        _dense_backward_loop(dout, x, W, dx, dW, db, param_grads)
+        return
+    np.matmul(dout, W.T, out=dx)
+    if param_grads:
+        if scratch is None:
+            dW += x.T @ dout
+        else:
+            np.matmul(x.T, dout, out=scratch)
+            dW += scratch
+        _add_column_sums(db, dout)
+
+
+# -- elementwise activations --------------------------------------------------------------
+# Backward reads the output y, not the input: for LeakyReLU y > 0 exactly when x > 0 (alpha >= 0),
+# and tanh/sigmoid derivatives are functions of y.  So one array serves forward and backward.
+
+
+def leaky_relu_forward_np(x, alpha, out):
+    """out = x if x > 0 else alpha * x  (alpha = 0: ReLU)"""
+    np.multiply(x, np.where(x > 0, 1.0, alpha).astype(x.dtype), out=out)
+
+
+def leaky_relu_backward_np(dout, y, alpha, dx):
+    """dx = dout * (1 if y > 0 else alpha)"""
+    np.multiply(dout, np.where(y > 0, 1.0, alpha).astype(dout.dtype), out=dx)
+
+
+def tanh_forward_np(x, out):
+    np.tanh(x, out=out)
+
+
+def tanh_backward_np(dout, y, dx):
+    """dx = dout * (1 - y**2)"""
+    np.multiply(dout, 1.0 - y * y, out=dx)
+
+
+def sigmoid_forward_np(x, out):
+    """out = 1 / (1 + exp(-x)), with exp only of -|x| so it never overflows."""
+    e = np.exp(-np.abs(x))
+    out[...] = np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def sigmoid_backward_np(dout, y, dx):
+    """dx = dout * y * (1 - y)"""
+    np.multiply(dout, y * (1.0 - y), out=dx)
+
+
+@_jit
+def leaky_relu_forward_nb(x, alpha, out):
+    xf, of = x.reshape(-1), out.reshape(-1)
+    for i in range(xf.size):
+        v = xf[i]
+        of[i] = v if v > 0 else alpha * v
+
+
+@_jit
+def leaky_relu_backward_nb(dout, y, alpha, dx):
+    gf, yf, df = dout.reshape(-1), y.reshape(-1), dx.reshape(-1)
+    for i in range(gf.size):
+        df[i] = gf[i] if yf[i] > 0 else alpha * gf[i]
+
+
+@_jit
+def tanh_forward_nb(x, out):
+    xf, of = x.reshape(-1), out.reshape(-1)
+    for i in range(xf.size):
+        of[i] = math.tanh(xf[i])
+
+
+@_jit
+def tanh_backward_nb(dout, y, dx):
+    gf, yf, df = dout.reshape(-1), y.reshape(-1), dx.reshape(-1)
+    for i in range(gf.size):
+        df[i] = gf[i] * (1.0 - yf[i] * yf[i])
+
+
+@_jit
+def _sigmoid_scalar(v):
+    e = math.exp(-abs(v))
+    return 1.0 / (1.0 + e) if v >= 0 else e / (1.0 + e)
+
+
+@_jit
+def sigmoid_forward_nb(x, out):
+    xf, of = x.reshape(-1), out.reshape(-1)
+    for i in range(xf.size):
+        of[i] = _sigmoid_scalar(xf[i])
+
+
+@_jit
+def sigmoid_backward_nb(dout, y, dx):
+    gf, yf, df = dout.reshape(-1), y.reshape(-1), dx.reshape(-1)
+    for i in range(gf.size):
+        df[i] = gf[i] * yf[i] * (1.0 - yf[i])
+
+
+# -- the logit losses ---------------------------------------------------------------------
+
+
+def softplus_loss_np(a, s, scale, grad):
+    """L = (scale / m) sum_i softplus(s * a_i);  grad = dL/da = (scale * s / m) sigmoid(s * a).
+
+    a, grad: (m, 1); s = -1 gives -mean log D, s = +1 gives -mean log(1 - D).  Returns L.
+    """
+    m = a.shape[0]
+    t = s * a
+    sp = np.maximum(t, 0.0) + np.log1p(np.exp(-np.abs(t)))
+    e = np.exp(-np.abs(t))
+    grad[...] = (scale * s / m) * np.where(t >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    return float(scale * sp.sum() / m)
+
+
+@_jit
+def softplus_loss_nb(a, s, scale, grad):
+    m = a.shape[0]
+    total = 0.0
+    c = scale * s / m
+    for i in range(m):
+        t = s * a[i, 0]
+        e = math.exp(-abs(t))
+        total += max(t, 0.0) + math.log1p(e)
+        grad[i, 0] = c * (1.0 / (1.0 + e) if t >= 0 else e / (1.0 + e))
+    return scale * total / m
+
+
+# -- BatchNorm ----------------------------------------------------------------------------
+
+
+def batchnorm_forward_np(x, gamma, beta, eps, xhat, s, out, mean, var):
+    """Training mode: mean, var (biased) over the batch; s = 1/sqrt(var + eps);
+    xhat = (x - mean) * s; out = gamma * xhat + beta.  Fills xhat, s, out, mean, var."""
+    mean[...] = x.mean(axis=0)
+    var[...] = ((x - mean) ** 2).mean(axis=0)
+    s[...] = 1.0 / np.sqrt(var + eps)
+    np.multiply(x - mean, s, out=xhat)
+    np.multiply(xhat, gamma, out=out)
+    out += beta
+
+
+def batchnorm_backward_np(dout, xhat, s, gamma, dx, dgamma, dbeta, training, param_grads):
+    """g = dout * gamma;  training: dx = (s/N)(N g - sum g - xhat sum(g xhat));  eval: g * s."""
+    if param_grads:
+        dbeta += dout.sum(axis=0)
+        dgamma += (dout * xhat).sum(axis=0)
+    g = dout * gamma
+    if training:
+        n = g.shape[0]
+        dx[...] = (s / n) * (n * g - g.sum(axis=0) - xhat * (g * xhat).sum(axis=0))
+    else:
+        np.multiply(g, s, out=dx)
+
+
+@_jit
+def batchnorm_forward_nb(x, gamma, beta, eps, xhat, s, out, mean, var):
+    n, d = x.shape
+    for j in range(d):
+        acc = 0.0
+        for i in range(n):
+            acc += x[i, j]
+        mu = acc / n
+        acc = 0.0
+        for i in range(n):
+            c = x[i, j] - mu
+            acc += c * c
+        v = acc / n
+        sj = 1.0 / math.sqrt(v + eps)
+        mean[j], var[j], s[j] = mu, v, sj
+    for i in range(n):
+        for j in range(d):
+            xh = (x[i, j] - mean[j]) * s[j]
+            xhat[i, j] = xh
+            out[i, j] = gamma[j] * xh + beta[j]
+
+
+@_jit
+def batchnorm_backward_nb(dout, xhat, s, gamma, dx, dgamma, dbeta, training, param_grads):
+    n, d = dout.shape
+    for j in range(d):
+        sum_g, sum_gx, sum_d, sum_dx = 0.0, 0.0, 0.0, 0.0
+        for i in range(n):
+            sum_d += dout[i, j]
+            sum_dx += dout[i, j] * xhat[i, j]
+        if param_grads:
+            dbeta[j] += sum_d
+            dgamma[j] += sum_dx
+        if training:
+            sum_g, sum_gx = gamma[j] * sum_d, gamma[j] * sum_dx
+            c = s[j] / n
+            for i in range(n):
+                dx[i, j] = c * (n * gamma[j] * dout[i, j] - sum_g - xhat[i, j] * sum_gx)
+        else:
+            for i in range(n):
+                dx[i, j] = gamma[j] * dout[i, j] * s[j]
+
+
+# -- Maxout -------------------------------------------------------------------------------
+
+
+def maxout_forward_np(z, pieces, out, arg):
+    """z: (N, U * P) viewed as (N, U, P);  out[n, u] = max_p z[n, u, p];  arg = its argmax."""
+    z3 = z.reshape(z.shape[0], -1, pieces)
+    arg[...] = z3.argmax(axis=2)
+    out[...] = np.take_along_axis(z3, arg[:, :, None], axis=2)[:, :, 0]
+
+
+def maxout_backward_np(dout, arg, pieces, dz):
+    """dz[n, u, p] = dout[n, u] where p is the winning piece, else 0.  dz: (N, U * P)"""
+    dz3 = dz.reshape(dz.shape[0], -1, pieces)
+    dz3.fill(0.0)
+    np.put_along_axis(dz3, arg[:, :, None], dout[:, :, None], axis=2)
+
+
+@_jit
+def maxout_forward_nb(z, pieces, out, arg):
+    n, units = out.shape
+    for i in range(n):
+        for u in range(units):
+            base = u * pieces
+            best, k = z[i, base], 0
+            for p in range(1, pieces):
+                if z[i, base + p] > best:
+                    best, k = z[i, base + p], p
+            out[i, u], arg[i, u] = best, k
+
+
+@_jit
+def maxout_backward_nb(dout, arg, pieces, dz):
+    n, units = dout.shape
+    for i in range(n):
+        for u in range(units):
+            for p in range(pieces):
+                dz[i, u * pieces + p] = 0.0
+            dz[i, u * pieces + arg[i, u]] = dout[i, u]
+
+
+# -- optimiser updates ---------------------------------------------------------------------
+
+
+def sgd_momentum_np(theta, g, v, lr, mu):
+    """v = mu * v - lr * g;  theta += v."""
+    v *= mu
+    v -= lr * g
+    theta += v
+
+
+def adam_np(theta, g, m, v, lr, beta1, beta2, eps, bc1, bc2):
+    """m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g**2;
+    theta -= (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps),  bc_i = 1 - b_i**t."""
+    m *= beta1
+    m += (1.0 - beta1) * g
+    v *= beta2
+    v += (1.0 - beta2) * g * g
+    theta -= (lr / bc1) * m / (np.sqrt(v) / math.sqrt(bc2) + eps)
+
+
+@_jit
+def _sgd_momentum_flat(theta, g, v, lr, mu):
+    for i in range(theta.size):
+        vi = mu * v[i] - lr * g[i]
+        v[i] = vi
+        theta[i] += vi
+
+
+@_jit
+def _adam_flat(theta, g, m, v, lr, beta1, beta2, eps, bc1, bc2):
+    step = lr / bc1
+    root_bc2 = math.sqrt(bc2)
+    for i in range(theta.size):
+        gi = g[i]
+        mi = beta1 * m[i] + (1.0 - beta1) * gi
+        vi = beta2 * v[i] + (1.0 - beta2) * gi * gi
+        m[i], v[i] = mi, vi
+        theta[i] -= step * mi / (math.sqrt(vi) / root_bc2 + eps)
+
+
+def sgd_momentum_nb(theta, g, v, lr, mu):
+    _sgd_momentum_flat(theta.reshape(-1), g.reshape(-1), v.reshape(-1), lr, mu)
+
+
+def adam_nb(theta, g, m, v, lr, beta1, beta2, eps, bc1, bc2):
+    _adam_flat(
+        theta.reshape(-1),
+        g.reshape(-1),
+        m.reshape(-1),
+        v.reshape(-1),
+        lr,
+        beta1,
+        beta2,
+        eps,
+        bc1,
+        bc2,
+    )
+
+
+# -- the switch ---------------------------------------------------------------------------
+
+KERNELS = (
+    "dense_forward",
+    "dense_backward",
+    "leaky_relu_forward",
+    "leaky_relu_backward",
+    "tanh_forward",
+    "tanh_backward",
+    "sigmoid_forward",
+    "sigmoid_backward",
+    "softplus_loss",
+    "batchnorm_forward",
+    "batchnorm_backward",
+    "maxout_forward",
+    "maxout_backward",
+    "sgd_momentum",
+    "adam",
+)
+
+ops = SimpleNamespace()
+_state = {"backend": None}
+
+
+def set_backend(name: str) -> None:
+    """Use the Numba kernels ("numba") or their NumPy twins ("numpy") for the whole process."""
+    if name not in BACKENDS:
+        raise ValueError(f"unknown backend {name!r}: choose one of {', '.join(BACKENDS)}")
+    if name == "numba" and numba is None:
+        raise RuntimeError("the numba backend needs the numba package: pip install numba")
+    suffix = "_nb" if name == "numba" else "_np"
+    table = globals()
+    for kernel in KERNELS:
+        setattr(ops, kernel, table[kernel + suffix])
+    _state["backend"] = name
+
+
+def get_backend() -> str:
+    return _state["backend"]
+
+
+_requested = os.environ.get("NUMGAN_BACKEND", "numba" if numba is not None else "numpy")
+if _requested not in BACKENDS:
+    raise ImportError(f"NUMGAN_BACKEND={_requested!r} is not a backend: use numba or numpy")
+set_backend(_requested)
