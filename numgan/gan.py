@@ -17,7 +17,9 @@ from collections.abc import Callable
 
 import numpy as np
 
+from . import kernels
 from .data import as_data
+from .fused import FusedStep, fusable
 from .layers import sigmoid
 from .losses import check_g_loss, generator_loss, neg_log_d, neg_log_one_minus_d
 from .network import Sequential
@@ -124,6 +126,8 @@ class Trainer:
     seed:        seeds the run's one Generator: initial weights (of layers not yet initialised),
                  noise, minibatch choice and dropout masks all come from it
     callback:    called as callback(trainer) after every ``callback_every`` iterations
+    fused:       run each iteration as one jitted call (numgan/fused.py) when the networks
+                 allow it: None (default) decides by itself, False never, True insists
 
     ``train(iterations)`` runs that many more iterations and returns the history: a dict of
     arrays, one entry per iteration since the start (see ``HISTORY_KEYS``).  D-side entries are
@@ -143,6 +147,7 @@ class Trainer:
         seed: int | None = 0,
         callback: Callable[[Trainer], None] | None = None,
         callback_every: int = 100,
+        fused: bool | None = None,
     ) -> None:
         if not isinstance(gan, GAN):
             raise TypeError(f"Trainer: gan must be a numgan GAN, got {type(gan).__name__}")
@@ -165,6 +170,15 @@ class Trainer:
         self.rng = np.random.default_rng(seed)
         gan.initialize(self.rng)
         self.callback, self.callback_every = callback, int(callback_every)
+        self.fused = fused
+        self._plan: tuple[str, FusedStep | None] | None = None
+        if fused and not fusable(gan, self.opt_g, self.opt_d, self.batch_size):
+            raise ValueError(
+                "Trainer(fused=True): the fused step needs the numba backend, SGD for both "
+                "networks, and G and D made of Dense layers each followed by at most one "
+                "ReLU/LeakyReLU/Tanh/Sigmoid, with every batch * in * out at most "
+                f"{kernels.MATMUL_CROSSOVER}; use fused=None to fall back to the layers"
+            )
         self.iteration = 0
         self.history: dict[str, list[float]] = {key: [] for key in HISTORY_KEYS}
 
@@ -205,17 +219,38 @@ class Trainer:
         self.opt_g.step(G)
         return loss
 
+    def _fused_plan(self) -> FusedStep | None:
+        """The compiled plan if this iteration should run fused, else None."""
+        backend = kernels.get_backend()
+        if self._plan is None or self._plan[0] != backend:
+            plan = None
+            if self.fused is not False and fusable(
+                self.gan, self.opt_g, self.opt_d, self.batch_size
+            ):
+                plan = FusedStep(self.gan, self.opt_g, self.opt_d, self.batch_size, self.k)
+            self._plan = (backend, plan)
+        return self._plan[1]
+
     def step(self) -> dict[str, float]:
         """One iteration of Algorithm 1.  Returns this iteration's history entry."""
         m, dtype, rng = self.batch_size, self.gan.dtype, self.rng
-        d_loss = d_real = d_fake = 0.0
-        for _ in range(self.k):
+        plan = self._fused_plan()
+        if plan is not None:
+            # Same draws in the same order as below; the arithmetic runs in one jitted call.
+            for i in range(self.k):
+                plan.z_d[i] = self.gan.noise.sample(m, rng, dtype)
+                plan.x_d[i] = self.data.sample(m, rng)
+            z_g = self.gan.noise.sample(m, rng, dtype)
+            d_loss, d_real, d_fake, g_loss = (float(v) for v in plan.run(z_g, self.g_loss))
+        else:
+            d_loss = d_real = d_fake = 0.0
+            for _ in range(self.k):
+                z = self.gan.noise.sample(m, rng, dtype)
+                x = self.data.sample(m, rng)
+                loss, real, fake = self.d_step(x, z)
+                d_loss, d_real, d_fake = d_loss + loss, d_real + real, d_fake + fake
             z = self.gan.noise.sample(m, rng, dtype)
-            x = self.data.sample(m, rng)
-            loss, real, fake = self.d_step(x, z)
-            d_loss, d_real, d_fake = d_loss + loss, d_real + real, d_fake + fake
-        z = self.gan.noise.sample(m, rng, dtype)
-        g_loss = self.g_step(z)
+            g_loss = self.g_step(z)
         entry = {
             "d_loss": d_loss / self.k,
             "g_loss": g_loss,

@@ -65,10 +65,24 @@ def dense_backward_np(dout, x, W, dx, dW, db, param_grads, scratch=None):
         db += dout.sum(axis=0)
 
 
+# Loop order: with a wide output the innermost loop runs along a row of W (contiguous, and
+# vectorised); with a narrow one (D's single logit) it would be one step long, so the
+# innermost loop becomes the dot product along k instead.
+NARROW = 8
+
+
 @_jit
 def _matmul_bias_loop(x, W, b, out):
     n, k = x.shape
     d = W.shape[1]
+    if d < NARROW:
+        for i in range(n):
+            for j in range(d):
+                acc = b[j]
+                for p in range(k):
+                    acc += x[i, p] * W[p, j]
+                out[i, j] = acc
+        return
     for i in range(n):
         for j in range(d):
             out[i, j] = b[j]
@@ -92,16 +106,24 @@ def _dense_backward_loop(dout, x, W, dx, dW, db, param_grads):
     k = x.shape[1]
     for i in range(n):
         for p in range(k):
-            acc = 0.0
-            for j in range(d):
+            acc = dout[i, 0] * W[p, 0]
+            for j in range(1, d):
                 acc += dout[i, j] * W[p, j]
             dx[i, p] = acc
     if param_grads:
-        for i in range(n):
+        if d < NARROW:
             for p in range(k):
-                xip = x[i, p]
                 for j in range(d):
-                    dW[p, j] += xip * dout[i, j]
+                    acc = dW[p, j]
+                    for i in range(n):
+                        acc += x[i, p] * dout[i, j]
+                    dW[p, j] = acc
+        else:
+            for i in range(n):
+                for p in range(k):
+                    xip = x[i, p]
+                    for j in range(d):
+                        dW[p, j] += xip * dout[i, j]
         for i in range(n):
             for j in range(d):
                 db[j] += dout[i, j]

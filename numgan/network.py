@@ -47,6 +47,7 @@ class Sequential:
         self.in_features, self.out_features = self._check_widths()
         for layer in self.layers:
             layer.astype(self.dtype)
+        self.flat_params, self.flat_grads = self._gather_parameters()
         if rng is not None:
             self.initialize(rng)
 
@@ -65,6 +66,33 @@ class Sequential:
             if layer.out_features is not None:
                 width, prev = layer.out_features, f"{i} {layer!r}"
         return first, width
+
+    def _gather_parameters(self) -> tuple[np.ndarray, np.ndarray]:
+        """Move every parameter (and its gradient) into one flat array; layers keep views.
+
+        Layers still see their own ``params["W"]`` etc., but the network's parameters are also
+        one contiguous vector: an optimiser updates them in a single kernel call, and the
+        fused step (numgan/fused.py) reaches them as plain arrays.
+        """
+        entries = [(layer, k) for layer in self.layers for k in layer.params]
+        total = sum(layer.params[k].size for layer, k in entries)
+        flat_params = np.zeros(total, dtype=self.dtype)
+        flat_grads = np.zeros(total, dtype=self.dtype)
+        offset = 0
+        for layer, k in entries:
+            shape, size = layer.params[k].shape, layer.params[k].size
+            view = flat_params[offset : offset + size].reshape(shape)
+            view[...] = layer.params[k]
+            layer.params[k] = view
+            layer.grads[k] = flat_grads[offset : offset + size].reshape(shape)
+            offset += size
+        return flat_params, flat_grads
+
+    def offset_of(self, param: np.ndarray) -> int:
+        """Where ``param`` (one of this network's parameter arrays) starts in flat_params."""
+        return (
+            param.__array_interface__["data"][0] - self.flat_params.__array_interface__["data"][0]
+        ) // self.dtype.itemsize
 
     # -- state ---------------------------------------------------------------------------
 
@@ -109,8 +137,7 @@ class Sequential:
         return sum(p.size for p, _ in self.parameters())
 
     def zero_grad(self) -> None:
-        for layer in self.layers:
-            layer.zero_grad()
+        self.flat_grads.fill(0.0)
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Copies of every parameter and buffer, keyed ``"<layer>.<name>"``."""

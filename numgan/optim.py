@@ -50,6 +50,12 @@ class ExponentialDecay:
         return f"ExponentialDecay({self.initial}, factor={self.factor}, floor={self.floor})"
 
 
+def _view_like(flat: np.ndarray, net, param: np.ndarray) -> np.ndarray:
+    """The part of ``flat`` (laid out like net.flat_params) that belongs to ``param``."""
+    offset = net.offset_of(param)
+    return flat[offset : offset + param.size].reshape(param.shape)
+
+
 def _at(value: float | Schedule, t: int) -> float:
     return float(value(t)) if callable(value) else float(value)
 
@@ -64,7 +70,8 @@ class SGD:
 
     ``lr`` and ``momentum`` are numbers or schedules (callables of the step count t = 0, 1, ...).
     ``step(net)`` applies one update to ``net``'s parameters from the gradients accumulated in
-    them; it does not zero them (the trainer does, before each forward/backward).
+    them; it does not zero them (the trainer does, before each forward/backward).  The state
+    is one flat vector laid out like ``net.flat_params``, so one kernel call updates the net.
     """
 
     def __init__(self, lr: float | Schedule = 0.1, momentum: float | Schedule = 0.5) -> None:
@@ -81,7 +88,9 @@ class SGD:
     def _bind(self, net) -> list[tuple[np.ndarray, np.ndarray]]:
         pairs = net.parameters()
         if self.velocity is None:
-            self.velocity = [np.zeros_like(p) for p, _ in pairs]
+            # One flat state vector laid out like net.flat_params; per-parameter views of it.
+            self.flat_velocity = np.zeros_like(net.flat_params)
+            self.velocity = [_view_like(self.flat_velocity, net, p) for p, _ in pairs]
             self._owner = id(net)
         elif self._owner != id(net) or len(pairs) != len(self.velocity):
             raise ValueError(
@@ -90,11 +99,15 @@ class SGD:
             )
         return pairs
 
+    def _value(self, name: str, t: int) -> float:
+        """The value of ``lr`` or ``momentum`` at step t (a schedule is evaluated)."""
+        return _at(getattr(self, name), t)
+
     def step(self, net) -> None:
         pairs = self._bind(net)
         lr, mu = _at(self.lr, self.t), _at(self.momentum, self.t)
-        for (theta, g), v in zip(pairs, self.velocity, strict=True):
-            ops.sgd_momentum(theta, g, v, lr, mu)  # v *= mu; v -= lr * g; theta += v
+        del pairs  # the flat vectors hold every parameter: one kernel call for the network
+        ops.sgd_momentum(net.flat_params, net.flat_grads, self.flat_velocity, lr, mu)
         self.t += 1
 
     def state_dict(self) -> dict[str, np.ndarray]:
@@ -156,7 +169,11 @@ class Adam:
     def _bind(self, net) -> list[tuple[np.ndarray, np.ndarray]]:
         pairs = net.parameters()
         if self.moments is None:
-            self.moments = [(np.zeros_like(p), np.zeros_like(p)) for p, _ in pairs]
+            self.flat_m = np.zeros_like(net.flat_params)
+            self.flat_v = np.zeros_like(net.flat_params)
+            self.moments = [
+                (_view_like(self.flat_m, net, p), _view_like(self.flat_v, net, p)) for p, _ in pairs
+            ]
             self._owner = id(net)
         elif self._owner != id(net) or len(pairs) != len(self.moments):
             raise ValueError(
@@ -170,8 +187,19 @@ class Adam:
         lr = _at(self.lr, self.t)
         self.t += 1
         bc1, bc2 = 1.0 - self.beta1**self.t, 1.0 - self.beta2**self.t
-        for (theta, g), (m, v) in zip(pairs, self.moments, strict=True):
-            ops.adam(theta, g, m, v, lr, self.beta1, self.beta2, self.eps, bc1, bc2)
+        del pairs
+        ops.adam(
+            net.flat_params,
+            net.flat_grads,
+            self.flat_m,
+            self.flat_v,
+            lr,
+            self.beta1,
+            self.beta2,
+            self.eps,
+            bc1,
+            bc2,
+        )
 
     def state_dict(self) -> dict[str, np.ndarray]:
         state = {"t": np.array(self.t)}
