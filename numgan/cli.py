@@ -1,6 +1,7 @@
 """The ``numgan`` command line.
 
     numgan train [options]      train a GAN and report how close it came to the data
+    numgan bench [options]      time training iterations/s (see docs/benchmarks.md)
 
 Errors are one line on stderr and a non-zero exit code, never a traceback.
 """
@@ -121,7 +122,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="numgan", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="numgan", description="numgan: GANs in NumPy with hand-written backprop.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     defaults = TrainConfig()
     p = sub.add_parser(
@@ -145,6 +146,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=defaults.log_every,
         help="iterations between progress lines (0: ten lines per run)",
     )
+    bench = sub.add_parser(
+        "bench",
+        add_help=False,
+        help="time training iterations/s: numgan (Numba, NumPy) against PyTorch on the CPU",
+        description="Run the training-speed benchmark (numgan/bench.py); --help lists its flags.",
+    )
+    bench.add_argument("args", nargs=argparse.REMAINDER)
     return parser
 
 
@@ -152,6 +160,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if args.command == "bench":
+            from .bench import main as bench_main
+
+            return bench_main(args.args)
         if args.command == "train":
             fields = {f.name for f in dataclasses.fields(TrainConfig)}
             config = TrainConfig(**{k: v for k, v in vars(args).items() if k in fields})

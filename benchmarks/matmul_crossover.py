@@ -1,0 +1,82 @@
+"""Where BLAS starts to beat the jitted loop: Dense forward + backward, per shape.
+
+    python benchmarks/matmul_crossover.py
+
+For each (N, D_in, D_out) it times, interleaved in one process, the Numba kernel's two routes:
+the jitted loops (``_matmul_bias_loop`` + ``_dense_backward_loop``) and BLAS
+(``np.matmul(..., out=)`` + the jitted bias and column sums), and prints the median time of
+each and their ratio.  ``kernels.MATMUL_CROSSOVER`` (multiply-adds N * D_in * D_out) is set from
+this table; docs/kernels.md records the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+from numgan import kernels
+
+SHAPES = [
+    (64, 1, 16), (64, 16, 16), (64, 16, 1), (64, 32, 32), (64, 64, 64), (100, 64, 64),
+    (64, 128, 128), (64, 256, 256), (100, 240, 240), (100, 240, 1), (100, 784, 240),
+    (64, 1024, 784), (100, 1200, 1200),
+]
+
+
+def _routes(n, k, d, dtype):
+    rng = np.random.default_rng(0)
+    x, W = rng.normal(size=(n, k)).astype(dtype), rng.normal(size=(k, d)).astype(dtype)
+    b, dout = rng.normal(size=d).astype(dtype), rng.normal(size=(n, d)).astype(dtype)
+    out, dx = np.empty((n, d), dtype), np.empty((n, k), dtype)
+    dW, db, scratch = np.zeros((k, d), dtype), np.zeros(d, dtype), np.empty((k, d), dtype)
+
+    def loop():
+        kernels._matmul_bias_loop(x, W, b, out)
+        kernels._dense_backward_loop(dout, x, W, dx, dW, db, True)
+
+    def blas():
+        np.matmul(x, W, out=out)
+        kernels._add_bias(out, b)
+        np.matmul(dout, W.T, out=dx)
+        np.matmul(x.T, dout, out=scratch)
+        dW[...] += scratch
+        kernels._add_column_sums(db, dout)
+
+    return loop, blas
+
+
+def _time(fn, seconds):
+    fn()
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        fn()
+        n += 1
+    return (time.perf_counter() - start) / n
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--block-seconds", type=float, default=0.05)
+    args = parser.parse_args(argv)
+    print("| N x D_in x D_out | multiply-adds | jitted loop (us) | BLAS (us) | loop / BLAS |")
+    print("|---|---:|---:|---:|---:|")
+    for n, k, d in SHAPES:
+        loop, blas = _routes(n, k, d, np.float32)
+        t_loop, t_blas = [], []
+        for _ in range(args.repeats):
+            t_loop.append(_time(loop, args.block_seconds))
+            time.sleep(0.1)  # let OpenBLAS threads stop spinning before the next block
+            t_blas.append(_time(blas, args.block_seconds))
+            time.sleep(0.1)
+        a, b = statistics.median(t_loop) * 1e6, statistics.median(t_blas) * 1e6
+        print(f"| {n} x {k} x {d} | {n * k * d:,} | {a:.1f} | {b:.1f} | {a / b:.2f} |", flush=True)
+    print(f"\ncurrent MATMUL_CROSSOVER = {kernels.MATMUL_CROSSOVER:,} multiply-adds")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
