@@ -229,7 +229,7 @@ class FusedStep:
                 (
                     net.flat_params,
                     net.flat_grads,
-                    opt.flat_velocity,
+                    opt.state["velocity"],
                     layout,
                     np.array([c for _, c, _ in plan], dtype=np.int64),
                     np.array([a for _, _, a in plan], dtype=np.float64),

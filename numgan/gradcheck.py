@@ -8,8 +8,12 @@ with h = 1e-3 (error O(h**4)), and
 
 Run checks in float64: a correct backward agrees to ~1e-9 or better, while in float32 the
 rounding of f alone gives errors ~1e-2 that hide real bugs.  A layer's output is
-reduced to a scalar with a random upstream gradient, f = sum(out * dout): with dout = ones, a
-BatchNorm backward that returns zeros would pass, because its true dx sums to ~0 along the batch.
+reduced to a scalar with a random upstream gradient, f = sum(out * dout): with dout = ones the
+true dx of a batch-mode BatchNorm is exactly 0, so a backward that returns zeros would be right.
+
+The points reach 2h = 2e-3 either side: test points must be further than that from any kink.
+A network in which a small step in a weight moves a ReLU input across 0 (a BatchNorm before it
+divides by a small spread, say) needs a smaller step: pass h=1e-4.
 """
 
 from __future__ import annotations

@@ -210,7 +210,8 @@ class Maxout(_Affine):
 
     x: (N, D_in) -> out: (N, units)
 
-        z = x @ W + b                   W: (D_in, units * pieces), viewed as (N, units, pieces)
+        z = x @ W + b                   W: (D_in, units * pieces); z: (N, units * pieces),
+                                        viewed as (N, units, pieces)
         out[n, u] = max_p z[n, u, p]
 
     backward: the max routes the gradient to the winning piece only.

@@ -57,7 +57,7 @@ def test_fused_matches_the_layers(backend, dtype, tol, g_loss):
     for net_f, net_l in ((fused.gan.G, layers.gan.G), (fused.gan.D, layers.gan.D)):
         np.testing.assert_allclose(net_f.flat_params, net_l.flat_params, rtol=tol, atol=tol)
     np.testing.assert_allclose(
-        fused.opt_d.flat_velocity, layers.opt_d.flat_velocity, rtol=tol, atol=tol
+        fused.opt_d.state["velocity"], layers.opt_d.state["velocity"], rtol=tol, atol=tol
     )
     assert fused.opt_d.t == layers.opt_d.t == 40 and fused.opt_g.t == layers.opt_g.t == 20
     # Both paths drew the same minibatches: the run's Generator is in the same state.
