@@ -18,8 +18,9 @@ This module removes that cost without forking the layer semantics:
   no arrays.
 
 It applies when both networks are Dense layers each followed by at most one of ReLU,
-LeakyReLU, Tanh or Sigmoid, every product is below ``kernels.MATMUL_CROSSOVER`` (larger ones
-belong to BLAS, through the layer path), both optimisers are SGD, and the backend is numba.
+LeakyReLU, Tanh or Sigmoid, every product is at most ``kernels.FUSED_MAX_MACS``
+multiply-adds (larger ones belong to BLAS, through the layer path), both optimisers are
+SGD, and the backend is numba.
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ def fusable(gan, opt_g, opt_d, batch_size: int) -> bool:
         if plan is None:
             return False
         for dense, _, _ in plan:
-            if batch_size * dense.in_features * dense.out_features > kernels.MATMUL_CROSSOVER:
+            if batch_size * dense.in_features * dense.out_features > kernels.FUSED_MAX_MACS:
                 return False
     return True
 

@@ -177,7 +177,7 @@ class Trainer:
                 "Trainer(fused=True): the fused step needs the numba backend, SGD for both "
                 "networks, and G and D made of Dense layers each followed by at most one "
                 "ReLU/LeakyReLU/Tanh/Sigmoid, with every batch * in * out at most "
-                f"{kernels.MATMUL_CROSSOVER}; use fused=None to fall back to the layers"
+                f"{kernels.FUSED_MAX_MACS}; use fused=None to fall back to the layers"
             )
         self.iteration = 0
         self.history: dict[str, list[float]] = {key: [] for key in HISTORY_KEYS}

@@ -35,8 +35,14 @@ BACKENDS = ("numba", "numpy")
 # checks for it must not be optimised away.
 FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 
-# Below this many multiply-adds (m * k * n) a product runs in a jitted loop; above, in BLAS.
-MATMUL_CROSSOVER = 32_768
+# Below this many multiply-adds (m * k * n) a layer's product runs in a jitted loop; above, in
+# BLAS.  Measured by benchmarks/matmul_crossover.py (docs/kernels.md): the loop wins 3x at 1k
+# multiply-adds, BLAS wins 1.6x at 16k.
+MATMUL_CROSSOVER = 8_192
+
+# The fused step (numgan/fused.py) keeps every product in jitted loops; it still beats the
+# layer path, whose Python overhead it saves, up to about this size per product.
+FUSED_MAX_MACS = 262_144
 
 
 def _jit(fn):
