@@ -306,21 +306,27 @@ def batchnorm_backward_np(dout, xhat, s, gamma, dx, dgamma, dbeta, training, par
         np.multiply(g, s, out=dx)
 
 
+# Row-major loops: the batch is (N, F) in C order, so the innermost loop runs along a row and
+# the per-feature sums accumulate into vectors (column-wise loops would stride by F).
+
+
 @_jit
 def batchnorm_forward_nb(x, gamma, beta, eps, xhat, s, out, mean, var):
     n, d = x.shape
+    mean[:] = 0.0
+    var[:] = 0.0
+    for i in range(n):
+        for j in range(d):
+            mean[j] += x[i, j]
     for j in range(d):
-        acc = 0.0
-        for i in range(n):
-            acc += x[i, j]
-        mu = acc / n
-        acc = 0.0
-        for i in range(n):
-            c = x[i, j] - mu
-            acc += c * c
-        v = acc / n
-        sj = 1.0 / math.sqrt(v + eps)
-        mean[j], var[j], s[j] = mu, v, sj
+        mean[j] /= n
+    for i in range(n):
+        for j in range(d):
+            c = x[i, j] - mean[j]
+            var[j] += c * c
+    for j in range(d):
+        var[j] /= n
+        s[j] = 1.0 / math.sqrt(var[j] + eps)
     for i in range(n):
         for j in range(d):
             xh = (x[i, j] - mean[j]) * s[j]
@@ -331,21 +337,26 @@ def batchnorm_forward_nb(x, gamma, beta, eps, xhat, s, out, mean, var):
 @_jit
 def batchnorm_backward_nb(dout, xhat, s, gamma, dx, dgamma, dbeta, training, param_grads):
     n, d = dout.shape
-    for j in range(d):
-        sum_g, sum_gx, sum_d, sum_dx = 0.0, 0.0, 0.0, 0.0
+    sum_d = np.zeros(d, dtype=dout.dtype)  # sum_n dout, the dbeta term
+    sum_dx = np.zeros(d, dtype=dout.dtype)  # sum_n dout * xhat, the dgamma term
+    for i in range(n):
+        for j in range(d):
+            sum_d[j] += dout[i, j]
+            sum_dx[j] += dout[i, j] * xhat[i, j]
+    if param_grads:
+        for j in range(d):
+            dbeta[j] += sum_d[j]
+            dgamma[j] += sum_dx[j]
+    if training:
+        # dx = (s/N) (N g - sum g - xhat sum(g xhat)) with g = gamma * dout
         for i in range(n):
-            sum_d += dout[i, j]
-            sum_dx += dout[i, j] * xhat[i, j]
-        if param_grads:
-            dbeta[j] += sum_d
-            dgamma[j] += sum_dx
-        if training:
-            sum_g, sum_gx = gamma[j] * sum_d, gamma[j] * sum_dx
-            c = s[j] / n
-            for i in range(n):
-                dx[i, j] = c * (n * gamma[j] * dout[i, j] - sum_g - xhat[i, j] * sum_gx)
-        else:
-            for i in range(n):
+            for j in range(d):
+                dx[i, j] = (
+                    (s[j] / n) * gamma[j] * (n * dout[i, j] - sum_d[j] - xhat[i, j] * sum_dx[j])
+                )
+    else:
+        for i in range(n):
+            for j in range(d):
                 dx[i, j] = gamma[j] * dout[i, j] * s[j]
 
 
@@ -420,17 +431,24 @@ def _sgd_momentum_flat(theta, g, v, lr, mu):
 @_jit
 def _adam_flat(theta, g, m, v, lr, beta1, beta2, eps, bc1, bc2):
     step = lr / bc1
-    root_bc2 = math.sqrt(bc2)
+    root_bc2 = np.sqrt(bc2)
+    one = beta1 - beta1 + 1  # 1 in the arrays' precision: float32 stays float32, vectorised
     for i in range(theta.size):
         gi = g[i]
-        mi = beta1 * m[i] + (1.0 - beta1) * gi
-        vi = beta2 * v[i] + (1.0 - beta2) * gi * gi
+        mi = beta1 * m[i] + (one - beta1) * gi
+        vi = beta2 * v[i] + (one - beta2) * gi * gi
         m[i], v[i] = mi, vi
-        theta[i] -= step * mi / (math.sqrt(vi) / root_bc2 + eps)
+        theta[i] -= step * mi / (np.sqrt(vi) / root_bc2 + eps)
+
+
+def _scalars(array, *values):
+    """Python floats as scalars of the array's dtype, so float32 kernels compute in float32."""
+    kind = array.dtype.type
+    return tuple(kind(v) for v in values)
 
 
 def sgd_momentum_nb(theta, g, v, lr, mu):
-    _sgd_momentum_flat(theta.reshape(-1), g.reshape(-1), v.reshape(-1), lr, mu)
+    _sgd_momentum_flat(theta.reshape(-1), g.reshape(-1), v.reshape(-1), *_scalars(theta, lr, mu))
 
 
 def adam_nb(theta, g, m, v, lr, beta1, beta2, eps, bc1, bc2):
@@ -439,12 +457,7 @@ def adam_nb(theta, g, m, v, lr, beta1, beta2, eps, bc1, bc2):
         g.reshape(-1),
         m.reshape(-1),
         v.reshape(-1),
-        lr,
-        beta1,
-        beta2,
-        eps,
-        bc1,
-        bc2,
+        *_scalars(theta, lr, beta1, beta2, eps, bc1, bc2),
     )
 
 
