@@ -20,9 +20,19 @@ import numpy as np
 from numgan import kernels
 
 SHAPES = [
-    (64, 1, 16), (64, 16, 16), (64, 16, 1), (64, 32, 32), (64, 64, 64), (100, 64, 64),
-    (64, 128, 128), (64, 256, 256), (100, 240, 240), (100, 240, 1), (100, 784, 240),
-    (64, 1024, 784), (100, 1200, 1200),
+    (64, 1, 16),
+    (64, 16, 16),
+    (64, 16, 1),
+    (64, 32, 32),
+    (64, 64, 64),
+    (100, 64, 64),
+    (64, 128, 128),
+    (64, 256, 256),
+    (100, 240, 240),
+    (100, 240, 1),
+    (100, 784, 240),
+    (64, 1024, 784),
+    (100, 1200, 1200),
 ]
 
 
@@ -35,7 +45,7 @@ def _routes(n, k, d, dtype):
 
     def loop():
         kernels._matmul_bias_loop(x, W, b, out)
-        kernels._dense_backward_loop(dout, x, W, dx, dW, db, True)
+        kernels._dense_backward_loop(dout, x, W, dx, dW, db, True, True)
 
     def blas():
         np.matmul(x, W, out=out)

@@ -135,9 +135,9 @@ def _forward(p, layout, act, alpha, h, m):
 
 
 @_jit
-def _backward(p, g, layout, act, alpha, h, dh, m, param_grads):
+def _backward(p, g, layout, act, alpha, h, dh, m, param_grads, input_grad):
     """dh holds dL/d(output) at the last activation's place; fills dL/dh_l down to the input
-    and, if param_grads, accumulates into the flat gradient g."""
+    (the input's own only if input_grad) and, if param_grads, accumulates into g."""
     for layer in range(layout.shape[0] - 2, -1, -1):
         n_in, n_out, off_W, off_b, off_x = layout[layer]
         off_out = layout[layer + 1, 4]
@@ -151,6 +151,7 @@ def _backward(p, g, layout, act, alpha, h, dh, m, param_grads):
             _view(g, off_W, n_in, n_out),
             g[off_b : off_b + n_out],
             param_grads,
+            input_grad or layer > 0,
         )
 
 
@@ -190,7 +191,7 @@ def _iteration(G, D, z_d, x_d, z_g, lr_d, mu_d, lr_g, mu_g, g_sign, g_scale, sta
             a, da = _view(Dh, d_out, m, 1), _view(Ddh, d_out, m, 1)
             stats[0] += softplus_loss_nb(a, sign, 1.0, da)
             stats[col] += _mean_sigmoid(a)
-            _backward(Dp, Dg, Dlayout, Dact, Dalpha, Dh, Ddh, m, True)
+            _backward(Dp, Dg, Dlayout, Dact, Dalpha, Dh, Ddh, m, True, False)
         _sgd_momentum_flat(Dp, Dg, Dv, lr_d[step], mu_d[step])
     Gg[:] = 0.0
     _view(Gh, 0, m, nz)[:, :] = z_g
@@ -198,9 +199,9 @@ def _iteration(G, D, z_d, x_d, z_g, lr_d, mu_d, lr_g, mu_g, g_sign, g_scale, sta
     _view(Dh, 0, m, nx)[:, :] = x_fake
     _forward(Dp, Dlayout, Dact, Dalpha, Dh, m)
     stats[3] = softplus_loss_nb(_view(Dh, d_out, m, 1), g_sign, g_scale, _view(Ddh, d_out, m, 1))
-    _backward(Dp, Dg, Dlayout, Dact, Dalpha, Dh, Ddh, m, False)  # dx only: D's grads untouched
+    _backward(Dp, Dg, Dlayout, Dact, Dalpha, Dh, Ddh, m, False, True)  # dx only
     _view(Gdh, g_out, m, nx)[:, :] = _view(Ddh, 0, m, nx)
-    _backward(Gp, Gg, Glayout, Gact, Galpha, Gh, Gdh, m, True)
+    _backward(Gp, Gg, Glayout, Gact, Galpha, Gh, Gdh, m, True, False)
     _sgd_momentum_flat(Gp, Gg, Gv, lr_g, mu_g)
 
 

@@ -197,10 +197,10 @@ class Trainer:
         D.zero_grad()
         a_real = D.forward(x, training=True)
         loss_real, da_real = neg_log_d(a_real)
-        D.backward(da_real)
+        D.backward(da_real, input_grad=False)  # D's input is data: no dx needed
         a_fake = D.forward(x_fake, training=True)
         loss_fake, da_fake = neg_log_one_minus_d(a_fake)
-        D.backward(da_fake)
+        D.backward(da_fake, input_grad=False)
         self.opt_d.step(D)
         return loss_real + loss_fake, float(sigmoid(a_real).mean()), float(sigmoid(a_fake).mean())
 
@@ -215,7 +215,7 @@ class Trainer:
         a_fake = D.forward(x_fake, training=True)
         loss, da = generator_loss(a_fake, self.g_loss)
         dx_fake = D.backward(da, param_grads=False)
-        G.backward(dx_fake)
+        G.backward(dx_fake, input_grad=False)  # G's input is noise
         self.opt_g.step(G)
         return loss
 

@@ -61,11 +61,12 @@ def dense_forward_np(x, W, b, out):
 
 
 def dense_backward_np(dout, x, W, dx, dW, db, param_grads, scratch=None):
-    """dx = dout @ W.T;  if param_grads: dW += x.T @ dout, db += sum_n dout[n].
+    """dx = dout @ W.T (skipped if dx is None);  if param_grads: dW += x.T @ dout, db += sum dout.
 
     (``scratch`` is for the kernel, which computes x.T @ dout into it before adding.)
     """
-    np.matmul(dout, W.T, out=dx)
+    if dx is not None:
+        np.matmul(dout, W.T, out=dx)
     if param_grads:
         dW += x.T @ dout
         db += dout.sum(axis=0)
@@ -107,10 +108,10 @@ def _add_bias(out, b):
 
 
 @_jit
-def _dense_backward_loop(dout, x, W, dx, dW, db, param_grads):
+def _dense_backward_loop(dout, x, W, dx, dW, db, param_grads, compute_dx):
     n, d = dout.shape
     k = x.shape[1]
-    for i in range(n):
+    for i in range(n if compute_dx else 0):
         for p in range(k):
             acc = dout[i, 0] * W[p, 0]
             for j in range(1, d):
@@ -154,9 +155,13 @@ def dense_forward_nb(x, W, b, out):
 def dense_backward_nb(dout, x, W, dx, dW, db, param_grads, scratch=None):
     """As the twin; ``scratch`` (shaped like dW) takes x.T @ dout before it is added to dW."""
     if dout.shape[0] * W.shape[0] * W.shape[1] <= MATMUL_CROSSOVER:
-        _dense_backward_loop(dout, x, W, dx, dW, db, param_grads)
+        compute_dx = dx is not None
+        if not compute_dx:
+            dx = np.empty((0, 0), dtype=dout.dtype)  # a typed placeholder; nothing is written
+        _dense_backward_loop(dout, x, W, dx, dW, db, param_grads, compute_dx)
         return
-    np.matmul(dout, W.T, out=dx)
+    if dx is not None:
+        np.matmul(dout, W.T, out=dx)
     if param_grads:
         if scratch is None:
             dW += x.T @ dout
@@ -216,11 +221,10 @@ def leaky_relu_backward_nb(dout, y, alpha, dx):
         df[i] = gf[i] if yf[i] > 0 else alpha * gf[i]
 
 
-@_jit
 def tanh_forward_nb(x, out):
-    xf, of = x.reshape(-1), out.reshape(-1)
-    for i in range(xf.size):
-        of[i] = math.tanh(xf[i])
+    # NumPy's tanh is SIMD-vectorised; a jitted loop calls scalar tanhf per element and
+    # measured 50x slower (1.7 ms against 32 us on 100 x 784 float32), so this kernel is NumPy's.
+    np.tanh(x, out=out)
 
 
 @_jit
@@ -237,10 +241,27 @@ def _sigmoid_scalar(v):
 
 
 @_jit
-def sigmoid_forward_nb(x, out):
+def _sigmoid_left_tail(x, out):
+    # Where x < -4, 1 + tanh(x / 2) cancels and loses relative accuracy; recompute those few
+    # elements as exp(x) / (1 + exp(x)), which is exact there and cannot overflow.
     xf, of = x.reshape(-1), out.reshape(-1)
     for i in range(xf.size):
-        of[i] = _sigmoid_scalar(xf[i])
+        if xf[i] < -4.0:
+            e = math.exp(xf[i])
+            of[i] = e / (1.0 + e)
+
+
+def sigmoid_forward_nb(x, out):
+    """sigmoid(x) = (1 + tanh(x / 2)) / 2 in vectorised NumPy passes, the left tail exactly.
+
+    NumPy's tanh is SIMD-vectorised and its exp is not on this machine: 0.1 ms on 100 x 784
+    float32, against 0.48 ms for a jitted loop of scalar exp and 1.1 ms for the twin.
+    """
+    np.multiply(x, 0.5, out=out)
+    np.tanh(out, out=out)
+    out *= 0.5
+    out += 0.5
+    _sigmoid_left_tail(x, out)
 
 
 @_jit
@@ -430,15 +451,18 @@ def _sgd_momentum_flat(theta, g, v, lr, mu):
 
 @_jit
 def _adam_flat(theta, g, m, v, lr, beta1, beta2, eps, bc1, bc2):
+    # Three passes, each simple enough to vectorise; the update is memory-bound, and one fused
+    # pass measured slower (4.1 ms against 3.9 ms for 1.3M float32 parameters; NumPy: 4.8 ms).
     step = lr / bc1
     root_bc2 = np.sqrt(bc2)
-    one = beta1 - beta1 + 1  # 1 in the arrays' precision: float32 stays float32, vectorised
+    one = beta1 - beta1 + 1  # 1 in the arrays' precision: float32 stays float32
+    c1, c2 = one - beta1, one - beta2
     for i in range(theta.size):
-        gi = g[i]
-        mi = beta1 * m[i] + (one - beta1) * gi
-        vi = beta2 * v[i] + (one - beta2) * gi * gi
-        m[i], v[i] = mi, vi
-        theta[i] -= step * mi / (np.sqrt(vi) / root_bc2 + eps)
+        m[i] = beta1 * m[i] + c1 * g[i]
+    for i in range(theta.size):
+        v[i] = beta2 * v[i] + c2 * g[i] * g[i]
+    for i in range(theta.size):
+        theta[i] -= step * m[i] / (np.sqrt(v[i]) / root_bc2 + eps)
 
 
 def _scalars(array, *values):

@@ -193,9 +193,11 @@ class Dense(_Affine):
         self.cache = (x,)
         return out
 
-    def backward(self, dout, param_grads=True):
+    def backward(self, dout, param_grads=True, input_grad=True):
+        """input_grad=False skips dx (returns None): a network's first layer, whose input
+        is data or noise, has no use for it."""
         (x,) = self._need_cache()
-        dx = np.empty_like(x)
+        dx = np.empty_like(x) if input_grad else None
         ops.dense_backward(
             dout, x, self.params["W"], dx, self.grads["W"], self.grads["b"], param_grads
         )
@@ -253,11 +255,11 @@ class Maxout(_Affine):
         self.cache = (x, arg)
         return out
 
-    def backward(self, dout, param_grads=True):
+    def backward(self, dout, param_grads=True, input_grad=True):
         x, arg = self._need_cache()
         dz = np.empty((len(x), self.units * self.pieces), dtype=dout.dtype)
         ops.maxout_backward(dout, arg, self.pieces, dz)
-        dx = np.empty_like(x)
+        dx = np.empty_like(x) if input_grad else None
         ops.dense_backward(
             dz, x, self.params["W"], dx, self.grads["W"], self.grads["b"], param_grads
         )

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from .layers import Dropout, Layer
+from .layers import Dropout, Layer, _Affine
 
 DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -190,10 +190,20 @@ class Sequential:
             h = layer.forward(h, training=training)
         return h
 
-    def backward(self, dout: np.ndarray, param_grads: bool = True) -> np.ndarray:
-        """dout: (N, D_out) -> dx: (N, D_in); parameter gradients accumulate if asked."""
+    def backward(
+        self, dout: np.ndarray, param_grads: bool = True, input_grad: bool = True
+    ) -> np.ndarray | None:
+        """dout: (N, D_out) -> dx: (N, D_in); parameter gradients accumulate if asked.
+
+        input_grad=False: the caller has no use for dx (D's input in the D step is data, G's
+        input is noise), so a first Dense or Maxout layer skips that product; returns None.
+        """
         g = dout
-        for layer in reversed(self.layers):
+        for i in range(len(self.layers) - 1, -1, -1):
+            layer = self.layers[i]
+            if i == 0 and not input_grad and isinstance(layer, _Affine):
+                layer.backward(g, param_grads=param_grads, input_grad=False)
+                return None
             g = layer.backward(g, param_grads=param_grads)
         return g
 
