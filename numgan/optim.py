@@ -86,7 +86,7 @@ class Optimizer:
         return state
 
     def load_state_dict(self, state: dict[str, np.ndarray], net) -> None:
-        self.state = None
+        """Copy saved state in place (anything holding the state arrays keeps seeing them)."""
         self._bind(net)
         for name, target in self.state.items():
             src = np.asarray(state[name])
