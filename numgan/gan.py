@@ -22,7 +22,7 @@ from .data import as_data
 from .fused import FusedStep, fusable
 from .layers import sigmoid
 from .losses import check_g_loss, generator_loss, neg_log_d, neg_log_one_minus_d
-from .network import Sequential
+from .network import NonFiniteInputError, Sequential
 from .optim import SGD
 
 HISTORY_KEYS = ("d_loss", "g_loss", "d_real", "d_fake", "value")
@@ -232,7 +232,33 @@ class Trainer:
         return self._plan[1]
 
     def step(self) -> dict[str, float]:
-        """One iteration of Algorithm 1.  Returns this iteration's history entry."""
+        """One iteration of Algorithm 1.  Returns this iteration's history entry.
+
+        Raises DivergenceError, naming the iteration and the first layer whose parameters went
+        non-finite, when a loss or a network's input is NaN or inf.
+        """
+        try:
+            return self._step()
+        except NonFiniteInputError as err:
+            raise self._divergence(f"non-finite values reached a network ({err})") from None
+
+    def _divergence(self, what: str) -> DivergenceError:
+        where = [
+            f"{name} {bad}"
+            for name, net in (("G", self.gan.G), ("D", self.gan.D))
+            if (bad := net.first_nonfinite()) is not None
+        ]
+        found = (
+            ("first non-finite parameters: " + where[0])
+            if where
+            else ("the parameters are still finite")
+        )
+        return DivergenceError(
+            f"training diverged at iteration {self.iteration + 1}: {what}; {found}. "
+            "Lower the learning rate or resume from an earlier checkpoint"
+        )
+
+    def _step(self) -> dict[str, float]:
         m, dtype, rng = self.batch_size, self.gan.dtype, self.rng
         plan = self._fused_plan()
         if plan is not None:
@@ -259,10 +285,7 @@ class Trainer:
             "value": -d_loss / self.k,
         }
         if not (np.isfinite(entry["d_loss"]) and np.isfinite(g_loss)):
-            raise DivergenceError(
-                f"iteration {self.iteration + 1}: non-finite loss (D {entry['d_loss']}, "
-                f"G {g_loss}): lower the learning rate"
-            )
+            raise self._divergence(f"non-finite loss (D {entry['d_loss']}, G {g_loss})")
         for key, value in entry.items():
             self.history[key].append(value)
         self.iteration += 1

@@ -17,6 +17,10 @@ from .layers import Dropout, Layer, _Affine
 DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
+class NonFiniteInputError(ValueError):
+    """A network was handed NaN or inf."""
+
+
 class Sequential:
     """A network: layers applied in order, one dtype for all parameters.
 
@@ -181,7 +185,7 @@ class Sequential:
             x = x.astype(self.dtype)
         if not np.isfinite(x).all():
             bad = int(np.size(x) - np.count_nonzero(np.isfinite(x)))
-            raise ValueError(
+            raise NonFiniteInputError(
                 f"{self.name()}: input has {bad} non-finite value(s) (NaN or inf): "
                 "check the data, or whether training diverged"
             )
@@ -208,6 +212,14 @@ class Sequential:
         return g
 
     __call__ = forward
+
+    def first_nonfinite(self) -> str | None:
+        """The first parameter or buffer holding NaN or inf, as "layer i Dense(...) W"; or None."""
+        for i, layer in enumerate(self.layers):
+            for k, value in {**layer.params, **layer.buffers()}.items():
+                if not np.isfinite(value).all():
+                    return f"layer {i} {layer!r} {k}"
+        return None
 
     def name(self) -> str:
         return f"Sequential({self.in_features}->{self.out_features})"
