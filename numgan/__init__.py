@@ -1,7 +1,7 @@
 """numgan: Generative Adversarial Networks in NumPy, with every backward pass written by hand."""
 
 from . import gradcheck, models
-from .data import ArrayData, Gaussian1D
+from .data import ArrayData, Dataset, Gaussian1D, GaussianMixture1D, grid25, load_dataset, ring8
 from .gan import GAN, DivergenceError, GaussianNoise, Trainer, UniformNoise
 from .kernels import get_backend, set_backend
 from .layers import (
@@ -29,6 +29,11 @@ __all__ = [
     "GAN",
     "SGD",
     "ArrayData",
+    "Dataset",
+    "GaussianMixture1D",
+    "grid25",
+    "load_dataset",
+    "ring8",
     "BatchNorm",
     "Dense",
     "DivergenceError",

@@ -1,7 +1,10 @@
 """The ``numgan`` command line.
 
-    numgan train [options]      train a GAN and report how close it came to the data
-    numgan bench [options]      time training iterations/s (see docs/benchmarks.md)
+    numgan train [--dataset NAME|PATH] [--model NAME] [...] [--out RUN_DIR] [--resume RUN_DIR]
+    numgan sample RUN_DIR [--n 64] [-o grid.png]
+    numgan evaluate RUN_DIR            prints the metrics, writes RUN_DIR/metrics.json
+    numgan plot RUN_DIR                loss curves and sample figures into RUN_DIR
+    numgan bench [...]                 training speed (see docs/benchmarks.md)
 
 Errors are one line on stderr and a non-zero exit code, never a traceback.
 """
@@ -9,151 +12,108 @@ Errors are one line on stderr and a non-zero exit code, never a traceback.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
-import time
-from dataclasses import dataclass
+from pathlib import Path
 
-import numpy as np
-
-from .data import Gaussian1D
-from .gan import Trainer
+from . import models
+from .checkpoint import CheckpointError
+from .data import DATASETS
+from .gan import DivergenceError
 from .losses import G_LOSSES
-from .models import toy1d
-from .optim import SGD
+from .run import (
+    OPTIMIZERS,
+    RunError,
+    default_run_dir,
+    evaluate_run,
+    plot_run,
+    read_run_config,
+    resolve_config,
+    sample_run,
+    train,
+)
 
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Everything that defines a training run; the CLI flags map onto these fields."""
-
-    iterations: int = 3000
-    batch_size: int = 64
-    k: int = 1
-    g_loss: str = "non-saturating"
-    lr: float = 0.05
-    momentum: float = 0.5
-    seed: int = 0
-    mu: float = 4.0
-    sigma: float = 0.5
-    hidden: int = 16
-    log_every: int = 0  # 0: ten progress lines per run
-
-    def __post_init__(self) -> None:
-        for name in ("iterations", "batch_size", "k", "hidden"):
-            if getattr(self, name) < 1:
-                flag = "--" + name.replace("_", "-")
-                raise ValueError(f"{flag} must be at least 1, got {getattr(self, name)}")
-        if self.g_loss not in G_LOSSES:
-            raise ValueError(f"--g-loss must be one of {', '.join(G_LOSSES)}, got {self.g_loss!r}")
-        if not self.lr > 0:
-            raise ValueError(f"--lr must be positive, got {self.lr}")
-        if not 0 <= self.momentum < 1:
-            raise ValueError(f"--momentum must be in [0, 1), got {self.momentum}")
-        if not self.sigma > 0:
-            raise ValueError(f"--sigma must be positive, got {self.sigma}")
-        if self.log_every < 0:
-            raise ValueError(f"--log-every must be >= 0, got {self.log_every}")
-
-
-class CLIError(Exception):
-    """A user-facing error: printed as one line, exit code 2."""
-
-
-def train(config: TrainConfig, out=sys.stdout) -> dict[str, float]:
-    """Train the 1-D toy GAN of the paper's Figure 1 and print progress and the result."""
-    data = Gaussian1D(mu=config.mu, sigma=config.sigma)
-    gan = toy1d(hidden=config.hidden)
-    every = config.log_every or max(1, config.iterations // 10)
-    start = time.perf_counter()
-
-    def progress(trainer: Trainer) -> None:
-        h = trainer.history
-        rate = trainer.iteration / (time.perf_counter() - start)
-        print(
-            f"iter {trainer.iteration:>7}/{config.iterations}  {rate:7.0f} it/s  "
-            f"D loss {h['d_loss'][-1]:.4f}  G loss {h['g_loss'][-1]:.4f}  "
-            f"D(x) {h['d_real'][-1]:.3f}  D(G(z)) {h['d_fake'][-1]:.3f}",
-            file=out,
-            flush=True,
-        )
-
-    trainer = Trainer(
-        gan,
-        data,
-        batch_size=config.batch_size,
-        k=config.k,
-        g_loss=config.g_loss,
-        opt_g=SGD(lr=config.lr, momentum=config.momentum),
-        opt_d=SGD(lr=config.lr, momentum=config.momentum),
-        seed=config.seed,
-        callback=progress,
-        callback_every=every,
-    )
-    trainer.train(config.iterations)
-    # Evaluate on a fresh stream so the reported numbers do not reuse training draws.
-    rng = np.random.default_rng([config.seed, 1])
-    x_data = data.sample(10_000, rng)
-    x_gen = gan.sample(10_000, rng)
-    result = {
-        "d_real": float(gan.discriminate(x_data).mean()),
-        "d_fake": float(gan.discriminate(x_gen).mean()),
-        "gen_mean": float(x_gen.mean()),
-        "gen_std": float(x_gen.std()),
-    }
-    print(
-        f"done in {time.perf_counter() - start:.1f}s: mean D(x) on data {result['d_real']:.3f} "
-        f"(0.5 at the optimum), mean D(G(z)) {result['d_fake']:.3f}",
-        file=out,
-    )
-    print(
-        f"data      mean {config.mu:.3f}  std {config.sigma:.3f}\n"
-        f"generated mean {result['gen_mean']:.3f}  std {result['gen_std']:.3f}",
-        file=out,
-    )
-    return result
+TRAIN_FLAGS = {
+    # flag: (type, help); every default is None so that only given flags override
+    "dataset": (str, f"{', '.join(DATASETS)}, or a .npy/.npz file (default: digits)"),
+    "model": (str, f"{', '.join(models.PRESETS)} (default: the dataset's)"),
+    "iterations": (int, "total iterations of the run (a resumed run continues up to it)"),
+    "batch_size": (int, "m, per minibatch of noise and of data"),
+    "k": (int, "discriminator steps per generator step"),
+    "g_loss": (str, f"{' or '.join(G_LOSSES)}"),
+    "optimizer": (str, f"{' or '.join(OPTIMIZERS)}"),
+    "lr": (float, "learning rate"),
+    "momentum": (float, "SGD's momentum, or Adam's beta1"),
+    "seed": (int, "seeds the run's one random Generator"),
+    "data_dir": (str, "folder of the MNIST IDX files (default: $NUMGAN_DATA)"),
+    "sample_every": (int, "iterations between sample grids (0: ten per run)"),
+    "checkpoint_every": (int, "iterations between checkpoints (0: ten per run)"),
+}
 
 
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line on stderr (exit 2), not usage plus error."""
 
     def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="numgan", description="numgan: GANs in NumPy with hand-written backprop.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    defaults = TrainConfig()
+
     p = sub.add_parser(
         "train",
-        help="train the 1-D toy GAN (data N(mu, sigma^2)) and report the fit",
-        description="Train G and D by Algorithm 1 on x ~ N(mu, sigma^2) (the paper's Figure 1).",
+        help="train a GAN; writes a run folder",
+        description="Train G and D by Algorithm 1. Flags override --config, "
+        "which overrides the dataset's defaults.",
     )
-    p.add_argument("--iterations", type=int, default=defaults.iterations)
-    p.add_argument("--batch-size", type=int, default=defaults.batch_size, help="m, per minibatch")
-    p.add_argument("--k", type=int, default=defaults.k, help="D steps per G step")
-    p.add_argument("--g-loss", choices=G_LOSSES, default=defaults.g_loss)
-    p.add_argument("--lr", type=float, default=defaults.lr)
-    p.add_argument("--momentum", type=float, default=defaults.momentum)
-    p.add_argument("--seed", type=int, default=defaults.seed)
-    p.add_argument("--mu", type=float, default=defaults.mu, help="data mean")
-    p.add_argument("--sigma", type=float, default=defaults.sigma, help="data standard deviation")
-    p.add_argument("--hidden", type=int, default=defaults.hidden, help="hidden width of G and D")
-    p.add_argument(
-        "--log-every",
-        type=int,
-        default=defaults.log_every,
-        help="iterations between progress lines (0: ten lines per run)",
-    )
-    bench = sub.add_parser(
+    for name, (kind, text) in TRAIN_FLAGS.items():
+        flag = "--" + name.replace("_", "-")
+        choices = {"g_loss": G_LOSSES, "optimizer": OPTIMIZERS, "model": tuple(models.PRESETS)}
+        p.add_argument(flag, type=kind, default=None, help=text, choices=choices.get(name))
+    p.add_argument("--out", metavar="RUN_DIR", help="the run folder (default: runs/NAME-seedS)")
+    p.add_argument("--config", metavar="FILE.toml", help="config file; flags override it")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR")
+
+    p = sub.add_parser("sample", help="draw samples of a trained run into a figure")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--n", type=int, default=64, help="how many samples (default 64)")
+    p.add_argument("-o", "--output", default=None, help="PNG file (default RUN_DIR/sample.png)")
+    p.add_argument("--seed", type=int, default=0, help="seeds the noise")
+
+    p = sub.add_parser("evaluate", help="Parzen log-likelihood, mode coverage or 1-D checks")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--n-samples", type=int, default=10_000, help="generated samples to use")
+
+    p = sub.add_parser("plot", help="loss curves and sample figures into RUN_DIR")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+
+    sub.add_parser(
         "bench",
         add_help=False,
-        help="time training iterations/s: numgan (Numba, NumPy) against PyTorch on the CPU",
-        description="Run the training-speed benchmark (numgan/bench.py); --help lists its flags.",
+        help="time training iterations/s: numgan (Numba, NumPy) against PyTorch",
     )
-    bench.add_argument("args", nargs=argparse.REMAINDER)
     return parser
+
+
+def _train(args) -> int:
+    flags = {name: getattr(args, name) for name in TRAIN_FLAGS}
+    if args.resume:
+        run_dir = Path(args.resume)
+        if args.out and Path(args.out) != run_dir:
+            raise RunError("--resume continues a run in its own folder: drop --out")
+        config = resolve_config(flags, config_file=args.config, base=read_run_config(run_dir))
+        train(config, run_dir, resume=True)
+    else:
+        config = resolve_config(flags, config_file=args.config)
+        run_dir = Path(args.out) if args.out else default_run_dir(config)
+        if (run_dir / "checkpoints" / "last.npz").exists():
+            raise RunError(
+                f"{run_dir} already holds a run: use --resume {run_dir} to continue "
+                "it, or another --out"
+            )
+        train(config, run_dir)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -163,19 +123,36 @@ def main(argv: list[str] | None = None) -> int:
         from .bench import main as bench_main
 
         return bench_main(argv[1:])
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     try:
         if args.command == "train":
-            fields = {f.name for f in dataclasses.fields(TrainConfig)}
-            config = TrainConfig(**{k: v for k, v in vars(args).items() if k in fields})
-            train(config)
+            return _train(args)
+        if args.command == "sample":
+            if args.n < 1:
+                raise RunError(f"--n must be at least 1, got {args.n}")
+            out = Path(args.output) if args.output else Path(args.run_dir) / "sample.png"
+            print(sample_run(Path(args.run_dir), args.n, out, args.seed))
+        elif args.command == "evaluate":
+            if args.n_samples < 2:
+                raise RunError(f"--n-samples must be at least 2, got {args.n_samples}")
+            evaluate_run(Path(args.run_dir), args.n_samples)
+        elif args.command == "plot":
+            plot_run(Path(args.run_dir))
         return 0
     except KeyboardInterrupt:
-        print("numgan: interrupted", file=sys.stderr)
+        print(
+            f"numgan {args.command}: interrupted; the last checkpoint is complete", file=sys.stderr
+        )
         return 130
-    except (ValueError, TypeError, FloatingPointError, RuntimeError, OSError) as err:
-        print(f"numgan {args.command}: error: {err}", file=sys.stderr)
+    except DivergenceError as err:
+        print(
+            f"numgan {args.command}: error: {err}; the last good checkpoint is kept",
+            file=sys.stderr,
+        )
+        return 1
+    except (RunError, CheckpointError, ValueError, TypeError, OSError, ImportError) as err:
+        message = " ".join(str(err).split())  # one line, whatever the exception held
+        print(f"numgan {args.command}: error: {message}", file=sys.stderr)
         return 1
 
 
