@@ -161,3 +161,42 @@ def test_help():
 @pytest.mark.parametrize("args", [["bench", "--help"]])
 def test_bench_flags_reach_the_benchmark(args):
     assert "--models" in ok(numgan(*args)).stdout
+
+
+def test_ctrl_c_writes_a_checkpoint_and_exits_cleanly(tmp_path):
+    import signal
+    import time
+
+    run = tmp_path / "r"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "numgan",
+            "train",
+            "--dataset",
+            "ring8",
+            "--iterations",
+            "1000000",
+            "--checkpoint-every",
+            "1000000",
+            "--out",
+            str(run),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not (run / "config.toml").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(2.0)  # some iterations, and no checkpoint yet: only Ctrl-C can write one
+    assert not (run / "checkpoints" / "last.npz").exists()
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    assert stderr.strip().splitlines()[-1].startswith("numgan train: interrupted")
+    assert "Traceback" not in stderr
+    state = checkpoint.load(run / "checkpoints" / "last.npz")
+    assert int(state["iteration"]) > 0
+    assert len((run / "history.csv").read_text().splitlines()) == int(state["iteration"]) + 1
