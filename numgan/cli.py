@@ -21,6 +21,7 @@ from .data import DATASETS
 from .gan import DivergenceError
 from .losses import G_LOSSES
 from .run import (
+    IMAGE_OUTPUTS,
     OPTIMIZERS,
     RunError,
     default_run_dir,
@@ -45,6 +46,7 @@ TRAIN_FLAGS = {
     "momentum": (float, "SGD's momentum, or Adam's beta1"),
     "seed": (int, "seeds the run's one random Generator"),
     "data_dir": (str, "folder of the MNIST IDX files (default: $NUMGAN_DATA)"),
+    "output": (str, "images: G ends in sigmoid (pixels in [0, 1], default) or tanh ([-1, 1])"),
     "sample_every": (int, "iterations between sample grids (0: ten per run)"),
     "checkpoint_every": (int, "iterations between checkpoints (0: ten per run)"),
 }
@@ -69,7 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     for name, (kind, text) in TRAIN_FLAGS.items():
         flag = "--" + name.replace("_", "-")
-        choices = {"g_loss": G_LOSSES, "optimizer": OPTIMIZERS, "model": tuple(models.PRESETS)}
+        choices = {
+            "g_loss": G_LOSSES,
+            "optimizer": OPTIMIZERS,
+            "model": tuple(models.PRESETS),
+            "output": IMAGE_OUTPUTS,
+        }
         p.add_argument(flag, type=kind, default=None, help=text, choices=choices.get(name))
     p.add_argument("--out", metavar="RUN_DIR", help="the run folder (default: runs/NAME-seedS)")
     p.add_argument("--config", metavar="FILE.toml", help="config file; flags override it")

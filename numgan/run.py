@@ -36,6 +36,7 @@ from .losses import G_LOSSES
 from .optim import SGD, Adam
 
 OPTIMIZERS = ("sgd", "adam")
+IMAGE_OUTPUTS = ("sigmoid", "tanh")  # G's last layer for pixel data, and the pixels' range
 
 # What `numgan train --dataset NAME` uses when nothing else is said.  Chosen by runs on a
 # 2-core machine; docs/results.md has the commands and what they gave.
@@ -110,6 +111,7 @@ class TrainConfig:
     momentum: float = 0.5
     seed: int = 0
     data_dir: str = ""
+    output: str = "sigmoid"  # images: a sigmoid G on pixels in [0, 1], or tanh on [-1, 1]
     sample_every: int = 0  # 0: ten times per run
     checkpoint_every: int = 0  # 0: ten times per run
 
@@ -130,6 +132,10 @@ class TrainConfig:
         if self.model not in models.PRESETS:
             raise RunError(
                 f"--model must be one of {', '.join(models.PRESETS)}, got {self.model!r}"
+            )
+        if self.output not in IMAGE_OUTPUTS:
+            raise RunError(
+                f"--output must be one of {', '.join(IMAGE_OUTPUTS)}, got {self.output!r}"
             )
         if not self.lr > 0:
             raise RunError(f"--lr must be positive, got {self.lr}")
@@ -207,13 +213,18 @@ def _write_text(path: Path, text: str) -> None:
 
 def load_data(config: TrainConfig) -> Dataset:
     try:
-        return load_dataset(config.dataset, data_dir=config.data_dir or None)
+        scale = "tanh" if config.output == "tanh" else "unit"
+        return load_dataset(config.dataset, data_dir=config.data_dir or None, scale=scale)
     except (OSError, ValueError, TypeError, ImportError) as err:
         raise RunError(str(err).splitlines()[0]) from None
 
 
+def pixel_range(config: TrainConfig) -> tuple[float, float]:
+    return (-1.0, 1.0) if config.output == "tanh" else (0.0, 1.0)
+
+
 def build_gan(config: TrainConfig, data: Dataset) -> GAN:
-    out = "linear" if data.image_shape is None else "sigmoid"
+    out = "linear" if data.image_shape is None else config.output
     try:
         return models.build(config.model, data_dim=data.dim, out=out)
     except ValueError as err:
@@ -326,7 +337,12 @@ def write_samples(
     name = f"iter_{trainer.iteration:07d}.png"
     (run_dir / "samples").mkdir(exist_ok=True)
     if data.image_shape is not None:
-        plots.sample_grid(x, run_dir / "samples" / name, image_shape=data.image_shape)
+        plots.sample_grid(
+            x,
+            run_dir / "samples" / name,
+            image_shape=data.image_shape,
+            value_range=pixel_range(config),
+        )
     elif data.dim == 2:
         plots.scatter2d(
             gan.sample(1000, np.random.default_rng([config.seed, 3])),
@@ -464,7 +480,11 @@ def sample_run(run_dir: Path, n: int, output: Path, seed: int) -> Path:
     gan = trainer.gan
     x = gan.sample(n, np.random.default_rng(seed))
     if data.image_shape is not None:
-        return Path(plots.sample_grid(x, output, image_shape=data.image_shape))
+        return Path(
+            plots.sample_grid(
+                x, output, image_shape=data.image_shape, value_range=pixel_range(config)
+            )
+        )
     if data.dim == 2:
         return Path(plots.scatter2d(x, output, means=data.means, sigma=data.sigma))
     if data.dim == 1:
@@ -571,7 +591,10 @@ def plot_run(run_dir: Path, out=sys.stdout) -> list[Path]:
         written.append(
             Path(
                 plots.sample_grid(
-                    gan.sample(64, rng), run_dir / "samples.png", image_shape=data.image_shape
+                    gan.sample(64, rng),
+                    run_dir / "samples.png",
+                    image_shape=data.image_shape,
+                    value_range=pixel_range(config),
                 )
             )
         )
@@ -581,7 +604,12 @@ def plot_run(run_dir: Path, out=sys.stdout) -> list[Path]:
         written.append(
             Path(
                 plots.nearest_neighbour_grid(
-                    x, train_x, nn, run_dir / "nearest_neighbours.png", image_shape=data.image_shape
+                    x,
+                    train_x,
+                    nn,
+                    run_dir / "nearest_neighbours.png",
+                    image_shape=data.image_shape,
+                    value_range=pixel_range(config),
                 )
             )
         )

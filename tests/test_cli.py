@@ -62,6 +62,18 @@ def test_train_sample_evaluate_plot_on_digits(tmp_path):
         assert (run / name).is_file(), name
 
 
+def test_tanh_output_scales_pixels_to_minus_one_one(tmp_path):
+    run = tmp_path / "t"
+    ok(numgan("train", "--output", "tanh", "--iterations", "10", "--out", str(run)))
+    assert 'output = "tanh"' in (run / "config.toml").read_text()
+    from numgan.run import restore_run
+
+    _, data, trainer = restore_run(run)
+    assert type(trainer.gan.G.layers[-1]).__name__ == "Tanh"
+    assert data.train.min() == -1.0 and data.train.max() == 1.0
+    ok(numgan("plot", str(run)))
+
+
 def test_ring8_and_toy1d_runs(tmp_path):
     ok(numgan("train", "--dataset", "ring8", "--iterations", "40", "--out", str(tmp_path / "r")))
     result = ok(numgan("evaluate", str(tmp_path / "r"), "--n-samples", "300"))
