@@ -20,35 +20,19 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .fileio import atomic_write
+
 FORMAT = 1
 
 
 class CheckpointError(ValueError):
     """A checkpoint that cannot be read, or that does not fit the model it is loaded into."""
-
-
-def atomic_write(path: str | os.PathLike, write) -> Path:
-    """Call ``write(file)`` on a temporary file beside ``path``, then rename it over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def trainer_state(trainer, config: dict[str, Any] | None = None) -> dict[str, np.ndarray]:
@@ -76,6 +60,7 @@ def trainer_state(trainer, config: dict[str, Any] | None = None) -> dict[str, np
 def save(path: str | os.PathLike, trainer, config: dict[str, Any] | None = None) -> Path:
     """Write ``trainer``'s whole state to ``path`` (.npz), atomically."""
     state = trainer_state(trainer, config)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     return atomic_write(path, lambda f: np.savez(f, **state))
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import math
 import os
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -32,6 +31,8 @@ from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Circle, FancyArrowPatch
+
+from .fileio import atomic_write
 
 __all__ = ["figure1d", "loss_curves", "nearest_neighbour_grid", "sample_grid", "scatter2d"]
 
@@ -191,22 +192,9 @@ def _finish(fig: Figure, path: str | None) -> str | Figure:
     """Return fig (path None), or write it to path as a PNG, atomically, and return path."""
     if path is None:
         return fig
-    folder, name = os.path.split(os.path.abspath(path))
-    tmp = os.path.join(folder, f".{name}.{uuid.uuid4().hex[:12]}.tmp")
-    # O_EXCL never clobbers another file; mode 0o666 lets the umask set the PNG's permissions
-    # as a plain open() would (mkstemp's 0600 would survive the rename).
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            # print_png draws at the figure's own size and dpi, whatever rcParams say about
-            # savefig.bbox or savefig.dpi: the image grids rely on exact pixel sizes.
-            FigureCanvasAgg(fig).print_png(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    # print_png draws at the figure's own size and dpi, whatever rcParams say about
+    # savefig.bbox or savefig.dpi: the image grids rely on exact pixel sizes.
+    atomic_write(path, FigureCanvasAgg(fig).print_png)
     return path
 
 

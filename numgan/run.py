@@ -31,6 +31,7 @@ import numpy as np
 
 from . import checkpoint, models
 from .data import Dataset, load_dataset
+from .fileio import atomic_write
 from .gan import GAN, DivergenceError, Trainer
 from .losses import G_LOSSES
 from .optim import SGD, Adam
@@ -205,7 +206,7 @@ def config_toml(config: TrainConfig) -> str:
 
 
 def _write_text(path: Path, text: str) -> None:
-    checkpoint.atomic_write(path, lambda f: f.write(text.encode()))
+    atomic_write(path, lambda f: f.write(text.encode()))
 
 
 # -- building a run ------------------------------------------------------------------------
@@ -374,7 +375,7 @@ def snapshot1d(config: TrainConfig, data: Dataset, trainer: Trainer) -> dict[str
 
 def save_snapshots(run_dir: Path, snapshots: list[dict[str, np.ndarray]]) -> None:
     arrays = {f"{i}/{k}": v for i, snap in enumerate(snapshots) for k, v in snap.items()}
-    checkpoint.atomic_write(run_dir / "snapshots1d.npz", lambda f: np.savez(f, **arrays))
+    atomic_write(run_dir / "snapshots1d.npz", lambda f: np.savez(f, **arrays))
 
 
 def load_snapshots(run_dir: Path) -> list[dict[str, np.ndarray]]:
