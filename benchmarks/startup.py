@@ -23,5 +23,7 @@ data = np.random.default_rng(0).uniform(size=(500, 784))
 mnist = ng.Trainer(ng.GAN(G, D, ng.UniformNoise(100)), data, batch_size=100, seed=0)
 mnist.step()
 t3 = time.perf_counter()
-print(f"import {t1 - t0:.2f} s, first fused step {t2 - t1:.2f} s, first MNIST-MLP step "
-      f"{t3 - t2:.2f} s, total {t3 - t0:.2f} s")
+print(
+    f"import {t1 - t0:.2f} s, first fused step {t2 - t1:.2f} s, first MNIST-MLP step "
+    f"{t3 - t2:.2f} s, total {t3 - t0:.2f} s"
+)

@@ -8,7 +8,7 @@ This module removes that cost without forking the layer semantics:
   gradients in one flat vector (``flat_params``/``flat_grads``) of which each layer's
   ``params``/``grads`` are views, and the optimiser's velocity is laid out the same way, so
   the Trainer can switch between paths at any iteration and plain arrays reach the kernel
-  (a typed list of arrays costs ~0.2 ms to hand to a jitted function, more than the work);
+  (typed lists of arrays cost more to hand to a jitted function than the work itself);
 - it calls the same jitted helpers the layers use on the Numba backend (``_matmul_bias_loop``,
   ``_dense_backward_loop``, ``softplus_loss_nb``, ``_sgd_momentum_flat``), in the same order,
   so it computes the same numbers (tests compare it with the layer path);
