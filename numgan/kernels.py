@@ -235,12 +235,6 @@ def tanh_backward_nb(dout, y, dx):
 
 
 @_jit
-def _sigmoid_scalar(v):
-    e = math.exp(-abs(v))
-    return 1.0 / (1.0 + e) if v >= 0 else e / (1.0 + e)
-
-
-@_jit
 def _sigmoid_left_tail(x, out):
     # Where x < -4, 1 + tanh(x / 2) cancels and loses relative accuracy; recompute those few
     # elements as exp(x) / (1 + exp(x)), which is exact there and cannot overflow.
