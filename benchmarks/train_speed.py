@@ -5,6 +5,6 @@
 The same as ``numgan bench``; numgan/bench.py holds the harness and documents the flags.
 """
 
-from numgan.bench import main
+from numgan.app.bench import main
 
 raise SystemExit(main())

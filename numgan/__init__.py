@@ -1,45 +1,53 @@
-"""numgan: Generative Adversarial Networks in NumPy, with every backward pass written by hand."""
+"""numgan: Generative Adversarial Networks in NumPy, with every backward pass written by hand.
 
-from . import gradcheck, models
+    numgan.kernels  the arithmetic: each Numba kernel beside its NumPy twin, and the switch
+    numgan.nn       layers, Sequential, optimisers, gradcheck
+    numgan.gan      GAN, objectives, the Algorithm-1 Trainer, presets, checkpoints
+    numgan.data     data sources, file formats, the dataset registry
+    numgan.eval     metrics and figures
+    numgan.app      run folders and the command line
+
+docs/architecture.md is the map.
+"""
+
 from .data import ArrayData, Dataset, Gaussian1D, GaussianMixture1D, grid25, load_dataset, ring8
-from .gan import GAN, DivergenceError, GaussianNoise, Trainer, UniformNoise
+from .gan import GAN, DivergenceError, GaussianNoise, Trainer, UniformNoise, models
+from .gan.objectives import discriminator_loss, gan_value, generator_loss
 from .kernels import get_backend, set_backend
-from .layers import (
+from .nn import (
+    SGD,
+    Adam,
     BatchNorm,
     Dense,
     Dropout,
+    ExponentialDecay,
     Layer,
     LeakyReLU,
+    LinearRamp,
     Maxout,
     NotInitializedError,
     ReLU,
+    Sequential,
     Sigmoid,
     Tanh,
+    gradcheck,
 )
-from .losses import discriminator_loss, gan_value, generator_loss
-from .network import Sequential
-from .optim import SGD, Adam, ExponentialDecay, LinearRamp
 
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"
 
 __all__ = [
-    "Adam",
-    "get_backend",
-    "set_backend",
-    "GAN",
     "SGD",
+    "Adam",
     "ArrayData",
-    "Dataset",
-    "GaussianMixture1D",
-    "grid25",
-    "load_dataset",
-    "ring8",
     "BatchNorm",
+    "Dataset",
     "Dense",
     "DivergenceError",
     "Dropout",
     "ExponentialDecay",
+    "GAN",
     "Gaussian1D",
+    "GaussianMixture1D",
     "GaussianNoise",
     "Layer",
     "LeakyReLU",
@@ -55,6 +63,11 @@ __all__ = [
     "discriminator_loss",
     "gan_value",
     "generator_loss",
+    "get_backend",
     "gradcheck",
+    "grid25",
+    "load_dataset",
     "models",
+    "ring8",
+    "set_backend",
 ]

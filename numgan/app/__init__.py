@@ -1,0 +1,1 @@
+"""The application: run configs and folders, the ``numgan`` command line, ``numgan bench``."""

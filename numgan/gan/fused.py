@@ -1,0 +1,271 @@
+"""One jitted call per Algorithm-1 iteration, for small all-Dense G and D.
+
+For tiny networks (the 1-D toy's 1-16-16-1, say) the arithmetic of an iteration takes a few
+microseconds; what costs is Python: dozens of layer calls, each allocating and dispatching.
+This module removes that cost without forking the layer semantics:
+
+- it runs on the very same arrays as the layers: a Sequential keeps its parameters and their
+  gradients in one flat vector (``flat_params``/``flat_grads``) of which each layer's
+  ``params``/``grads`` are views, and the optimiser's velocity is laid out the same way, so
+  the Trainer can switch between paths at any iteration and plain arrays reach the kernel
+  (typed lists of arrays cost more to hand to a jitted function than the work itself);
+- it calls the same jitted helpers the layers use on the Numba backend (``matmul_bias_nb``,
+  ``dense_backward_nb``, ``softplus_loss_nb``, ``sgd_momentum_nb``), in the same order,
+  so it computes the same numbers (tests compare it with the layer path);
+- the run's Generator still draws every noise and data minibatch in Python, in Algorithm 1's
+  order, so a seed gives the same run on either path;
+- every buffer is allocated once, when the plan is built: a steady-state iteration allocates
+  no arrays.
+
+It applies when both networks are Dense layers each followed by at most one of ReLU,
+LeakyReLU, Tanh or Sigmoid, every product is at most ``FUSED_MAX_MACS``
+multiply-adds (larger ones belong to BLAS, through the layer path), both optimisers are
+SGD, and the backend is numba.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import kernels
+from ..kernels import jit
+from ..kernels.dense import dense_backward_nb, matmul_bias_nb
+from ..kernels.loss import softplus_loss_nb
+from ..kernels.optim import sgd_momentum_nb
+from ..nn import SGD, Dense, LeakyReLU, Sigmoid, Tanh
+
+IDENTITY, LEAKY, TANH, SIGMOID = 0, 1, 2, 3
+
+# The fused step keeps every product in jitted loops; it still beats the layer path, whose
+# Python overhead it saves, up to about this size per product.
+FUSED_MAX_MACS = 262_144
+
+
+def _encode(net):
+    """[(Dense, activation code, alpha)] for a stack of Dense + optional activation, or None."""
+    plan, layers, i = [], net.layers, 0
+    while i < len(layers):
+        dense = layers[i]
+        if type(dense) is not Dense:
+            return None
+        code, alpha, i = IDENTITY, 0.0, i + 1
+        if i < len(layers) and not isinstance(layers[i], Dense):
+            act = layers[i]
+            if isinstance(act, LeakyReLU):  # ReLU is LeakyReLU with alpha 0
+                code, alpha = LEAKY, act.alpha
+            elif type(act) is Tanh:
+                code = TANH
+            elif type(act) is Sigmoid:
+                code = SIGMOID
+            else:
+                return None
+            i += 1
+        plan.append((dense, code, alpha))
+    return plan
+
+
+def fusable(gan, opt_g, opt_d, batch_size: int) -> bool:
+    """Whether ``FusedStep`` can run this GAN (see the module docstring for the conditions)."""
+    if kernels.get_backend() != "numba":
+        return False
+    if type(opt_g) is not SGD or type(opt_d) is not SGD:
+        return False
+    for net in (gan.G, gan.D):
+        plan = _encode(net)
+        if plan is None:
+            return False
+        for dense, _, _ in plan:
+            if batch_size * dense.in_features * dense.out_features > FUSED_MAX_MACS:
+                return False
+    return True
+
+
+@jit
+def _activate(h, code, alpha):
+    hf = h.reshape(-1)
+    if code == 1:
+        for i in range(hf.size):
+            v = hf[i]
+            hf[i] = v if v > 0 else alpha * v
+    elif code == 2:
+        for i in range(hf.size):
+            hf[i] = math.tanh(hf[i])
+    elif code == 3:
+        for i in range(hf.size):
+            v = hf[i]
+            e = math.exp(-abs(v))
+            hf[i] = 1.0 / (1.0 + e) if v >= 0 else e / (1.0 + e)
+
+
+@jit
+def _activate_backward(g, y, code, alpha):
+    """g *= f'(x) written in terms of the output y, in place."""
+    gf, yf = g.reshape(-1), y.reshape(-1)
+    if code == 1:
+        for i in range(gf.size):
+            gf[i] = gf[i] if yf[i] > 0 else alpha * gf[i]
+    elif code == 2:
+        for i in range(gf.size):
+            gf[i] = gf[i] * (1.0 - yf[i] * yf[i])
+    elif code == 3:
+        for i in range(gf.size):
+            gf[i] = gf[i] * yf[i] * (1.0 - yf[i])
+
+
+@jit
+def _view(flat, offset, rows, cols):
+    return flat[offset : offset + rows * cols].reshape(rows, cols)
+
+
+@jit
+def _forward(p, layout, act, alpha, h, m):
+    """Activation l lives at h[layout[l, 4]:], shape (m, width).  Layer l reads activation l
+    and writes activation l + 1:  act_l(h_l @ W_l + b_l).  layout rows: (in, out, offset of W
+    in p, offset of b in p, offset of the layer's input in h)."""
+    for layer in range(layout.shape[0] - 1):
+        n_in, n_out, off_W, off_b, off_x = layout[layer]
+        off_out = layout[layer + 1, 4]
+        out = _view(h, off_out, m, n_out)
+        matmul_bias_nb(
+            _view(h, off_x, m, n_in), _view(p, off_W, n_in, n_out), p[off_b : off_b + n_out], out
+        )
+        _activate(out, act[layer], alpha[layer])
+
+
+@jit
+def _backward(p, g, layout, act, alpha, h, dh, m, param_grads, input_grad):
+    """dh holds dL/d(output) at the last activation's place; fills dL/dh_l down to the input
+    (the input's own only if input_grad) and, if param_grads, accumulates into g."""
+    for layer in range(layout.shape[0] - 2, -1, -1):
+        n_in, n_out, off_W, off_b, off_x = layout[layer]
+        off_out = layout[layer + 1, 4]
+        dout = _view(dh, off_out, m, n_out)
+        _activate_backward(dout, _view(h, off_out, m, n_out), act[layer], alpha[layer])
+        dense_backward_nb(
+            dout,
+            _view(h, off_x, m, n_in),
+            _view(p, off_W, n_in, n_out),
+            _view(dh, off_x, m, n_in),
+            _view(g, off_W, n_in, n_out),
+            g[off_b : off_b + n_out],
+            param_grads,
+            input_grad or layer > 0,
+        )
+
+
+@jit
+def _mean_sigmoid(a):
+    total = 0.0
+    for i in range(a.shape[0]):
+        v = a[i, 0]
+        e = math.exp(-abs(v))
+        total += 1.0 / (1.0 + e) if v >= 0 else e / (1.0 + e)
+    return total / a.shape[0]
+
+
+@jit
+def _iteration(G, D, z_d, x_d, z_g, lr_d, mu_d, lr_g, mu_g, g_sign, g_scale, stats):
+    """k D steps on (z_d[i], x_d[i]), then one G step on z_g.
+
+    G and D are tuples (p, g, v, layout, act, alpha, h, dh): the flat parameters, gradients
+    and velocities of the network, its layout (see _forward), activation codes and slopes, and
+    flat buffers for the activations and their gradients.
+    stats: d_loss, d_real, d_fake (summed over the k D steps), g_loss.
+    """
+    Gp, Gg, Gv, Glayout, Gact, Galpha, Gh, Gdh = G
+    Dp, Dg, Dv, Dlayout, Dact, Dalpha, Dh, Ddh = D
+    m = z_g.shape[0]
+    nz, nx = Glayout[0, 0], Dlayout[0, 0]
+    g_out, d_out = Glayout[-1, 4], Dlayout[-1, 4]  # where each network's output lives
+    x_fake = _view(Gh, g_out, m, nx)
+    stats[:] = 0.0
+    for step in range(z_d.shape[0]):
+        _view(Gh, 0, m, nz)[:, :] = z_d[step]
+        _forward(Gp, Glayout, Gact, Galpha, Gh, m)
+        Dg[:] = 0.0
+        for x, sign, col in ((x_d[step], -1.0, 1), (x_fake, 1.0, 2)):
+            _view(Dh, 0, m, nx)[:, :] = x
+            _forward(Dp, Dlayout, Dact, Dalpha, Dh, m)
+            a, da = _view(Dh, d_out, m, 1), _view(Ddh, d_out, m, 1)
+            stats[0] += softplus_loss_nb(a, sign, 1.0, da)
+            stats[col] += _mean_sigmoid(a)
+            _backward(Dp, Dg, Dlayout, Dact, Dalpha, Dh, Ddh, m, True, False)
+        sgd_momentum_nb(Dp, Dg, Dv, lr_d[step], mu_d[step])
+    Gg[:] = 0.0
+    _view(Gh, 0, m, nz)[:, :] = z_g
+    _forward(Gp, Glayout, Gact, Galpha, Gh, m)
+    _view(Dh, 0, m, nx)[:, :] = x_fake
+    _forward(Dp, Dlayout, Dact, Dalpha, Dh, m)
+    stats[3] = softplus_loss_nb(_view(Dh, d_out, m, 1), g_sign, g_scale, _view(Ddh, d_out, m, 1))
+    _backward(Dp, Dg, Dlayout, Dact, Dalpha, Dh, Ddh, m, False, True)  # dx only
+    _view(Gdh, g_out, m, nx)[:, :] = _view(Ddh, 0, m, nx)
+    _backward(Gp, Gg, Glayout, Gact, Galpha, Gh, Gdh, m, True, False)
+    sgd_momentum_nb(Gp, Gg, Gv, lr_g, mu_g)
+
+
+class FusedStep:
+    """The compiled plan of one GAN: its flat arrays, layouts and preallocated buffers."""
+
+    def __init__(self, gan, opt_g: SGD, opt_d: SGD, batch_size: int, k: int) -> None:
+        m, dtype = batch_size, gan.dtype
+        self.opt_g, self.opt_d, self.k = opt_g, opt_d, k
+        self.nets = []
+        for net, opt in ((gan.G, opt_g), (gan.D, opt_d)):
+            plan = _encode(net)
+            opt._bind(net)  # creates the velocity the layer path would use
+            widths = [plan[0][0].in_features] + [d.out_features for d, _, _ in plan]
+            off_h = np.concatenate([[0], np.cumsum([m * w for w in widths])])
+            layout = np.zeros((len(plan) + 1, 5), dtype=np.int64)
+            for i, (dense, _, _) in enumerate(plan):
+                layout[i, :4] = (
+                    dense.in_features,
+                    dense.out_features,
+                    net.offset_of(dense.params["W"]),
+                    net.offset_of(dense.params["b"]),
+                )
+            layout[:, 4] = off_h[:-1]
+            layout[-1, 0] = widths[-1]
+            self.nets.append(
+                (
+                    net.flat_params,
+                    net.flat_grads,
+                    opt.state["velocity"],
+                    layout,
+                    np.array([c for _, c, _ in plan], dtype=np.int64),
+                    np.array([a for _, _, a in plan], dtype=np.float64),
+                    np.zeros(off_h[-1], dtype=dtype),
+                    np.zeros(off_h[-1], dtype=dtype),
+                )
+            )
+        self.z_d = np.zeros((k, m, self.nets[0][3][0, 0]), dtype=dtype)
+        self.x_d = np.zeros((k, m, self.nets[1][3][0, 0]), dtype=dtype)
+        self.lr_d, self.mu_d = np.zeros(k), np.zeros(k)
+        self.stats = np.zeros(4)
+
+    def run(self, z_g: np.ndarray, g_loss: str) -> np.ndarray:
+        """One iteration on the minibatches already copied into ``z_d``/``x_d``, and z_g."""
+        opt_d, opt_g = self.opt_d, self.opt_g
+        for i in range(self.k):
+            self.lr_d[i] = opt_d._value("lr", opt_d.t + i)
+            self.mu_d[i] = opt_d._value("momentum", opt_d.t + i)
+        g_sign, g_scale = (1.0, -1.0) if g_loss == "minimax" else (-1.0, 1.0)
+        G, D = self.nets
+        _iteration(
+            G,
+            D,
+            self.z_d,
+            self.x_d,
+            z_g,
+            self.lr_d,
+            self.mu_d,
+            opt_g._value("lr", opt_g.t),
+            opt_g._value("momentum", opt_g.t),
+            g_sign,
+            g_scale,
+            self.stats,
+        )
+        opt_d.t += self.k
+        opt_g.t += 1
+        return self.stats

@@ -1,0 +1,100 @@
+"""Ready-made generator/discriminator pairs, by name.
+
+Each builder returns an uninitialised GAN: the Trainer's seed draws the weights, so one seed fixes
+the whole run.  ``build(name, data_dim=..., out=...)`` is what ``numgan train --model NAME`` calls.
+
+    toy1d        G, D: 1-16-16-1 LeakyReLU MLPs, z ~ U(-1, 1): the 1-D toy of the paper's Figure 1
+    toy2d        G: 2-128-128-128-2 ReLU, z ~ N(0, I_2); D: 2-128-128-128-1 ReLU: 2-D mixtures
+    mlp-small    G: 64-256-256-D LeakyReLU, D: D-256-256-1 LeakyReLU: small images (digits)
+    paper-mnist  the paper's MNIST pair: G 100-1200-1200-D ReLU, sigmoid out, z ~ U(-1, 1)^100;
+                 D: dropout 0.2, maxout 240 units x 5 pieces, dropout 0.5, maxout 240 x 5,
+                 dropout 0.5, a logit
+"""
+
+from __future__ import annotations
+
+from ..nn import Dense, Dropout, LeakyReLU, Maxout, ReLU, Sequential, Sigmoid, Tanh
+from .trainer import GAN, GaussianNoise, UniformNoise
+
+OUTPUTS = ("linear", "sigmoid", "tanh")
+
+
+def mlp(
+    sizes: list[int], *, alpha: float = 0.2, init: str = "glorot", dtype="float32"
+) -> Sequential:
+    """Dense layers of the given widths with LeakyReLU(alpha) between them and a linear output."""
+    if len(sizes) < 2:
+        raise ValueError(f"mlp needs at least an input and an output width, got {sizes!r}")
+    layers = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        layers.append(Dense(n_in, n_out, init=init))
+        if i < len(sizes) - 2:
+            layers.append(ReLU() if alpha == 0 else LeakyReLU(alpha))
+    return Sequential(layers, dtype=dtype)
+
+
+def _with_output(net: Sequential, out: str) -> Sequential:
+    if out not in OUTPUTS:
+        raise ValueError(f"unknown output {out!r}: choose one of {', '.join(OUTPUTS)}")
+    if out == "linear":
+        return net
+    return Sequential([*net.layers, Sigmoid() if out == "sigmoid" else Tanh()], dtype=net.dtype)
+
+
+def toy1d(*, hidden: int = 16, noise_dim: int = 1, dtype="float32") -> GAN:
+    """The 1-D toy of the paper's Figure 1: G and D are 1-16-16-1 LeakyReLU MLPs, z ~ U(-1, 1)."""
+    G = mlp([noise_dim, hidden, hidden, 1], dtype=dtype)
+    D = mlp([1, hidden, hidden, 1], dtype=dtype)
+    return GAN(G, D, UniformNoise(noise_dim))
+
+
+def toy2d(*, data_dim: int = 2, hidden: int = 128, noise_dim: int = 2, dtype="float32") -> GAN:
+    """For ring8/grid25: three ReLU layers of 128 in G and D, He init, z ~ N(0, I)."""
+    G = mlp([noise_dim, hidden, hidden, hidden, data_dim], alpha=0.0, init="he", dtype=dtype)
+    D = mlp([data_dim, hidden, hidden, hidden, 1], alpha=0.0, init="he", dtype=dtype)
+    return GAN(G, D, GaussianNoise(noise_dim))
+
+
+def mlp_small(
+    *, data_dim: int, out: str = "sigmoid", hidden: int = 256, noise_dim: int = 64, dtype="float32"
+) -> GAN:
+    """Small images: G 64-256-256-D and D D-256-256-1, LeakyReLU(0.2), z ~ U(-1, 1)^64."""
+    G = _with_output(mlp([noise_dim, hidden, hidden, data_dim], dtype=dtype), out)
+    D = mlp([data_dim, hidden, hidden, 1], dtype=dtype)
+    return GAN(G, D, UniformNoise(noise_dim))
+
+
+def paper_mnist(*, data_dim: int = 784, out: str = "sigmoid", dtype="float32") -> GAN:
+    """The paper's MNIST generator and its maxout + dropout discriminator."""
+    G = Sequential(
+        [Dense(100, 1200), ReLU(), Dense(1200, 1200), ReLU(), Dense(1200, data_dim)],
+        dtype=dtype,
+    )
+    D = Sequential(
+        [
+            Dropout(0.2),
+            Maxout(data_dim, 240, 5, scale=0.005),
+            Dropout(0.5),
+            Maxout(240, 240, 5, scale=0.005),
+            Dropout(0.5),
+            Dense(240, 1, scale=0.005),
+        ],
+        dtype=dtype,
+    )
+    return GAN(_with_output(G, out), D, UniformNoise(100))
+
+
+PRESETS = {"toy1d": toy1d, "toy2d": toy2d, "mlp-small": mlp_small, "paper-mnist": paper_mnist}
+
+
+def build(name: str, *, data_dim: int, out: str = "sigmoid", dtype="float32") -> GAN:
+    """The preset ``name`` sized for data of ``data_dim`` features."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown model {name!r}: choose one of {', '.join(PRESETS)}")
+    if name == "toy1d":
+        if data_dim != 1:
+            raise ValueError(f"model toy1d is for 1-D data, this data has {data_dim} features")
+        return toy1d(dtype=dtype)
+    if name == "toy2d":
+        return toy2d(data_dim=data_dim, dtype=dtype)
+    return PRESETS[name](data_dim=data_dim, out=out, dtype=dtype)

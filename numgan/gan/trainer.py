@@ -1,0 +1,303 @@
+"""The GAN (G, D and a noise prior) and the trainer that runs Algorithm 1 of Goodfellow et al.
+
+    for each training iteration:
+        for k steps:
+            sample m noise samples z ~ p_g(z) and m examples x ~ p_data
+            update D by ascending  (1/m) sum_i [log D(x_i) + log(1 - D(G(z_i)))]
+        sample m fresh noise samples z ~ p_g(z)
+        update G by descending (1/m) sum_i log(1 - D(G(z_i)))      g_loss="minimax"
+                or ascending   (1/m) sum_i log D(G(z_i))           g_loss="non-saturating"
+
+docs/algorithm1.md puts each line next to the code below that does it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from .. import kernels
+from ..data import as_data
+from ..nn import SGD, NonFiniteInputError, Sequential
+from ..nn.activations import sigmoid
+from .fused import FUSED_MAX_MACS, FusedStep, fusable
+from .objectives import check_g_loss, generator_loss, neg_log_d, neg_log_one_minus_d
+
+HISTORY_KEYS = ("d_loss", "g_loss", "d_real", "d_fake", "value")
+
+
+class UniformNoise:
+    """z ~ U(low, high)^dim, the paper's prior.  sample(m, rng) -> (m, dim)."""
+
+    def __init__(self, dim: int, *, low: float = -1.0, high: float = 1.0) -> None:
+        if not isinstance(dim, (int, np.integer)) or dim < 1:
+            raise ValueError(f"UniformNoise: dim must be a positive int, got {dim!r}")
+        if not high > low:
+            raise ValueError(f"UniformNoise: need low < high, got {low!r}, {high!r}")
+        self.dim, self.low, self.high = int(dim), float(low), float(high)
+
+    def sample(self, m: int, rng: np.random.Generator, dtype=np.float32) -> np.ndarray:
+        return rng.uniform(self.low, self.high, size=(m, self.dim)).astype(dtype, copy=False)
+
+    def __repr__(self):
+        return f"UniformNoise({self.dim}, low={self.low}, high={self.high})"
+
+
+class GaussianNoise:
+    """z ~ N(0, std**2 I), dim-dimensional.  sample(m, rng) -> (m, dim)."""
+
+    def __init__(self, dim: int, *, std: float = 1.0) -> None:
+        if not isinstance(dim, (int, np.integer)) or dim < 1:
+            raise ValueError(f"GaussianNoise: dim must be a positive int, got {dim!r}")
+        if not std > 0:
+            raise ValueError(f"GaussianNoise: std must be positive, got {std!r}")
+        self.dim, self.std = int(dim), float(std)
+
+    def sample(self, m: int, rng: np.random.Generator, dtype=np.float32) -> np.ndarray:
+        return rng.normal(0.0, self.std, size=(m, self.dim)).astype(dtype, copy=False)
+
+    def __repr__(self):
+        return f"GaussianNoise({self.dim}, std={self.std})"
+
+
+class GAN:
+    """A generator G: z -> x, a discriminator D: x -> logit, and the noise prior p_g(z).
+
+    D(x) = sigmoid(D's logit); D's last layer must have one output and no sigmoid.
+    """
+
+    def __init__(self, G: Sequential, D: Sequential, noise) -> None:
+        for name, net in (("G", G), ("D", D)):
+            if not isinstance(net, Sequential):
+                raise TypeError(
+                    f"GAN: {name} must be a numgan Sequential, got {type(net).__name__}"
+                )
+        if G.dtype != D.dtype:
+            raise ValueError(f"GAN: G is {G.dtype} but D is {D.dtype}: build both with one dtype")
+        if G.in_shape is not None and G.in_shape != (noise.dim,):
+            raise ValueError(
+                f"GAN: the noise has {noise.dim} dimensions but G expects samples of shape "
+                f"{G.in_shape}: make them agree"
+            )
+        if G.out_shape is not None and D.in_shape is not None and G.out_shape != D.in_shape:
+            raise ValueError(
+                f"GAN: G outputs samples of shape {G.out_shape} but D expects {D.in_shape}"
+            )
+        if D.out_shape is not None and D.out_shape != (1,):
+            raise ValueError(
+                f"GAN: D must end in a single logit (output shape (1,)), got {D.out_shape}"
+            )
+        self.G, self.D, self.noise = G, D, noise
+        self.dtype = G.dtype
+
+    def initialize(self, rng: np.random.Generator, *, force: bool = False) -> None:
+        """Draw G's then D's parameters from ``rng`` (only those not drawn yet, unless force)."""
+        for net in (self.G, self.D):
+            if force or not net.initialized:
+                for layer in net.layers:
+                    if force or not layer.initialized:
+                        layer.reset_parameters(rng)
+            net.bind_rng(rng)
+
+    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """n samples G(z), z ~ p_g(z), with G in eval mode.  (n, D_x)"""
+        return self.G.forward(self.noise.sample(n, rng, self.dtype), training=False)
+
+    def discriminate(self, x: np.ndarray) -> np.ndarray:
+        """D(x) = sigmoid(logit), with D in eval mode.  (n, D_x) -> (n, 1)"""
+        return sigmoid(self.D.forward(x, training=False))
+
+
+class DivergenceError(FloatingPointError):
+    """Training produced a non-finite loss or parameter."""
+
+
+class Trainer:
+    """Algorithm 1: k discriminator steps, then one generator step, per iteration.
+
+    data:        an array (N, ...) sampled with replacement, or an object with sample(m, rng)
+    batch_size:  m, the minibatch size of both the noise and the data samples
+    k:           discriminator steps per generator step (the paper used k = 1)
+    g_loss:      "minimax" (as printed in Algorithm 1) or "non-saturating" (Section 3)
+    opt_g/opt_d: one optimiser per network (SGD with momentum by default)
+    seed:        seeds the run's one Generator: initial weights (of layers not yet initialised),
+                 noise, minibatch choice and dropout masks all come from it
+    callback:    called as callback(trainer) after every ``callback_every`` iterations
+    fused:       run each iteration as one jitted call (numgan/fused.py) when the networks
+                 allow it: None (default) decides by itself, False never, True insists
+
+    ``train(iterations)`` runs that many more iterations and returns the history: a dict of
+    arrays, one entry per iteration since the start (see ``HISTORY_KEYS``).  D-side entries are
+    the means over the iteration's k D steps; ``value`` is the minibatch estimate of V(D, G).
+    """
+
+    def __init__(
+        self,
+        gan: GAN,
+        data,
+        *,
+        batch_size: int = 100,
+        k: int = 1,
+        g_loss: str = "non-saturating",
+        opt_g: SGD | None = None,
+        opt_d: SGD | None = None,
+        seed: int | None = 0,
+        callback: Callable[[Trainer], None] | None = None,
+        callback_every: int = 100,
+        fused: bool | None = None,
+    ) -> None:
+        if not isinstance(gan, GAN):
+            raise TypeError(f"Trainer: gan must be a numgan GAN, got {type(gan).__name__}")
+        for name, v in (("batch_size", batch_size), ("k", k), ("callback_every", callback_every)):
+            if not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValueError(f"Trainer: {name} must be a positive int, got {v!r}")
+        self.g_loss = check_g_loss(g_loss)
+        self.gan = gan
+        self.data = as_data(data)
+        dim = getattr(self.data, "dim", None)
+        if dim is not None and gan.D.in_features is not None and dim != gan.D.in_features:
+            raise ValueError(
+                f"Trainer: data samples have {dim} features but D expects {gan.D.in_features}"
+            )
+        self.batch_size, self.k = int(batch_size), int(k)
+        self.opt_g = opt_g if opt_g is not None else SGD(lr=0.1, momentum=0.5)
+        self.opt_d = opt_d if opt_d is not None else SGD(lr=0.1, momentum=0.5)
+        if self.opt_g is self.opt_d:
+            raise ValueError("Trainer: opt_g and opt_d must be separate optimiser instances")
+        self.rng = np.random.default_rng(seed)
+        gan.initialize(self.rng)
+        self.callback, self.callback_every = callback, int(callback_every)
+        self.fused = fused
+        self._plan: tuple[str, FusedStep | None] | None = None
+        if fused and not fusable(gan, self.opt_g, self.opt_d, self.batch_size):
+            raise ValueError(
+                "Trainer(fused=True): the fused step needs the numba backend, SGD for both "
+                "networks, and G and D made of Dense layers each followed by at most one "
+                "ReLU/LeakyReLU/Tanh/Sigmoid, with every batch * in * out at most "
+                f"{FUSED_MAX_MACS}; use fused=None to fall back to the layers"
+            )
+        self.iteration = 0
+        self.history: dict[str, list[float]] = {key: [] for key in HISTORY_KEYS}
+
+    # -- the two steps -------------------------------------------------------------------
+
+    def d_step(self, x: np.ndarray, z: np.ndarray) -> tuple[float, float, float]:
+        """One D update on data x (m, D_x) and noise z (m, D_z); G is not touched.
+
+        Descends L_D = -(1/m) sum [log D(x) + log(1 - D(G(z)))], i.e. ascends the printed
+        objective.  The real half is backpropagated before D sees the fakes, because each
+        forward overwrites D's caches; the two halves accumulate in D's gradients.
+        Returns (L_D, mean D(x), mean D(G(z))).
+        """
+        G, D = self.gan.G, self.gan.D
+        x_fake = G.forward(z, training=True)
+        D.zero_grad()
+        a_real = D.forward(x, training=True)
+        loss_real, da_real = neg_log_d(a_real)
+        D.backward(da_real, input_grad=False)  # D's input is data: no dx needed
+        a_fake = D.forward(x_fake, training=True)
+        loss_fake, da_fake = neg_log_one_minus_d(a_fake)
+        D.backward(da_fake, input_grad=False)
+        self.opt_d.step(D)
+        return loss_real + loss_fake, float(sigmoid(a_real).mean()), float(sigmoid(a_fake).mean())
+
+    def g_step(self, z: np.ndarray) -> float:
+        """One G update on noise z (m, D_z); D's parameters and gradients are not touched.
+
+        dL_G/dx_fake comes from D.backward(..., param_grads=False), then flows into G.
+        """
+        G, D = self.gan.G, self.gan.D
+        G.zero_grad()
+        x_fake = G.forward(z, training=True)
+        a_fake = D.forward(x_fake, training=True)
+        loss, da = generator_loss(a_fake, self.g_loss)
+        dx_fake = D.backward(da, param_grads=False)
+        G.backward(dx_fake, input_grad=False)  # G's input is noise
+        self.opt_g.step(G)
+        return loss
+
+    def _fused_plan(self) -> FusedStep | None:
+        """The compiled plan if this iteration should run fused, else None."""
+        backend = kernels.get_backend()
+        if self._plan is None or self._plan[0] != backend:
+            plan = None
+            if self.fused is not False and fusable(
+                self.gan, self.opt_g, self.opt_d, self.batch_size
+            ):
+                plan = FusedStep(self.gan, self.opt_g, self.opt_d, self.batch_size, self.k)
+            self._plan = (backend, plan)
+        return self._plan[1]
+
+    def step(self) -> dict[str, float]:
+        """One iteration of Algorithm 1.  Returns this iteration's history entry.
+
+        Raises DivergenceError, naming the iteration and the first layer whose parameters went
+        non-finite, when a loss or a network's input is NaN or inf.
+        """
+        try:
+            return self._step()
+        except NonFiniteInputError as err:
+            raise self._divergence(f"non-finite values reached a network ({err})") from None
+
+    def _divergence(self, what: str) -> DivergenceError:
+        where = [
+            f"{name} {bad}"
+            for name, net in (("G", self.gan.G), ("D", self.gan.D))
+            if (bad := net.first_nonfinite()) is not None
+        ]
+        found = (
+            ("first non-finite parameters: " + where[0])
+            if where
+            else ("the parameters are still finite")
+        )
+        return DivergenceError(
+            f"training diverged at iteration {self.iteration + 1}: {what}; {found}. "
+            "Lower the learning rate or resume from an earlier checkpoint"
+        )
+
+    def _step(self) -> dict[str, float]:
+        m, dtype, rng = self.batch_size, self.gan.dtype, self.rng
+        plan = self._fused_plan()
+        if plan is not None:
+            # Same draws in the same order as below; the arithmetic runs in one jitted call.
+            for i in range(self.k):
+                plan.z_d[i] = self.gan.noise.sample(m, rng, dtype)
+                plan.x_d[i] = self.data.sample(m, rng)
+            z_g = self.gan.noise.sample(m, rng, dtype)
+            d_loss, d_real, d_fake, g_loss = (float(v) for v in plan.run(z_g, self.g_loss))
+        else:
+            d_loss = d_real = d_fake = 0.0
+            for _ in range(self.k):
+                z = self.gan.noise.sample(m, rng, dtype)
+                x = self.data.sample(m, rng)
+                loss, real, fake = self.d_step(x, z)
+                d_loss, d_real, d_fake = d_loss + loss, d_real + real, d_fake + fake
+            z = self.gan.noise.sample(m, rng, dtype)
+            g_loss = self.g_step(z)
+        entry = {
+            "d_loss": d_loss / self.k,
+            "g_loss": g_loss,
+            "d_real": d_real / self.k,
+            "d_fake": d_fake / self.k,
+            "value": -d_loss / self.k,
+        }
+        if not (np.isfinite(entry["d_loss"]) and np.isfinite(g_loss)):
+            raise self._divergence(f"non-finite loss (D {entry['d_loss']}, G {g_loss})")
+        for key, value in entry.items():
+            self.history[key].append(value)
+        self.iteration += 1
+        return entry
+
+    def train(self, iterations: int) -> dict[str, np.ndarray]:
+        """Run ``iterations`` more iterations; return the whole history as arrays."""
+        if not isinstance(iterations, (int, np.integer)) or iterations < 0:
+            raise ValueError(f"train: iterations must be a non-negative int, got {iterations!r}")
+        for _ in range(int(iterations)):
+            self.step()
+            if self.callback is not None and self.iteration % self.callback_every == 0:
+                self.callback(self)
+        return self.history_arrays()
+
+    def history_arrays(self) -> dict[str, np.ndarray]:
+        return {key: np.asarray(values) for key, values in self.history.items()}

@@ -1,0 +1,169 @@
+"""Dense and Maxout: x @ W + b, its backward, and the max over pieces.
+
+Matrix products go to BLAS (``np.matmul(..., out=)``) above a size where BLAS wins and to a
+jitted loop below it, where BLAS's call overhead dominates: see MATMUL_CROSSOVER and
+docs/kernels.md for the measurement.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .jit import jit
+
+# Below this many multiply-adds (m * k * n) a layer's product runs in a jitted loop; above, in
+# BLAS.  Measured by benchmarks/matmul_crossover.py (docs/kernels.md): the loop wins 3x at 1k
+# multiply-adds, BLAS wins 1.6x at 16k.
+MATMUL_CROSSOVER = 8_192
+
+
+def dense_forward_np(x, W, b, out):
+    """out = x @ W + b.   x: (N, D_in), W: (D_in, D_out), b: (D_out,), out: (N, D_out)"""
+    np.matmul(x, W, out=out)
+    out += b
+
+
+def dense_backward_np(dout, x, W, dx, dW, db, param_grads):
+    """dx = dout @ W.T (skipped if dx is None);
+    if param_grads: dW += x.T @ dout, db += sum_n dout[n]."""
+    if dx is not None:
+        np.matmul(dout, W.T, out=dx)
+    if param_grads:
+        dW += x.T @ dout
+        db += dout.sum(axis=0)
+
+
+# Loop order: with a wide output the innermost loop runs along a row of W (contiguous, and
+# vectorised); with a narrow one (D's single logit) it would be one step long, so the
+# innermost loop becomes the dot product along k instead.
+NARROW = 8
+
+
+@jit
+def matmul_bias_nb(x, W, b, out):
+    n, k = x.shape
+    d = W.shape[1]
+    if d < NARROW:
+        for i in range(n):
+            for j in range(d):
+                acc = b[j]
+                for p in range(k):
+                    acc += x[i, p] * W[p, j]
+                out[i, j] = acc
+        return
+    for i in range(n):
+        for j in range(d):
+            out[i, j] = b[j]
+        for p in range(k):
+            xip = x[i, p]
+            for j in range(d):
+                out[i, j] += xip * W[p, j]
+
+
+@jit
+def _add_bias(out, b):
+    n, d = out.shape
+    for i in range(n):
+        for j in range(d):
+            out[i, j] += b[j]
+
+
+@jit
+def dense_backward_nb(dout, x, W, dx, dW, db, param_grads, compute_dx):
+    n, d = dout.shape
+    k = x.shape[1]
+    for i in range(n if compute_dx else 0):
+        for p in range(k):
+            acc = dout[i, 0] * W[p, 0]
+            for j in range(1, d):
+                acc += dout[i, j] * W[p, j]
+            dx[i, p] = acc
+    if param_grads:
+        if d < NARROW:
+            for p in range(k):
+                for j in range(d):
+                    acc = dW[p, j]
+                    for i in range(n):
+                        acc += x[i, p] * dout[i, j]
+                    dW[p, j] = acc
+        else:
+            for i in range(n):
+                for p in range(k):
+                    xip = x[i, p]
+                    for j in range(d):
+                        dW[p, j] += xip * dout[i, j]
+        for i in range(n):
+            for j in range(d):
+                db[j] += dout[i, j]
+
+
+@jit
+def _add_column_sums(db, dout):
+    n, d = dout.shape
+    for i in range(n):
+        for j in range(d):
+            db[j] += dout[i, j]
+
+
+def dense_forward_loop_or_blas(x, W, b, out):
+    """As the twin: a jitted loop for small products, BLAS and a jitted bias pass above."""
+    if x.shape[0] * W.shape[0] * W.shape[1] <= MATMUL_CROSSOVER:
+        matmul_bias_nb(x, W, b, out)
+    else:
+        np.matmul(x, W, out=out)
+        _add_bias(out, b)
+
+
+def dense_backward_loop_or_blas(dout, x, W, dx, dW, db, param_grads):
+    """As the twin: a jitted loop for small products, BLAS and a jitted column sum above."""
+    if dout.shape[0] * W.shape[0] * W.shape[1] <= MATMUL_CROSSOVER:
+        compute_dx = dx is not None
+        if not compute_dx:
+            dx = np.empty((0, 0), dtype=dout.dtype)  # a typed placeholder; nothing is written
+        dense_backward_nb(dout, x, W, dx, dW, db, param_grads, compute_dx)
+        return
+    if dx is not None:
+        np.matmul(dout, W.T, out=dx)
+    if param_grads:
+        dW += x.T @ dout
+        _add_column_sums(db, dout)
+
+
+# Maxout: the affine part is a Dense product; these route the max and its gradient.
+
+
+def maxout_forward_np(z, pieces, out, arg):
+    """z: (N, U * P) viewed as (N, U, P);  out[n, u] = max_p z[n, u, p];  arg = its argmax."""
+    z3 = z.reshape(z.shape[0], -1, pieces)
+    arg[...] = z3.argmax(axis=2)
+    out[...] = np.take_along_axis(z3, arg[:, :, None], axis=2)[:, :, 0]
+
+
+def maxout_backward_np(dout, arg, pieces, dz):
+    """dz[n, u, p] = dout[n, u] where p is the winning piece, else 0.  dz: (N, U * P)"""
+    dz3 = dz.reshape(dz.shape[0], -1, pieces)
+    dz3.fill(0.0)
+    np.put_along_axis(dz3, arg[:, :, None], dout[:, :, None], axis=2)
+
+
+@jit
+def maxout_forward_nb(z, pieces, out, arg):
+    n, units = out.shape
+    for i in range(n):
+        for u in range(units):
+            base = u * pieces
+            best, k = z[i, base], 0
+            for p in range(1, pieces):
+                if z[i, base + p] > best:
+                    best, k = z[i, base + p], p
+            out[i, u], arg[i, u] = best, k
+
+
+@jit
+def maxout_backward_nb(dout, arg, pieces, dz):
+    n, units = dout.shape
+    for i in range(n):
+        for u in range(units):
+            for p in range(pieces):
+                dz[i, u * pieces + p] = 0.0
+            dz[i, u * pieces + arg[i, u]] = dout[i, u]

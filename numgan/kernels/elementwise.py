@@ -1,0 +1,101 @@
+"""Elementwise activations: LeakyReLU (ReLU at alpha = 0), tanh and the sigmoid.
+
+Backward reads the output y, not the input: for LeakyReLU y > 0 exactly when x > 0 (alpha >= 0),
+and the tanh and sigmoid derivatives are functions of y.  So one array serves forward and
+backward.
+
+Both backends use NumPy's tanh forward: it is SIMD-vectorised, while a jitted loop calls a
+scalar tanhf per element and is far slower on this project's machines.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .jit import jit
+
+
+def leaky_relu_forward_np(x, alpha, out):
+    """out = x if x > 0 else alpha * x  (alpha = 0: ReLU)"""
+    np.multiply(x, np.where(x > 0, 1.0, alpha).astype(x.dtype), out=out)
+
+
+def leaky_relu_backward_np(dout, y, alpha, dx):
+    """dx = dout * (1 if y > 0 else alpha)"""
+    np.multiply(dout, np.where(y > 0, 1.0, alpha).astype(dout.dtype), out=dx)
+
+
+def tanh_forward_np(x, out):
+    """out = tanh(x)"""
+    np.tanh(x, out=out)
+
+
+def tanh_backward_np(dout, y, dx):
+    """dx = dout * (1 - y**2)"""
+    np.multiply(dout, 1.0 - y * y, out=dx)
+
+
+def sigmoid_forward_np(x, out):
+    """out = 1 / (1 + exp(-x)), with exp only of -|x| so it never overflows."""
+    e = np.exp(-np.abs(x))
+    out[...] = np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def sigmoid_backward_np(dout, y, dx):
+    """dx = dout * y * (1 - y)"""
+    np.multiply(dout, y * (1.0 - y), out=dx)
+
+
+@jit
+def leaky_relu_forward_nb(x, alpha, out):
+    xf, of = x.reshape(-1), out.reshape(-1)
+    for i in range(xf.size):
+        v = xf[i]
+        of[i] = v if v > 0 else alpha * v
+
+
+@jit
+def leaky_relu_backward_nb(dout, y, alpha, dx):
+    gf, yf, df = dout.reshape(-1), y.reshape(-1), dx.reshape(-1)
+    for i in range(gf.size):
+        df[i] = gf[i] if yf[i] > 0 else alpha * gf[i]
+
+
+@jit
+def tanh_backward_nb(dout, y, dx):
+    gf, yf, df = dout.reshape(-1), y.reshape(-1), dx.reshape(-1)
+    for i in range(gf.size):
+        df[i] = gf[i] * (1.0 - yf[i] * yf[i])
+
+
+@jit
+def _sigmoid_left_tail(x, out):
+    # Where x < -4, 1 + tanh(x / 2) cancels and loses relative accuracy; recompute those few
+    # elements as exp(x) / (1 + exp(x)), which is exact there and cannot overflow.
+    xf, of = x.reshape(-1), out.reshape(-1)
+    for i in range(xf.size):
+        if xf[i] < -4.0:
+            e = math.exp(xf[i])
+            of[i] = e / (1.0 + e)
+
+
+def sigmoid_forward_via_tanh(x, out):
+    """sigmoid(x) = (1 + tanh(x / 2)) / 2 in vectorised NumPy passes, the left tail exactly.
+
+    NumPy's tanh is SIMD-vectorised and its exp is not on this machine: about 4x faster than
+    the twin (benchmarks/kernel_timings.py) and than a jitted loop of scalar exp.
+    """
+    np.multiply(x, 0.5, out=out)
+    np.tanh(out, out=out)
+    out *= 0.5
+    out += 0.5
+    _sigmoid_left_tail(x, out)
+
+
+@jit
+def sigmoid_backward_nb(dout, y, dx):
+    gf, yf, df = dout.reshape(-1), y.reshape(-1), dx.reshape(-1)
+    for i in range(gf.size):
+        df[i] = gf[i] * yf[i] * (1.0 - yf[i])

@@ -1,0 +1,72 @@
+"""Optimiser updates over a network's flat parameter vector: SGD with momentum, and Adam."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .jit import jit
+
+
+def sgd_momentum_np(theta, g, v, lr, mu):
+    """v = mu * v - lr * g;  theta += v."""
+    v *= mu
+    v -= lr * g
+    theta += v
+
+
+def adam_np(theta, g, m, v, lr, beta1, beta2, eps, bc1, bc2):
+    """m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g**2;
+    theta -= (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps),  bc_i = 1 - b_i**t."""
+    m *= beta1
+    m += (1.0 - beta1) * g
+    v *= beta2
+    v += (1.0 - beta2) * g * g
+    theta -= (lr / bc1) * m / (np.sqrt(v) / math.sqrt(bc2) + eps)
+
+
+@jit
+def sgd_momentum_nb(theta, g, v, lr, mu):
+    for i in range(theta.size):
+        vi = mu * v[i] - lr * g[i]
+        v[i] = vi
+        theta[i] += vi
+
+
+@jit
+def adam_nb(theta, g, m, v, lr, beta1, beta2, eps, bc1, bc2):
+    # Three passes, each simple enough to vectorise; the update is memory-bound, and the kernel
+    # runs level with the NumPy twin (benchmarks/kernel_timings.py).
+    step = lr / bc1
+    root_bc2 = np.sqrt(bc2)
+    one = beta1 - beta1 + 1  # 1 in the arrays' precision: float32 stays float32
+    c1, c2 = one - beta1, one - beta2
+    for i in range(theta.size):
+        m[i] = beta1 * m[i] + c1 * g[i]
+    for i in range(theta.size):
+        v[i] = beta2 * v[i] + c2 * g[i] * g[i]
+    for i in range(theta.size):
+        theta[i] -= step * m[i] / (np.sqrt(v[i]) / root_bc2 + eps)
+
+
+def _scalars(array, *values):
+    """Python floats as scalars of the array's dtype, so float32 kernels compute in float32."""
+    kind = array.dtype.type
+    return tuple(kind(v) for v in values)
+
+
+def sgd_momentum_flat(theta, g, v, lr, mu):
+    """The jitted update on flat views, with lr and mu in the parameters' precision."""
+    sgd_momentum_nb(theta.reshape(-1), g.reshape(-1), v.reshape(-1), *_scalars(theta, lr, mu))
+
+
+def adam_flat(theta, g, m, v, lr, beta1, beta2, eps, bc1, bc2):
+    """The jitted update on flat views, with the scalars in the parameters' precision."""
+    adam_nb(
+        theta.reshape(-1),
+        g.reshape(-1),
+        m.reshape(-1),
+        v.reshape(-1),
+        *_scalars(theta, lr, beta1, beta2, eps, bc1, bc2),
+    )

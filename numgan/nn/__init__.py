@@ -1,0 +1,42 @@
+"""Layers with hand-written forward and backward passes, Sequential, optimisers, gradcheck.
+
+    layer.py        the Layer contract every layer follows, and weight initialisation
+    dense.py        Dense, Maxout
+    activations.py  LeakyReLU, ReLU, Tanh, Sigmoid
+    norm.py         BatchNorm
+    dropout.py      Dropout
+    sequential.py   Sequential: a stack of layers with the same contract as one layer
+    optim.py        SGD with momentum, Adam, and learning-rate/momentum schedules
+    gradcheck.py    central-difference checks of any backward pass (public: numgan.gradcheck)
+
+The arithmetic runs in numgan.kernels; nothing here knows about GANs.
+"""
+
+from . import gradcheck
+from .activations import LeakyReLU, ReLU, Sigmoid, Tanh
+from .dense import Dense, Maxout
+from .dropout import Dropout
+from .layer import Layer, NotInitializedError
+from .norm import BatchNorm
+from .optim import SGD, Adam, ExponentialDecay, LinearRamp
+from .sequential import NonFiniteInputError, Sequential
+
+__all__ = [
+    "SGD",
+    "Adam",
+    "BatchNorm",
+    "Dense",
+    "Dropout",
+    "ExponentialDecay",
+    "Layer",
+    "LeakyReLU",
+    "LinearRamp",
+    "Maxout",
+    "NonFiniteInputError",
+    "NotInitializedError",
+    "ReLU",
+    "Sequential",
+    "Sigmoid",
+    "Tanh",
+    "gradcheck",
+]

@@ -1,0 +1,97 @@
+"""Elementwise activations: LeakyReLU, ReLU, Tanh, Sigmoid.  Each caches its output."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..kernels import ops
+from .layer import Layer
+
+
+class LeakyReLU(Layer):
+    """y = x if x > 0 else alpha * x, elementwise, any shape.
+
+    backward: dx = dout * (1 if y > 0 else alpha)
+
+    Cached: the output y.  With alpha >= 0, y > 0 exactly where x > 0, so the output tells the
+    slope and no separate mask is kept.
+    """
+
+    alpha = 0.2
+
+    def __init__(self, alpha: float = 0.2) -> None:
+        super().__init__()
+        if not 0.0 <= alpha < 1.0:
+            raise ValueError(f"{type(self).__name__}: alpha must be in [0, 1), got {alpha!r}")
+        self.alpha = float(alpha)
+
+    def forward(self, x, training=True):
+        y = np.empty_like(x)
+        ops.leaky_relu_forward(x, self.alpha, y)
+        self.cache = (y,)
+        return y
+
+    def backward(self, dout, param_grads=True, input_grad=True):
+        (y,) = self._need_cache()
+        dx = np.empty_like(dout)
+        ops.leaky_relu_backward(dout, y, self.alpha, dx)
+        return dx
+
+    def __repr__(self):
+        return f"LeakyReLU({self.alpha})"
+
+
+class ReLU(LeakyReLU):
+    """y = max(x, 0): LeakyReLU with alpha = 0.   backward: dx = dout * [y > 0].  Cached: y."""
+
+    def __init__(self) -> None:
+        super().__init__(alpha=0.0)
+
+    def __repr__(self):
+        return "ReLU()"
+
+
+class Tanh(Layer):
+    """y = tanh(x), elementwise.
+
+    backward: dx = dout * (1 - y**2)      Cached: the output y (cheaper than x: no tanh again).
+    """
+
+    def forward(self, x, training=True):
+        y = np.empty_like(x)
+        ops.tanh_forward(x, y)
+        self.cache = (y,)
+        return y
+
+    def backward(self, dout, param_grads=True, input_grad=True):
+        (y,) = self._need_cache()
+        dx = np.empty_like(dout)
+        ops.tanh_backward(dout, y, dx)
+        return dx
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """1 / (1 + exp(-x)) as a new array, by the same kernel as the Sigmoid layer."""
+    x = np.asarray(x)
+    y = np.empty(x.shape, dtype=x.dtype if x.dtype.kind == "f" else np.float64)
+    ops.sigmoid_forward(x.astype(y.dtype, copy=False), y)
+    return y
+
+
+class Sigmoid(Layer):
+    """y = 1 / (1 + exp(-x)), elementwise.
+
+    backward: dx = dout * y * (1 - y)      Cached: the output y.
+    """
+
+    def forward(self, x, training=True):
+        y = np.empty_like(x)
+        ops.sigmoid_forward(x, y)
+        self.cache = (y,)
+        return y
+
+    def backward(self, dout, param_grads=True, input_grad=True):
+        (y,) = self._need_cache()
+        dx = np.empty_like(dout)
+        ops.sigmoid_backward(dout, y, dx)
+        return dx

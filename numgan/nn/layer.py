@@ -1,0 +1,183 @@
+"""The Layer contract every numgan layer follows, and weight initialisation.
+
+    out = layer.forward(x, training=True)          # caches exactly what backward reads
+    dx  = layer.backward(dout, param_grads=True, input_grad=True)
+
+- Inputs are ``(N, ...)``: a batch of N samples of any shape, ``(N, features)`` for Dense,
+  ``(N, C, H, W)`` for images.  ``in_shape`` is the shape of one sample a layer expects
+  (None where any shape works) and ``output_shape(in_shape)`` the shape of one sample it
+  produces; Sequential checks each pair of neighbours with them when it is built.
+- ``params`` and ``grads`` are dicts with the same keys (``W``, ``b``, ``gamma``, ``beta``).
+- Parameter gradients accumulate (``+=``) until ``zero_grad()``: the discriminator sees a real
+  batch and a fake batch before one update, and both must add up.
+- ``backward(dout, param_grads=False)`` computes only ``dx``.  The generator step
+  backpropagates through D to reach G, and must neither compute nor apply D's parameter
+  gradients.
+- ``backward(dout, input_grad=False)`` may skip ``dx`` and return None: a network's first
+  layer, whose input is data or noise, has no use for it.
+- ``set_params(W=..., b=...)`` sets weights by hand and marks the layer initialised.
+
+Shapes: ``N`` is the batch size, ``D_in``/``D_out`` the feature widths.  Every formula is
+derived step by step in docs/backprop.md; the arithmetic runs in numgan.kernels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+INITS = ("uniform", "glorot", "he")
+
+Shape = tuple[int, ...]
+
+
+class NotInitializedError(RuntimeError):
+    """Raised when a layer is used before its parameters were drawn or set."""
+
+
+class Layer:
+    """Base class: no parameters, identity ``zero_grad``, and the shape bookkeeping."""
+
+    #: the shape of one sample this layer expects, or None if it works on any shape
+    in_shape: Shape | None = None
+
+    def __init__(self) -> None:
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+        self.cache: tuple | None = None
+        self._initialized = True
+
+    def forward(self, x: np.ndarray, training: bool = True) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(
+        self, dout: np.ndarray, param_grads: bool = True, input_grad: bool = True
+    ) -> np.ndarray | None:
+        raise NotImplementedError
+
+    def output_shape(self, in_shape: Shape) -> Shape:
+        """The shape of one output sample for input samples of shape ``in_shape``.
+
+        Raises ValueError, saying what the layer expects, when ``in_shape`` does not fit.
+        The default: the input must match ``in_shape`` (if set) and comes out unchanged.
+        """
+        if self.in_shape is not None and tuple(in_shape) != self.in_shape:
+            raise ValueError(f"{self!r} expects samples of shape {self.in_shape}")
+        return tuple(in_shape)
+
+    @property
+    def in_features(self) -> int | None:
+        """The input width of a layer on (N, features) input, else None."""
+        return self.in_shape[0] if self.in_shape is not None and len(self.in_shape) == 1 else None
+
+    @property
+    def out_features(self) -> int | None:
+        """The output width of a layer with a fixed (features,) output, else None."""
+        if self.in_shape is None:
+            return None
+        out = self.output_shape(self.in_shape)
+        return out[0] if len(out) == 1 else None
+
+    def zero_grad(self) -> None:
+        for g in self.grads.values():
+            g.fill(0.0)
+
+    def reset_parameters(self, rng: np.random.Generator) -> None:
+        """Draw initial parameters from ``rng``.  Layers without parameters do nothing."""
+
+    def set_params(self, **values: np.ndarray) -> Layer:
+        """Set parameters by hand, e.g. ``dense.set_params(W=W, b=b)``; returns self.
+
+        Values are copied into the existing arrays (a Sequential's flat parameter vector and
+        its optimiser keep seeing them), cast to the layer's dtype.  Names and shapes must
+        match ``params``; a parameter not named keeps its value.  The layer then counts as
+        initialised: ``Trainer(seed=...)`` and ``GAN.initialize`` never draw over it.
+        """
+        for name, value in values.items():
+            if name not in self.params:
+                known = ", ".join(self.params) or "none"
+                raise ValueError(f"{self!r} has no parameter {name!r} (its parameters: {known})")
+            value = np.asarray(value)
+            if value.shape != self.params[name].shape:
+                raise ValueError(
+                    f"{self!r}.set_params: {name} must have shape {self.params[name].shape}, "
+                    f"got {value.shape}"
+                )
+            if not np.isfinite(value).all():
+                raise ValueError(f"{self!r}.set_params: {name} holds NaN or inf")
+        for name, value in values.items():
+            self.params[name][...] = value
+        self._initialized = True
+        self.cache = None
+        return self
+
+    @property
+    def initialized(self) -> bool:
+        """Whether the parameters hold values: drawn, set, loaded, or written by hand.
+
+        Weights written straight into ``params["W"][...]`` count too (they are not all zero),
+        so a trainer never draws over them.
+        """
+        if not self._initialized and any(p.any() for p in self.params.values()):
+            self._initialized = True
+        return self._initialized
+
+    def astype(self, dtype) -> Layer:
+        """Cast parameters, gradients and buffers to ``dtype`` in place; returns self."""
+        dtype = np.dtype(dtype)
+        for name in self.params:
+            self.params[name] = self.params[name].astype(dtype)
+            self.grads[name] = self.grads[name].astype(dtype)
+        for name, buf in self.buffers().items():
+            setattr(self, name, buf.astype(dtype))
+        self.cache = None
+        return self
+
+    def buffers(self) -> dict[str, np.ndarray]:
+        """State that is not trained by gradients but is saved (BatchNorm running stats)."""
+        return {}
+
+    def _need_cache(self) -> tuple:
+        if self.cache is None:
+            raise RuntimeError(
+                f"{self!r}.backward() called before forward(): run forward first, "
+                "and call backward once per forward"
+            )
+        return self.cache
+
+    def _check_input(self, x: np.ndarray) -> None:
+        """Cheap shape check at the top of forward: (N, ...) that fits ``output_shape``."""
+        if x.ndim < 2:
+            raise ValueError(
+                f"{self!r} expects a batch of shape (N, ...), got shape {x.shape}: "
+                "add a batch axis (x[None] for one sample, x[:, None] for N scalars)"
+            )
+        try:
+            self.output_shape(x.shape[1:])
+        except ValueError as err:
+            raise ValueError(f"{err}, got an input of shape {x.shape}") from None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+def _empty_params(dtype, **shapes: tuple[int, ...]) -> tuple[dict, dict]:
+    params = {k: np.zeros(s, dtype=dtype) for k, s in shapes.items()}
+    grads = {k: np.zeros(s, dtype=dtype) for k, s in shapes.items()}
+    return params, grads
+
+
+def _draw_weights(rng, init: str, scale: float, fan_in: int, fan_out: int, shape) -> np.ndarray:
+    """Initial weights.
+
+    uniform: U(-scale, scale), the paper's choice (its MNIST nets used scale ~0.05)
+    glorot:  U(-a, a) with a = sqrt(6 / (fan_in + fan_out))
+    he:      N(0, 2 / fan_in), for ReLU-family layers
+    """
+    if init == "uniform":
+        return rng.uniform(-scale, scale, size=shape)
+    if init == "glorot":
+        a = np.sqrt(6.0 / (fan_in + fan_out))
+        return rng.uniform(-a, a, size=shape)
+    if init == "he":
+        return rng.normal(0.0, np.sqrt(2.0 / fan_in), size=shape)
+    raise ValueError(f"unknown init {init!r}: choose one of {', '.join(INITS)}")

@@ -1,0 +1,188 @@
+"""Minibatch SGD with classical momentum, and the schedules of the paper's MNIST run.
+
+One optimiser instance holds the state of one network: G and D each get their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from ..kernels import ops
+
+Schedule = Callable[[int], float]
+
+
+class LinearRamp:
+    """value(t) = start + (end - start) * min(t, steps) / steps: a linear ramp, then constant.
+
+    The paper's MNIST run raised momentum from 0.5 to 0.7 this way.
+    """
+
+    def __init__(self, start: float, end: float, steps: int) -> None:
+        if steps < 1:
+            raise ValueError(f"LinearRamp: steps must be >= 1, got {steps!r}")
+        self.start, self.end, self.steps = float(start), float(end), int(steps)
+
+    def __call__(self, t: int) -> float:
+        return self.start + (self.end - self.start) * min(t, self.steps) / self.steps
+
+    def __repr__(self):
+        return f"LinearRamp({self.start}, {self.end}, steps={self.steps})"
+
+
+class ExponentialDecay:
+    """value(t) = max(initial / factor**t, floor).
+
+    The paper's MNIST run: lr / 1.000004**t with a floor of 1e-6.
+    """
+
+    def __init__(self, initial: float, *, factor: float = 1.000004, floor: float = 1e-6) -> None:
+        if factor < 1.0:
+            raise ValueError(f"ExponentialDecay: factor must be >= 1, got {factor!r}")
+        self.initial, self.factor, self.floor = float(initial), float(factor), float(floor)
+
+    def __call__(self, t: int) -> float:
+        return max(self.initial / self.factor**t, self.floor)
+
+    def __repr__(self):
+        return f"ExponentialDecay({self.initial}, factor={self.factor}, floor={self.floor})"
+
+
+def _at(value: float | Schedule, t: int) -> float:
+    return float(value(t)) if callable(value) else float(value)
+
+
+class Optimizer:
+    """Shared bookkeeping: the step count t and flat state vectors laid out like
+    ``net.flat_params`` (so one kernel call updates a whole network), bound to one network."""
+
+    STATE: tuple[str, ...] = ()
+
+    def __init__(self) -> None:
+        self.t = 0
+        self.state: dict[str, np.ndarray] | None = None
+        self._owner: int | None = None
+
+    def _bind(self, net) -> None:
+        if self.state is None:
+            self.state = {name: np.zeros_like(net.flat_params) for name in self.STATE}
+            self._owner = id(net)
+        elif self._owner != id(net) or net.flat_params.size != self.state[self.STATE[0]].size:
+            raise ValueError(
+                "this optimiser already holds the state of another network: "
+                "give G and D an optimiser each"
+            )
+
+    def _value(self, name: str, t: int) -> float:
+        """The value of a hyperparameter (``lr``, ``momentum``) at step t."""
+        return _at(getattr(self, name), t)
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        state = {"t": np.array(self.t)}
+        for name, flat in (self.state or {}).items():
+            state[name] = flat.copy()
+        return state
+
+    def load_state_dict(self, state: dict[str, np.ndarray], net) -> None:
+        """Copy saved state in place (anything holding the state arrays keeps seeing them)."""
+        self._bind(net)
+        for name, target in self.state.items():
+            src = np.asarray(state[name])
+            if src.shape != target.shape:
+                raise ValueError(
+                    f"optimiser state {name!r} has shape {src.shape}, this network needs "
+                    f"{target.shape}"
+                )
+            target[...] = src
+        self.t = int(state["t"])
+
+
+class SGD(Optimizer):
+    """Minibatch SGD with classical momentum.
+
+    For every parameter theta with gradient g and velocity v (zero at the start):
+
+        v     = mu * v - lr * g
+        theta = theta + v
+
+    ``lr`` and ``momentum`` are numbers or schedules (callables of the step count t = 0, 1, ...).
+    ``step(net)`` applies one update to ``net``'s parameters from the gradients accumulated in
+    them; it does not zero them (the trainer does, before each forward/backward).
+    """
+
+    STATE = ("velocity",)
+
+    def __init__(self, lr: float | Schedule = 0.1, momentum: float | Schedule = 0.5) -> None:
+        super().__init__()
+        lr0, mu0 = _at(lr, 0), _at(momentum, 0)
+        if not lr0 > 0:
+            raise ValueError(f"SGD: lr must be positive, got {lr0!r}")
+        if not 0.0 <= mu0 < 1.0:
+            raise ValueError(f"SGD: momentum must be in [0, 1), got {mu0!r}")
+        self.lr, self.momentum = lr, momentum
+
+    def step(self, net) -> None:
+        self._bind(net)
+        lr, mu = self._value("lr", self.t), self._value("momentum", self.t)
+        ops.sgd_momentum(net.flat_params, net.flat_grads, self.state["velocity"], lr, mu)
+        self.t += 1
+
+    def __repr__(self):
+        return f"SGD(lr={self.lr!r}, momentum={self.momentum!r})"
+
+
+class Adam(Optimizer):
+    """Adam (Kingma and Ba 2015), the DCGAN default (lr 2e-4, beta1 0.5).
+
+    For every parameter theta with gradient g, at step t = 1, 2, ...:
+
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g**2
+        theta -= lr * mhat / (sqrt(vhat) + eps),   mhat = m / (1 - beta1**t),
+                                                     vhat = v / (1 - beta2**t)
+
+    ``lr`` may be a schedule (a callable of the step count, from 0).
+    """
+
+    STATE = ("m", "v")
+
+    def __init__(
+        self,
+        lr: float | Schedule = 2e-4,
+        *,
+        beta1: float = 0.5,
+        beta2: float = 0.999,
+        eps: float = 1e-8,
+    ) -> None:
+        super().__init__()
+        if not _at(lr, 0) > 0:
+            raise ValueError(f"Adam: lr must be positive, got {_at(lr, 0)!r}")
+        for name, b in (("beta1", beta1), ("beta2", beta2)):
+            if not 0.0 <= b < 1.0:
+                raise ValueError(f"Adam: {name} must be in [0, 1), got {b!r}")
+        if not eps > 0:
+            raise ValueError(f"Adam: eps must be positive, got {eps!r}")
+        self.lr, self.beta1, self.beta2, self.eps = lr, float(beta1), float(beta2), float(eps)
+
+    def step(self, net) -> None:
+        self._bind(net)
+        lr = self._value("lr", self.t)
+        self.t += 1
+        bc1, bc2 = 1.0 - self.beta1**self.t, 1.0 - self.beta2**self.t
+        ops.adam(
+            net.flat_params,
+            net.flat_grads,
+            self.state["m"],
+            self.state["v"],
+            lr,
+            self.beta1,
+            self.beta2,
+            self.eps,
+            bc1,
+            bc2,
+        )
+
+    def __repr__(self):
+        return f"Adam(lr={self.lr!r}, beta1={self.beta1}, beta2={self.beta2}, eps={self.eps})"

@@ -1,0 +1,111 @@
+"""The fused step computes what the layers compute, and is used only where it applies."""
+
+import tracemalloc
+
+import numpy as np
+import pytest
+
+import numgan as ng
+from numgan.gan.fused import fusable
+
+
+def toy_trainer(fused, dtype="float32", g_loss="non-saturating", k=2, optim=ng.SGD, seed=0):
+    G = ng.models.mlp([2, 16, 16, 2], dtype=dtype)
+    G.layers.append(ng.Tanh())  # exercise an activation after the last Dense too
+    G = ng.Sequential(G.layers, dtype=dtype)
+    D = ng.Sequential(
+        [
+            ng.Dense(2, 16, init="glorot"),
+            ng.ReLU(),
+            ng.Dense(16, 8, init="glorot"),
+            ng.Sigmoid(),
+            ng.Dense(8, 1, init="glorot"),
+        ],
+        dtype=dtype,
+    )
+    gan = ng.GAN(G, D, ng.GaussianNoise(2))
+    data = np.random.default_rng(1).normal(size=(500, 2)) * 0.5
+    kwargs = {"lr": ng.ExponentialDecay(0.05, factor=1.01), "momentum": ng.LinearRamp(0.5, 0.7, 10)}
+    opts = (ng.SGD(**kwargs), ng.SGD(**kwargs)) if optim is ng.SGD else (optim(), optim())
+    return ng.Trainer(
+        gan,
+        data,
+        batch_size=32,
+        k=k,
+        g_loss=g_loss,
+        seed=seed,
+        fused=fused,
+        opt_g=opts[0],
+        opt_d=opts[1],
+    )
+
+
+@pytest.mark.parametrize("dtype, tol", [("float64", 1e-10), ("float32", 1e-4)])
+@pytest.mark.parametrize("g_loss", ["minimax", "non-saturating"])
+def test_fused_matches_the_layers(backend, dtype, tol, g_loss):
+    if backend == "numpy":  # the fused step is Numba-only: the trainer must not pick it
+        trainer = toy_trainer(None, dtype, g_loss)
+        assert not fusable(trainer.gan, trainer.opt_g, trainer.opt_d, 32)
+        with pytest.raises(ValueError, match="numba backend"):
+            toy_trainer(True, dtype, g_loss)
+        return
+    fused, layers = toy_trainer(True, dtype, g_loss), toy_trainer(False, dtype, g_loss)
+    h_fused, h_layers = fused.train(20), layers.train(20)
+    assert fused._fused_plan() is not None and layers._fused_plan() is None
+    for key in h_fused:
+        np.testing.assert_allclose(h_fused[key], h_layers[key], rtol=tol, atol=tol)
+    for net_f, net_l in ((fused.gan.G, layers.gan.G), (fused.gan.D, layers.gan.D)):
+        np.testing.assert_allclose(net_f.flat_params, net_l.flat_params, rtol=tol, atol=tol)
+    np.testing.assert_allclose(
+        fused.opt_d.state["velocity"], layers.opt_d.state["velocity"], rtol=tol, atol=tol
+    )
+    assert fused.opt_d.t == layers.opt_d.t == 40 and fused.opt_g.t == layers.opt_g.t == 20
+    # Both paths drew the same minibatches: the run's Generator is in the same state.
+    assert fused.rng.bit_generator.state == layers.rng.bit_generator.state
+
+
+def test_fused_step_keeps_d_and_g_steps_apart():
+    ng.set_backend("numba")  # the backend fixture restores its own choice afterwards
+    trainer = toy_trainer(True, "float64", k=1)
+    trainer.train(1)
+    # D's gradients after the iteration are those of its own step, not of the G step.
+    plan = trainer._fused_plan()
+    D_grads = trainer.gan.D.flat_grads.copy()
+    layers = toy_trainer(False, "float64", k=1)
+    layers.train(1)
+    assert layers._fused_plan() is None
+    np.testing.assert_allclose(D_grads, layers.gan.D.flat_grads, rtol=1e-10, atol=1e-12)
+    assert plan is trainer._fused_plan()  # built once, reused
+
+
+def test_fused_is_not_used_where_it_does_not_apply():
+    gan = ng.GAN(
+        ng.Sequential([ng.Dense(2, 4), ng.BatchNorm(4), ng.Dense(4, 2)]),
+        ng.models.mlp([2, 4, 1]),
+        ng.UniformNoise(2),
+    )
+    assert not fusable(gan, ng.SGD(), ng.SGD(), 8)  # BatchNorm
+    assert not fusable(toy_trainer(None).gan, ng.Adam(), ng.Adam(), 8)  # Adam
+    big = ng.GAN(
+        ng.models.mlp([100, 1200, 784]), ng.models.mlp([784, 240, 1]), ng.UniformNoise(100)
+    )
+    assert not fusable(big, ng.SGD(), ng.SGD(), 100)  # products for BLAS
+
+
+def peak_bytes(trainer, iterations):
+    trainer.train(5)
+    tracemalloc.start()
+    trainer.train(iterations)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return peak
+
+
+def test_steady_state_fused_iteration_allocates_no_large_arrays():
+    ng.set_backend("numba")
+    fused = peak_bytes(toy_trainer(True, k=1), 200)
+    layers = peak_bytes(toy_trainer(False, k=1), 200)
+    # Per fused iteration only the noise and data draws (32 x 2 floats each) and the history
+    # floats are new; a layer-path iteration allocates every activation and gradient.
+    assert fused < 64 * 1024, fused
+    assert layers > fused

@@ -1,0 +1,268 @@
+"""The trainer runs Algorithm 1 exactly: which network each step changes, by how much, on what."""
+
+import numpy as np
+import pytest
+
+import numgan as ng
+from numgan.gan.objectives import generator_loss, neg_log_d, neg_log_one_minus_d
+from numgan.nn.gradcheck import numerical_gradient, rel_error
+
+F64 = np.float64
+
+
+class Recording:
+    """Wraps a noise prior or a data source and keeps every minibatch it hands out."""
+
+    def __init__(self, inner):
+        self.inner, self.batches = inner, []
+        self.dim = inner.dim
+
+    def sample(self, m, rng, *args):
+        batch = self.inner.sample(m, rng, *args)
+        self.batches.append(batch.copy())
+        return batch
+
+
+def paper_style_gan(rng, dtype=F64, dropout=0.0, hidden=ng.ReLU):
+    """A small G (ReLU, sigmoid out) and a Maxout + Dropout D, like the paper's MNIST pair."""
+    G = ng.Sequential(
+        [ng.Dense(3, 8, init="glorot"), hidden(), ng.Dense(8, 4, init="glorot"), ng.Sigmoid()],
+        dtype=dtype,
+        rng=rng,
+    )
+    D = ng.Sequential(
+        [ng.Maxout(4, 6, 2, init="glorot"), ng.Dropout(dropout), ng.Dense(6, 1, init="glorot")],
+        dtype=dtype,
+        rng=rng,
+    )
+    return ng.GAN(G, D, Recording(ng.UniformNoise(3)))
+
+
+def snapshot(net):
+    return {name: p.copy() for name, p, _ in net.named_parameters()}
+
+
+@pytest.mark.parametrize("g_loss", ["minimax", "non-saturating"])
+def test_one_iteration_moves_each_parameter_by_minus_lr_times_the_numerical_gradient(g_loss):
+    rng = np.random.default_rng(0)
+    # Tanh in G: the finite differences step 2e-3 either side, and a ReLU unit that close to
+    # its kink would make the difference quotient measure a different function.
+    gan = paper_style_gan(rng, hidden=ng.Tanh)
+    data = Recording(ng.ArrayData(rng.uniform(0, 1, size=(50, 4))))
+    lr_d, lr_g = 0.05, 0.2
+    trainer = ng.Trainer(
+        gan,
+        data,
+        batch_size=6,
+        k=1,
+        g_loss=g_loss,
+        opt_g=ng.SGD(lr=lr_g, momentum=0.0),
+        opt_d=ng.SGD(lr=lr_d, momentum=0.0),
+        seed=1,
+    )
+    G0, D0 = snapshot(gan.G), snapshot(gan.D)
+    trainer.train(1)
+    G1, D1 = snapshot(gan.G), snapshot(gan.D)
+    (x,) = data.batches
+    z_d, z_g = gan.noise.batches
+    G, D = gan.G, gan.D
+
+    # D step, at the starting point (theta_g0, theta_d0): the printed objective, negated.
+    G.load_state_dict(G0)
+    D.load_state_dict(D0)
+
+    def d_objective():
+        return neg_log_d(D.forward(x))[0] + neg_log_one_minus_d(D.forward(G.forward(z_d)))[0]
+
+    for name, p, _ in D.named_parameters():
+        step = D1[name] - D0[name]
+        assert rel_error(step, -lr_d * numerical_gradient(d_objective, p)) < 1e-7, name
+
+    # G step, after the D update (theta_g0, theta_d1), on the fresh noise z_g.
+    D.load_state_dict(D1)
+
+    def g_objective():
+        return generator_loss(D.forward(G.forward(z_g)), g_loss)[0]
+
+    for name, p, _ in G.named_parameters():
+        step = G1[name] - G0[name]
+        assert rel_error(step, -lr_g * numerical_gradient(g_objective, p)) < 1e-7, name
+
+
+def test_d_step_leaves_g_and_g_step_leaves_d_bit_identical():
+    rng = np.random.default_rng(2)
+    gan = paper_style_gan(rng, dtype=np.float32, dropout=0.5)
+    trainer = ng.Trainer(
+        gan,
+        rng.uniform(size=(40, 4)),
+        batch_size=8,
+        k=1,
+        seed=3,
+        opt_g=ng.SGD(lr=0.1, momentum=0.5),
+        opt_d=ng.SGD(lr=0.1, momentum=0.5),
+    )
+    trainer.train(2)  # non-zero momentum buffers, so a stray step would show
+    G_state, G_grads = gan.G.state_dict(), [g.copy() for _, g in gan.G.parameters()]
+    trainer.d_step(trainer.data.sample(8, trainer.rng), gan.noise.sample(8, trainer.rng))
+    for k, v in gan.G.state_dict().items():
+        assert np.array_equal(v, G_state[k]), f"D step changed G's {k}"
+    for (_, g), before in zip(gan.G.parameters(), G_grads, strict=True):
+        assert np.array_equal(g, before), "D step touched G's gradients"
+
+    D_state, D_grads = gan.D.state_dict(), [g.copy() for _, g in gan.D.parameters()]
+    G_before = gan.G.state_dict()
+    trainer.g_step(gan.noise.sample(8, trainer.rng))
+    for k, v in gan.D.state_dict().items():
+        assert np.array_equal(v, D_state[k]), f"G step changed D's {k}"
+    for (_, g), before in zip(gan.D.parameters(), D_grads, strict=True):
+        assert np.array_equal(g, before), "G step computed D's parameter gradients"
+    assert any(not np.array_equal(v, G_before[k]) for k, v in gan.G.state_dict().items())
+    assert trainer.opt_d.t == 3 and trainer.opt_g.t == 3
+
+
+def test_k3_runs_three_d_steps_on_three_minibatches_and_g_gets_fresh_noise():
+    rng = np.random.default_rng(4)
+    gan = paper_style_gan(rng)
+    data = Recording(ng.ArrayData(rng.uniform(size=(1000, 4))))
+    trainer = ng.Trainer(
+        gan,
+        data,
+        batch_size=5,
+        k=3,
+        seed=5,
+        opt_g=ng.SGD(lr=0.1, momentum=0.5),
+        opt_d=ng.SGD(lr=0.1, momentum=0.5),
+    )
+    trainer.train(1)
+    assert len(data.batches) == 3 and len(gan.noise.batches) == 4
+    assert trainer.opt_d.t == 3 and trainer.opt_g.t == 1
+    for i in range(3):
+        for j in range(i + 1, 3):
+            assert not np.array_equal(data.batches[i], data.batches[j])
+    z_g = gan.noise.batches[3]
+    for z_d in gan.noise.batches[:3]:
+        assert not np.array_equal(z_g, z_d)
+        assert not np.isin(z_g, z_d).any()  # not even one reused draw
+
+
+def test_history_and_callback():
+    rng = np.random.default_rng(6)
+    calls = []
+    trainer = ng.Trainer(
+        paper_style_gan(rng),
+        rng.uniform(size=(30, 4)),
+        batch_size=4,
+        seed=0,
+        callback=lambda t: calls.append(t.iteration),
+        callback_every=3,
+    )
+    history = trainer.train(7)
+    assert set(history) == set(ng.gan.trainer.HISTORY_KEYS)
+    assert all(len(v) == 7 for v in history.values())
+    assert calls == [3, 6]
+    np.testing.assert_array_equal(history["value"], -history["d_loss"])
+    assert np.all((history["d_real"] > 0) & (history["d_real"] < 1))
+    assert len(trainer.train(2)["g_loss"]) == 9  # train() continues and keeps the history
+
+
+def test_same_seed_same_numbers():
+    def run(seed):
+        gan = ng.models.toy1d()
+        trainer = ng.Trainer(
+            gan,
+            ng.Gaussian1D(),
+            batch_size=16,
+            seed=seed,
+            opt_g=ng.SGD(lr=0.05, momentum=0.5),
+            opt_d=ng.SGD(lr=0.05, momentum=0.5),
+        )
+        return trainer.train(50), gan.G.state_dict()
+
+    (h1, g1), (h2, g2), (h3, _) = run(11), run(11), run(12)
+    for k in h1:
+        assert np.array_equal(h1[k], h2[k])
+    for k in g1:
+        assert np.array_equal(g1[k], g2[k])
+    assert not np.array_equal(h1["g_loss"], h3["g_loss"])
+
+
+def test_toy_1d_converges_to_the_data():
+    """The paper's Figure 4 setting: D ends near 1/2 and G's mean near the data mean."""
+    mu, sigma = 4.0, 0.5
+    data = ng.Gaussian1D(mu, sigma)
+    gan = ng.models.toy1d()
+    trainer = ng.Trainer(
+        gan,
+        data,
+        batch_size=64,
+        k=1,
+        g_loss="non-saturating",
+        seed=0,
+        opt_g=ng.SGD(lr=0.05, momentum=0.5),
+        opt_d=ng.SGD(lr=0.05, momentum=0.5),
+    )
+    trainer.train(3000)
+    rng = np.random.default_rng(123)
+    d_on_data = gan.discriminate(data.sample(10_000, rng)).mean()
+    generated = gan.sample(10_000, rng)
+    assert abs(d_on_data - 0.5) < 0.1
+    assert abs(generated.mean() - mu) < 0.1 * sigma
+
+
+def test_bad_trainer_input_is_named():
+    rng = np.random.default_rng(7)
+    gan = paper_style_gan(rng)
+    x = rng.uniform(size=(10, 4))
+    with pytest.raises(ValueError, match="unknown g_loss 'wgan'"):
+        ng.Trainer(gan, x, batch_size=4, g_loss="wgan")
+    with pytest.raises(ValueError, match="data samples have 5 features but D expects 4"):
+        ng.Trainer(gan, rng.uniform(size=(10, 5)), batch_size=4)
+    with pytest.raises(ValueError, match="batch_size must be a positive int"):
+        ng.Trainer(gan, x, batch_size=0)
+    with pytest.raises(ValueError, match="NaN or inf"):
+        ng.Trainer(gan, np.array([[0.0, 1, 2, 3], [np.nan, 1, 2, 3]]), batch_size=2)
+    with pytest.raises(ValueError, match="separate optimiser"):
+        opt = ng.SGD()
+        ng.Trainer(gan, x, batch_size=2, opt_g=opt, opt_d=opt)
+    with pytest.raises(TypeError, match="array of shape"):
+        ng.Trainer(gan, "data.npy", batch_size=2)
+
+
+def test_bad_gan_wiring_is_named():
+    rng = np.random.default_rng(8)
+    G = ng.Sequential([ng.Dense(3, 4)], rng=rng)
+    with pytest.raises(
+        ValueError, match=r"noise has 2 dimensions but G expects samples of shape \(3,\)"
+    ):
+        ng.GAN(G, ng.Sequential([ng.Dense(4, 1)]), ng.UniformNoise(2))
+    with pytest.raises(ValueError, match=r"G outputs samples of shape \(4,\) but D expects \(5,\)"):
+        ng.GAN(G, ng.Sequential([ng.Dense(5, 1)]), ng.UniformNoise(3))
+    with pytest.raises(ValueError, match="single logit"):
+        ng.GAN(G, ng.Sequential([ng.Dense(4, 2)]), ng.UniformNoise(3))
+    with pytest.raises(ValueError, match="one dtype"):
+        ng.GAN(G, ng.Sequential([ng.Dense(4, 1)], dtype=F64), ng.UniformNoise(3))
+
+
+def test_divergence_is_reported_not_propagated():
+    rng = np.random.default_rng(9)
+    G = ng.Sequential([ng.Dense(1, 4, init="glorot"), ng.Dense(4, 1, init="glorot")], rng=rng)
+    D = ng.Sequential([ng.Dense(1, 4, init="glorot"), ng.Dense(4, 1, init="glorot")], rng=rng)
+    trainer = ng.Trainer(
+        ng.GAN(G, D, ng.GaussianNoise(1)),
+        ng.Gaussian1D(1e3, 1.0),
+        batch_size=8,
+        seed=0,
+        opt_g=ng.SGD(lr=1e3, momentum=0.9),
+        opt_d=ng.SGD(lr=1e3, momentum=0.9),
+    )
+    with np.errstate(all="ignore"), pytest.raises(ng.DivergenceError) as info:
+        trainer.train(200)
+    message = str(info.value)
+    assert message.startswith("training diverged at iteration ")
+    # Either a parameter went NaN/inf first (named), or an activation overflowed first.
+    assert ("first non-finite parameters: G layer " in message) != (
+        "the parameters are still finite" in message
+    )
+    assert "Lower the learning rate" in message
+    iteration = int(message.split("iteration ")[1].split(":")[0])
+    assert trainer.iteration == iteration - 1  # the failed iteration is not recorded

@@ -1,0 +1,177 @@
+"""Each Numba kernel against its NumPy twin, on the same inputs, in float64 and float32.
+
+Shapes fall on both sides of MATMUL_CROSSOVER so that the jitted loops and the BLAS route are
+both compared.  Tolerances: ~1e-12 relative in float64, ~1e-5 in float32 (summation order
+differs between the two, so bit equality is not expected).
+"""
+
+import numpy as np
+import pytest
+
+import numgan as ng
+from numgan import kernels
+
+TOL = {np.float64: 1e-12, np.float32: 2e-5}
+SHAPES = [(4, 3, 5), (64, 16, 16), (100, 240, 240), (64, 784, 512)]  # (N, D_in, D_out)
+DTYPES = [np.float64, np.float32]
+
+
+def close(a, b, dtype, scale=1.0):
+    """Relative to the size of the values (a sum of many terms has a size-scaled error)."""
+    tol = TOL[dtype] * scale
+    np.testing.assert_allclose(a, b, rtol=tol, atol=tol * max(1.0, np.abs(b).max()))
+
+
+FAST, TWIN = kernels.Kernels("numba"), kernels.Kernels("numpy")
+
+
+def both(name, *args_factory):
+    """Run the Numba backend's kernel and its twin on fresh copies of the same arguments."""
+    out = []
+    for backend in (FAST, TWIN):
+        args = [a.copy() if isinstance(a, np.ndarray) else a for a in args_factory]
+        result = getattr(backend, name)(*args)
+        out.append((result, args))
+    return out
+
+
+def test_every_kernel_has_a_numpy_twin():
+    for name in kernels.KERNELS:
+        twin = getattr(TWIN, name)
+        assert twin.__name__.endswith("_np"), f"{name}: the numpy backend runs {twin.__name__}"
+        assert twin.__doc__, f"{twin.__name__} states what it computes"
+
+
+def test_crossover_splits_the_shapes():
+    flops = [n * k * d for n, k, d in SHAPES]
+    assert min(flops) <= kernels.MATMUL_CROSSOVER < max(flops)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_dense(shape, dtype):
+    n, k, d = shape
+    rng = np.random.default_rng(0)
+    x, W, b = (rng.normal(size=s).astype(dtype) for s in ((n, k), (k, d), (d,)))
+    (_, nb), (_, ref) = both("dense_forward", x, W, b, np.empty((n, d), dtype))
+    close(nb[3], ref[3], dtype, scale=np.sqrt(k))
+    dout = rng.normal(size=(n, d)).astype(dtype)
+    dW0, db0 = rng.normal(size=(k, d)).astype(dtype), rng.normal(size=d).astype(dtype)
+    for param_grads in (True, False):
+        (_, nb), (_, ref) = both(
+            "dense_backward", dout, x, W, np.empty((n, k), dtype), dW0, db0, param_grads
+        )
+        for i in (3, 4, 5):  # dx, dW (accumulated onto dW0), db
+            close(nb[i], ref[i], dtype, scale=np.sqrt(max(n, d)))
+        if not param_grads:
+            assert np.array_equal(nb[4], dW0) and np.array_equal(nb[5], db0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("alpha", [0.0, 0.2])
+def test_activations(dtype, alpha):
+    rng = np.random.default_rng(2)
+    x = (rng.normal(size=(37, 11)) * 4).astype(dtype)
+    dout = rng.normal(size=x.shape).astype(dtype)
+    cases = [("leaky_relu", (alpha,)), ("tanh", ()), ("sigmoid", ())]
+    for name, extra in cases:
+        (_, nb), (_, ref) = both(name + "_forward", x, *extra, np.empty_like(x))
+        close(nb[-1], ref[-1], dtype)
+        y = ref[-1]
+        (_, nb), (_, ref) = both(name + "_backward", dout, y, *extra, np.empty_like(x))
+        close(nb[-1], ref[-1], dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("s, scale", [(-1.0, 1.0), (1.0, 1.0), (1.0, -1.0)])
+def test_softplus_loss(dtype, s, scale):
+    rng = np.random.default_rng(3)
+    a = np.concatenate([rng.normal(scale=5, size=(60, 1)), [[1e4], [-1e4], [0.0]]]).astype(dtype)
+    (l_nb, nb), (l_np, ref) = both("softplus_loss", a, s, scale, np.empty_like(a))
+    assert np.isfinite(l_nb) and l_nb == pytest.approx(l_np, rel=TOL[dtype])
+    close(nb[3], ref[3], dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("shape", [(64, 33, 1), (8, 5, 36)])  # (N, C, L): features, channels
+def test_batchnorm(dtype, training, shape):
+    rng = np.random.default_rng(4)
+    n, d, length = shape
+    x = (rng.normal(size=shape) * 3 + 1).astype(dtype)
+    gamma, beta = rng.normal(size=d).astype(dtype), rng.normal(size=d).astype(dtype)
+    vec = lambda: np.empty(d, dtype)  # noqa: E731
+    buffers = (np.empty_like(x), vec(), np.empty_like(x))  # xhat, s, out
+    (_, nb), (_, ref) = both("batchnorm_forward", x, gamma, beta, 1e-5, *buffers, vec(), vec())
+    for i in (4, 5, 6, 7, 8):  # xhat, s, out, mean, var
+        close(nb[i], ref[i], dtype, scale=10)
+    mean, var = ref[7], ref[8]
+    assert np.allclose(mean, x.astype(np.float64).mean(axis=(0, 2)), rtol=1e-4)
+    if not training:  # the eval kernel, on given statistics
+        running = (mean + 0.5, var * 2.0)
+        (_, nb), (_, ev) = both("batchnorm_eval", x, gamma, beta, *running, 1e-5, *buffers)
+        for i in (6, 7, 8):  # xhat, s, out
+            close(nb[i], ev[i], dtype, scale=10)
+        expected = gamma[:, None] * (x - running[0][:, None]) / np.sqrt(running[1] + 1e-5)[
+            :, None
+        ] + beta[:, None]
+        close(ev[8], expected, dtype, scale=10)
+    xhat, s = ref[4], ref[5]
+    dout = rng.normal(size=shape).astype(dtype)
+    (_, nb), (_, ref) = both(
+        "batchnorm_backward",
+        dout,
+        xhat,
+        s,
+        gamma,
+        np.empty_like(x),
+        np.ones(d, dtype),
+        np.ones(d, dtype),
+        training,
+        True,
+    )
+    for i in (4, 5, 6):  # dx, dgamma, dbeta
+        close(nb[i], ref[i], dtype, scale=10)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_maxout(dtype):
+    rng = np.random.default_rng(5)
+    n, units, pieces = 50, 24, 5
+    z = rng.normal(size=(n, units * pieces)).astype(dtype)
+    (_, nb), (_, ref) = both(
+        "maxout_forward", z, pieces, np.empty((n, units), dtype), np.empty((n, units), np.intp)
+    )
+    assert np.array_equal(nb[3], ref[3])  # argmax indices: exact, the inputs have no ties
+    close(nb[2], ref[2], dtype)
+    dout = rng.normal(size=(n, units)).astype(dtype)
+    (_, nb), (_, ref) = both(
+        "maxout_backward", dout, ref[3], pieces, np.full((n, units * pieces), 7.0, dtype)
+    )
+    close(nb[3], ref[3], dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_optimiser_updates(dtype):
+    rng = np.random.default_rng(6)
+    theta, g, v, m = (rng.normal(size=(30, 7)).astype(dtype) for _ in range(4))
+    (_, nb), (_, ref) = both("sgd_momentum", theta, g, v, 0.1, 0.9)
+    close(nb[0], ref[0], dtype)
+    close(nb[2], ref[2], dtype)
+    v = np.abs(v)
+    (_, nb), (_, ref) = both("adam", theta, g, m, v, 2e-4, 0.5, 0.999, 1e-8, 0.5, 0.001)
+    for i in (0, 2, 3):
+        close(nb[i], ref[i], dtype)
+
+
+def test_backend_switch():
+    before = ng.get_backend()
+    try:
+        ng.set_backend("numpy")
+        assert kernels.ops.dense_forward is kernels.dense.dense_forward_np
+        ng.set_backend("numba")
+        assert kernels.ops.dense_forward is kernels.dense.dense_forward_loop_or_blas
+        with pytest.raises(ValueError, match="unknown backend 'cuda'"):
+            ng.set_backend("cuda")
+    finally:
+        ng.set_backend(before)
