@@ -19,6 +19,7 @@ from ..data import DATASETS
 from ..gan import DivergenceError, models
 from ..gan.checkpoint import CheckpointError
 from ..gan.objectives import G_LOSSES
+from .parser import OneLineParser
 from .run import (
     IMAGE_OUTPUTS,
     OPTIMIZERS,
@@ -51,15 +52,10 @@ TRAIN_FLAGS = {
 }
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line on stderr (exit 2), not usage plus error."""
-
-    def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="numgan", description="numgan: GANs in NumPy with hand-written backprop.")
+    parser = OneLineParser(
+        prog="numgan", description="numgan: GANs in NumPy with hand-written backprop."
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser(

@@ -3,6 +3,7 @@
 from .datasets import *  # noqa: F403
 from .datasets import (
     DATASETS,
+    PIXEL_RANGES,
     ArrayData,
     Dataset,
     Gaussian1D,
@@ -16,6 +17,7 @@ from .datasets import (
 
 __all__ = [
     "DATASETS",
+    "PIXEL_RANGES",
     "ArrayData",
     "Dataset",
     "Gaussian1D",

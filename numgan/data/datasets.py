@@ -206,6 +206,10 @@ def grid25(*, spacing: float = 2.0, sigma: float = 0.05) -> GaussianMixture2D:
 
 SCALES = ("unit", "tanh")
 
+#: The pixel ranges numgan trains on, named by the generator's output layer that produces
+#: them: the one vocabulary for the pixel range across data, runs and figures.
+PIXEL_RANGES = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0)}
+
 
 def scale_pixels(
     x: np.ndarray, to: str = "unit", *, max_value: float = 255.0, dtype=np.float32
