@@ -124,8 +124,11 @@ class Trainer:
     seed:        seeds the run's one Generator: initial weights (of layers not yet initialised),
                  noise, minibatch choice and dropout masks all come from it
     callback:    called as callback(trainer) after every ``callback_every`` iterations
-    fused:       run each iteration as one jitted call (numgan/fused.py) when the networks
-                 allow it: None (default) decides by itself, False never, True insists
+    fused:       None or False (default): the layer path, the code docs/algorithm1.md walks
+                 through; "auto": one jitted call per iteration (numgan/gan/fused.py) when
+                 the networks allow it, the layers otherwise; True: fused, or an error saying
+                 why it cannot be.  The fused step computes the same algorithm to float32
+                 rounding (docs/kernels.md says where its arithmetic differs).
 
     ``train(iterations)`` runs that many more iterations and returns the history: a dict of
     arrays, one entry per iteration since the start (see ``HISTORY_KEYS``).  D-side entries are
@@ -145,7 +148,7 @@ class Trainer:
         seed: int | None = 0,
         callback: Callable[[Trainer], None] | None = None,
         callback_every: int = 100,
-        fused: bool | None = None,
+        fused: bool | str | None = None,
     ) -> None:
         if not isinstance(gan, GAN):
             raise TypeError(f"Trainer: gan must be a numgan GAN, got {type(gan).__name__}")
@@ -168,14 +171,16 @@ class Trainer:
         self.rng = np.random.default_rng(seed)
         gan.initialize(self.rng)
         self.callback, self.callback_every = callback, int(callback_every)
+        if fused not in (None, False, True, "auto"):
+            raise ValueError(f'Trainer: fused must be None, False, True or "auto", got {fused!r}')
         self.fused = fused
         self._plan: tuple[str, FusedStep | None] | None = None
-        if fused and not fusable(gan, self.opt_g, self.opt_d, self.batch_size):
+        if fused is True and not fusable(gan, self.opt_g, self.opt_d, self.batch_size):
             raise ValueError(
                 "Trainer(fused=True): the fused step needs the numba backend, SGD for both "
                 "networks, and G and D made of Dense layers each followed by at most one "
                 "ReLU/LeakyReLU/Tanh/Sigmoid, with every batch * in * out at most "
-                f"{FUSED_MAX_MACS}; use fused=None to fall back to the layers"
+                f'{FUSED_MAX_MACS}; use fused="auto" to fall back to the layers'
             )
         self.iteration = 0
         self.history: dict[str, list[float]] = {key: [] for key in HISTORY_KEYS}
@@ -222,12 +227,17 @@ class Trainer:
         backend = kernels.get_backend()
         if self._plan is None or self._plan[0] != backend:
             plan = None
-            if self.fused is not False and fusable(
+            if self.fused in (True, "auto") and fusable(
                 self.gan, self.opt_g, self.opt_d, self.batch_size
             ):
                 plan = FusedStep(self.gan, self.opt_g, self.opt_d, self.batch_size, self.k)
             self._plan = (backend, plan)
         return self._plan[1]
+
+    @property
+    def uses_fused(self) -> bool:
+        """Whether iterations run as one jitted call (see ``fused``), on this backend."""
+        return self._fused_plan() is not None
 
     def step(self) -> dict[str, float]:
         """One iteration of Algorithm 1.  Returns this iteration's history entry.

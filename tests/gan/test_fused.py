@@ -109,3 +109,11 @@ def test_steady_state_fused_iteration_allocates_no_large_arrays():
     # floats are new; a layer-path iteration allocates every activation and gradient.
     assert fused < 64 * 1024, fused
     assert layers > fused
+
+
+def test_the_layer_path_runs_unless_the_caller_opts_in(backend):
+    """The code a reader steps through by default is the code that runs."""
+    assert not toy_trainer(None).uses_fused and not toy_trainer(False).uses_fused
+    assert toy_trainer("auto").uses_fused == (backend == "numba")
+    with pytest.raises(ValueError, match='fused must be None, False, True or "auto"'):
+        toy_trainer("yes")
