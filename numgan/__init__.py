@@ -11,7 +11,16 @@ docs/architecture.md is the map.
 """
 
 from .data import ArrayData, Dataset, Gaussian1D, GaussianMixture1D, grid25, load_dataset, ring8
-from .gan import GAN, DivergenceError, GaussianNoise, Trainer, UniformNoise, models
+from .gan import (
+    GAN,
+    CrossEntropy,
+    DivergenceError,
+    GaussianNoise,
+    Objective,
+    Trainer,
+    UniformNoise,
+    models,
+)
 from .gan.objectives import discriminator_loss, gan_value, generator_loss
 from .kernels import get_backend, set_backend
 from .nn import (
@@ -21,12 +30,14 @@ from .nn import (
     Dense,
     Dropout,
     ExponentialDecay,
+    Flatten,
     Layer,
     LeakyReLU,
     LinearRamp,
     Maxout,
     NotInitializedError,
     ReLU,
+    Reshape,
     Sequential,
     Sigmoid,
     Tanh,
@@ -40,11 +51,13 @@ __all__ = [
     "Adam",
     "ArrayData",
     "BatchNorm",
+    "CrossEntropy",
     "Dataset",
     "Dense",
     "DivergenceError",
     "Dropout",
     "ExponentialDecay",
+    "Flatten",
     "GAN",
     "Gaussian1D",
     "GaussianMixture1D",
@@ -54,7 +67,9 @@ __all__ = [
     "LinearRamp",
     "Maxout",
     "NotInitializedError",
+    "Objective",
     "ReLU",
+    "Reshape",
     "Sequential",
     "Sigmoid",
     "Tanh",

@@ -10,7 +10,7 @@ This module removes that cost without forking the layer semantics:
   the Trainer can switch between paths at any iteration and plain arrays reach the kernel
   (typed lists of arrays cost more to hand to a jitted function than the work itself);
 - it calls the same jitted helpers the layers use on the Numba backend (``matmul_bias_nb``,
-  ``dense_backward_nb``, ``softplus_loss_nb``, ``sgd_momentum_nb``), in the same order,
+  ``dense_backward_nb``, ``sigmoid_cross_entropy_nb``, ``sgd_momentum_nb``), in the same order,
   so it computes the same numbers (tests compare it with the layer path);
 - the run's Generator still draws every noise and data minibatch in Python, in Algorithm 1's
   order, so a seed gives the same run on either path;
@@ -32,7 +32,8 @@ import numpy as np
 from .. import kernels
 from ..kernels import jit
 from ..kernels.dense import dense_backward_nb, matmul_bias_nb
-from ..kernels.loss import softplus_loss_nb
+from ..kernels.elementwise import logistic
+from ..kernels.loss import sigmoid_cross_entropy_nb
 from ..kernels.optim import sgd_momentum_nb
 from ..nn import SGD, Dense, LeakyReLU, Sigmoid, Tanh
 
@@ -66,9 +67,14 @@ def _encode(net):
     return plan
 
 
-def fusable(gan, opt_g, opt_d, batch_size: int) -> bool:
-    """Whether ``FusedStep`` can run this GAN (see the module docstring for the conditions)."""
+def fusable(gan, opt_g, opt_d, batch_size: int, objective=None) -> bool:
+    """Whether ``FusedStep`` can run this GAN (see the module docstring for the conditions).
+
+    ``objective`` (default: the 2014 cross-entropy) must be fixed-target cross-entropy.
+    """
     if kernels.get_backend() != "numba":
+        return False
+    if objective is not None and objective.fused_targets() is None:
         return False
     if type(opt_g) is not SGD or type(opt_d) is not SGD:
         return False
@@ -94,9 +100,7 @@ def _activate(h, code, alpha):
             hf[i] = math.tanh(hf[i])
     elif code == 3:
         for i in range(hf.size):
-            v = hf[i]
-            e = math.exp(-abs(v))
-            hf[i] = 1.0 / (1.0 + e) if v >= 0 else e / (1.0 + e)
+            hf[i] = logistic(hf[i])
 
 
 @jit
@@ -159,19 +163,19 @@ def _backward(p, g, layout, act, alpha, h, dh, m, param_grads, input_grad):
 def _mean_sigmoid(a):
     total = 0.0
     for i in range(a.shape[0]):
-        v = a[i, 0]
-        e = math.exp(-abs(v))
-        total += 1.0 / (1.0 + e) if v >= 0 else e / (1.0 + e)
+        total += logistic(a[i, 0])
     return total / a.shape[0]
 
 
 @jit
-def _iteration(G, D, z_d, x_d, z_g, lr_d, mu_d, lr_g, mu_g, g_sign, g_scale, stats):
+def _iteration(G, D, z_d, x_d, z_g, lr_d, mu_d, lr_g, mu_g, targets, g_scale, stats):
     """k D steps on (z_d[i], x_d[i]), then one G step on z_g.
 
     G and D are tuples (p, g, v, layout, act, alpha, h, dh): the flat parameters, gradients
     and velocities of the network, its layout (see _forward), activation codes and slopes, and
     flat buffers for the activations and their gradients.
+    targets: (3, m, 1), the cross-entropy targets on data, on fakes, and G's; g_scale: +1 or
+    -1 (minimax G minimises minus a cross-entropy).
     stats: d_loss, d_real, d_fake (summed over the k D steps), g_loss.
     """
     Gp, Gg, Gv, Glayout, Gact, Galpha, Gh, Gdh = G
@@ -185,11 +189,11 @@ def _iteration(G, D, z_d, x_d, z_g, lr_d, mu_d, lr_g, mu_g, g_sign, g_scale, sta
         _view(Gh, 0, m, nz)[:, :] = z_d[step]
         _forward(Gp, Glayout, Gact, Galpha, Gh, m)
         Dg[:] = 0.0
-        for x, sign, col in ((x_d[step], -1.0, 1), (x_fake, 1.0, 2)):
+        for x, half, col in ((x_d[step], 0, 1), (x_fake, 1, 2)):
             _view(Dh, 0, m, nx)[:, :] = x
             _forward(Dp, Dlayout, Dact, Dalpha, Dh, m)
             a, da = _view(Dh, d_out, m, 1), _view(Ddh, d_out, m, 1)
-            stats[0] += softplus_loss_nb(a, sign, 1.0, da)
+            stats[0] += sigmoid_cross_entropy_nb(a, targets[half], 1.0, da)
             stats[col] += _mean_sigmoid(a)
             _backward(Dp, Dg, Dlayout, Dact, Dalpha, Dh, Ddh, m, True, False)
         sgd_momentum_nb(Dp, Dg, Dv, lr_d[step], mu_d[step])
@@ -198,7 +202,8 @@ def _iteration(G, D, z_d, x_d, z_g, lr_d, mu_d, lr_g, mu_g, g_sign, g_scale, sta
     _forward(Gp, Glayout, Gact, Galpha, Gh, m)
     _view(Dh, 0, m, nx)[:, :] = x_fake
     _forward(Dp, Dlayout, Dact, Dalpha, Dh, m)
-    stats[3] = softplus_loss_nb(_view(Dh, d_out, m, 1), g_sign, g_scale, _view(Ddh, d_out, m, 1))
+    a, da = _view(Dh, d_out, m, 1), _view(Ddh, d_out, m, 1)
+    stats[3] = sigmoid_cross_entropy_nb(a, targets[2], g_scale, da)
     _backward(Dp, Dg, Dlayout, Dact, Dalpha, Dh, Ddh, m, False, True)  # dx only
     _view(Gdh, g_out, m, nx)[:, :] = _view(Ddh, 0, m, nx)
     _backward(Gp, Gg, Glayout, Gact, Galpha, Gh, Gdh, m, True, False)
@@ -208,8 +213,11 @@ def _iteration(G, D, z_d, x_d, z_g, lr_d, mu_d, lr_g, mu_g, g_sign, g_scale, sta
 class FusedStep:
     """The compiled plan of one GAN: its flat arrays, layouts and preallocated buffers."""
 
-    def __init__(self, gan, opt_g: SGD, opt_d: SGD, batch_size: int, k: int) -> None:
+    def __init__(self, gan, opt_g: SGD, opt_d: SGD, batch_size: int, k: int, objective) -> None:
         m, dtype = batch_size, gan.dtype
+        t_real, t_fake, t_g, self.g_scale = objective.fused_targets()
+        self.targets = np.empty((3, m, 1), dtype=dtype)
+        self.targets[0], self.targets[1], self.targets[2] = t_real, t_fake, t_g
         self.opt_g, self.opt_d, self.k = opt_g, opt_d, k
         self.nets = []
         for net, opt in ((gan.G, opt_g), (gan.D, opt_d)):
@@ -244,13 +252,12 @@ class FusedStep:
         self.lr_d, self.mu_d = np.zeros(k), np.zeros(k)
         self.stats = np.zeros(4)
 
-    def run(self, z_g: np.ndarray, g_loss: str) -> np.ndarray:
+    def run(self, z_g: np.ndarray) -> np.ndarray:
         """One iteration on the minibatches already copied into ``z_d``/``x_d``, and z_g."""
         opt_d, opt_g = self.opt_d, self.opt_g
         for i in range(self.k):
             self.lr_d[i] = opt_d._value("lr", opt_d.t + i)
             self.mu_d[i] = opt_d._value("momentum", opt_d.t + i)
-        g_sign, g_scale = (1.0, -1.0) if g_loss == "minimax" else (-1.0, 1.0)
         G, D = self.nets
         _iteration(
             G,
@@ -262,8 +269,8 @@ class FusedStep:
             self.mu_d,
             opt_g._value("lr", opt_g.t),
             opt_g._value("momentum", opt_g.t),
-            g_sign,
-            g_scale,
+            self.targets,
+            self.g_scale,
             self.stats,
         )
         opt_d.t += self.k

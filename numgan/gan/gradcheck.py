@@ -1,13 +1,12 @@
 """The gradient check of the GAN objectives: the gradients the trainer applies, against
-central differences of the objectives as printed in Algorithm 1 (numgan.gradcheck does the
-differencing)."""
+central differences of the objectives themselves (numgan.gradcheck does the differencing)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from ..nn.gradcheck import numerical_gradient, rel_error
-from .objectives import check_g_loss, generator_loss, neg_log_d, neg_log_one_minus_d
+from .objectives import CrossEntropy, Objective
 
 
 def check_gan_objectives(
@@ -16,19 +15,26 @@ def check_gan_objectives(
     z_d: np.ndarray,
     z_g: np.ndarray | None = None,
     *,
-    g_loss: str = "non-saturating",
+    g_loss: str | None = None,
+    objective: Objective | None = None,
     h: float = 1e-3,
 ) -> dict[str, dict[str, float]]:
     """Relative errors of the gradients the trainer applies, against central differences.
 
-    "D": every D parameter, for L_D(theta_d) = -(1/m) sum [log D(x) + log(1 - D(G(z_d)))],
-         with the gradient accumulated as Trainer.d_step does it (real half, then fake half);
-    "G": every G parameter, for the chosen generator objective L_G(theta_g) on z_g, with the
-         gradient backpropagated through D (D.backward(..., param_grads=False)) into G.
+    "D": every D parameter, for D's loss L_D(theta_d) on data x and fakes G(z_d) (for
+         CrossEntropy: -(1/m) sum [log D(x) + log(1 - D(G(z_d)))]), with the gradient
+         accumulated as Trainer.d_step does it (real half, then fake half);
+    "G": every G parameter, for G's loss L_G(theta_g) on z_g, with the gradient
+         backpropagated through D (D.backward(..., param_grads=False)) into G.
 
-    G and D must be float64.  Returns {"D": {name: err}, "G": {name: err}}.
+    ``objective`` defaults to CrossEntropy(g_loss or "non-saturating").  An objective that
+    draws (label noise) is checked with its draws fixed: each evaluation replays the same
+    Generator state.  G and D must be float64.  Returns {"D": {name: err}, "G": {name: err}}.
     """
-    check_g_loss(g_loss)
+    if objective is None:
+        objective = CrossEntropy(g_loss or "non-saturating")
+    elif g_loss is not None:
+        raise ValueError("check_gan_objectives: give g_loss or objective, not both")
     G, D = gan.G, gan.D
     for net in (G, D):
         if net.dtype != np.float64:
@@ -36,25 +42,28 @@ def check_gan_objectives(
     x = np.asarray(x, dtype=np.float64)
     z_d = np.asarray(z_d, dtype=np.float64)
     z_g = z_d if z_g is None else np.asarray(z_g, dtype=np.float64)
+    seed = np.random.SeedSequence(0)
 
     # D objective, analytic: the same sequence of calls as Trainer.d_step, minus the update.
+    rng = np.random.default_rng(seed)
     D.zero_grad()
     x_fake = G.forward(z_d, training=True)
-    D.backward(neg_log_d(D.forward(x, training=True))[1])
-    D.backward(neg_log_one_minus_d(D.forward(x_fake, training=True))[1])
+    D.backward(objective.d_loss_real(D.forward(x, training=True), rng)[1])
+    D.backward(objective.d_loss_fake(D.forward(x_fake, training=True), rng)[1])
     d_analytic = {name: g.copy() for name, _, g in D.named_parameters()}
 
     def d_objective() -> float:
+        rng = np.random.default_rng(seed)  # the same label draws at every evaluation
         fake = G.forward(z_d, training=True)
         return (
-            neg_log_d(D.forward(x, training=True))[0]
-            + neg_log_one_minus_d(D.forward(fake, training=True))[0]
+            objective.d_loss_real(D.forward(x, training=True), rng)[0]
+            + objective.d_loss_fake(D.forward(fake, training=True), rng)[0]
         )
 
     # G objective, analytic: as Trainer.g_step.
     G.zero_grad()
     D_grads_before = [g.copy() for _, _, g in D.named_parameters()]
-    da = generator_loss(D.forward(G.forward(z_g, training=True), training=True), g_loss)[1]
+    da = objective.g_loss(D.forward(G.forward(z_g, training=True), training=True))[1]
     G.backward(D.backward(da, param_grads=False))
     for before, (name, _, g) in zip(D_grads_before, D.named_parameters(), strict=True):
         if not np.array_equal(before, g):
@@ -62,7 +71,7 @@ def check_gan_objectives(
     g_analytic = {name: g.copy() for name, _, g in G.named_parameters()}
 
     def g_objective() -> float:
-        return generator_loss(D.forward(G.forward(z_g, training=True), training=True), g_loss)[0]
+        return objective.g_loss(D.forward(G.forward(z_g, training=True), training=True))[0]
 
     return {
         "D": {

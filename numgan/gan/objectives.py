@@ -1,20 +1,39 @@
-"""The GAN objectives, computed on the discriminator's logits.
+"""The GAN objectives as objects: what D and G minimise, computed on D's outputs.
 
-D ends in a logit a and D(x) = sigmoid(a).  With softplus(t) = log(1 + exp(t)):
+An objective turns D's outputs on a real batch and on a fake batch into D's loss and its
+gradient, and D's output on a fake batch into G's loss and its gradient.  The trainer, the
+fused step and the gradient check know only this contract:
 
-    log D       = log sigmoid(a)     = -softplus(-a)
-    log (1 - D) = log sigmoid(-a)    = -softplus(a)
+    loss, da = objective.d_loss_real(a_real, rng)   # D's loss on data, dL/da_real
+    loss, da = objective.d_loss_fake(a_fake, rng)   # D's loss on G(z),  dL/da_fake
+    loss, da = objective.g_loss(a_fake)             # G's loss,          dL/da_fake
+    objective.score(a)                              # what D says of each sample (history)
 
-so no loss ever takes log(sigmoid(a)), which is log(0) = -inf once D is confident.  softplus is
-evaluated as max(t, 0) + log1p(exp(-|t|)), finite for any finite t (logits of +-1e4 included).
-The derivatives are sigmoids, again evaluated without overflow:
+Every loss is a minibatch mean, so the 1/m is in each gradient; gradients have the shape of
+the outputs, (m, 1), ready to hand to ``D.backward``.  D's loss is the sum of its two halves:
+they depend on separate outputs, so the trainer backpropagates the real half before D sees
+the fakes (each forward overwrites D's caches).  ``rng`` is the run's Generator, for
+objectives that draw (noisy labels); the others ignore it.
 
-    d softplus(a) / da = sigmoid(a),    d softplus(-a) / da = -sigmoid(-a)
+``CrossEntropy`` is the game of Goodfellow et al. (2014).  D ends in a logit a and
+D(x) = sigmoid(a).  With targets t (1 for data, 0 for fakes), D minimises the cross-entropy
 
-All of them are one kernel, ``softplus_loss(a, s, scale)``: L = (scale/m) sum softplus(s a), with
-s = -1 for -log D and s = +1 for -log(1 - D), computing the loss and its gradient in one pass.
-Every function returns the loss and its gradient with respect to the logits, shape (m, 1) like
-the logits, ready to hand to ``D.backward``.  The 1/m of the minibatch mean is in the gradient.
+    L_D = (1/m) sum_i [t_i softplus(-a_i) + (1 - t_i) softplus(a_i)]     over both halves
+        = -(1/m) sum [log D(x) + log(1 - D(G(z)))]          with t = 1 on data, 0 on fakes
+
+which is descending L_D = ascending Algorithm 1's printed objective.  -log D = softplus(-a) and
+-log(1 - D) = softplus(a): no loss ever takes log(sigmoid(a)), which is log(0) = -inf once D
+is confident.  G minimises either
+
+    "minimax"         L_G = (1/m) sum log(1 - D(G(z))) = -(1/m) sum softplus(a)
+                      (Algorithm 1 exactly as printed; saturates when D rejects the fakes)
+    "non-saturating"  L_G = -(1/m) sum log D(G(z))     =  (1/m) sum softplus(-a)
+                      (Section 3 of the paper; strong gradients early in training)
+
+Targets other than 1 and 0 express the seeds' remedies without touching the trainer:
+``real_target=0.9`` is one-sided label smoothing (Salimans et al. 2016), and
+``label_noise=p`` flips each of D's targets with probability p, drawn from the run's
+Generator.  All of it is one kernel, ``sigmoid_cross_entropy`` (numgan/kernels/loss.py).
 """
 
 from __future__ import annotations
@@ -26,18 +45,19 @@ from ..kernels import ops
 G_LOSSES = ("minimax", "non-saturating")
 
 
-def softplus(t: np.ndarray) -> np.ndarray:
-    """log(1 + exp(t)), elementwise, without overflow for large |t|."""
-    return np.maximum(t, 0.0) + np.log1p(np.exp(-np.abs(t)))
+def check_g_loss(kind: str) -> str:
+    if kind not in G_LOSSES:
+        raise ValueError(f"unknown g_loss {kind!r}: choose one of {', '.join(G_LOSSES)}")
+    return kind
 
 
-def _check_logits(a: np.ndarray, name: str) -> np.ndarray:
+def _check_outputs(a: np.ndarray, name: str) -> np.ndarray:
     a = np.asarray(a)
     if a.dtype.kind != "f":
         a = a.astype(np.float64)
     if a.ndim != 2 or a.shape[1] != 1:
         raise ValueError(
-            f"{name} must have shape (m, 1), one logit per sample, got {a.shape}: "
+            f"{name} must have shape (m, 1), one output of D per sample, got {a.shape}: "
             "the discriminator's last layer must have one output and no sigmoid"
         )
     if len(a) == 0:
@@ -45,14 +65,143 @@ def _check_logits(a: np.ndarray, name: str) -> np.ndarray:
     return a
 
 
+def softplus(t: np.ndarray) -> np.ndarray:
+    """log(1 + exp(t)), elementwise, without overflow for large |t|."""
+    return np.maximum(t, 0.0) + np.log1p(np.exp(-np.abs(t)))
+
+
+def cross_entropy(a: np.ndarray, target, *, scale: float = 1.0) -> tuple[float, np.ndarray]:
+    """scale * (1/m) sum_i [t_i softplus(-a_i) + (1 - t_i) softplus(a_i)], and its gradient.
+
+    a: (m, 1) logits; target: a number or an (m, 1) array of targets in [0, 1].
+    Returns (loss, dloss/da of shape (m, 1)).
+    """
+    a = _check_outputs(a, "logits")
+    t = np.broadcast_to(np.asarray(target, dtype=a.dtype), a.shape)
+    grad = np.empty_like(a)
+    return ops.sigmoid_cross_entropy(a, t, scale, grad), grad
+
+
+class Objective:
+    """The contract: D's loss on each half and G's loss, each with its gradient.
+
+    Subclasses implement the three losses and ``score``.  ``fused_targets`` says whether the
+    fused step (numgan/gan/fused.py) can compute this objective, which it can only for
+    cross-entropy with fixed targets.
+    """
+
+    #: a short name for run headers and reprs
+    name = "objective"
+
+    def d_loss_real(self, a_real: np.ndarray, rng: np.random.Generator | None = None):
+        """(L_D's data half, dL/da_real) for D's outputs a_real: (m, 1)."""
+        raise NotImplementedError
+
+    def d_loss_fake(self, a_fake: np.ndarray, rng: np.random.Generator | None = None):
+        """(L_D's generated half, dL/da_fake) for D's outputs a_fake: (m, 1)."""
+        raise NotImplementedError
+
+    def g_loss(self, a_fake: np.ndarray):
+        """(L_G, dL_G/da_fake) for D's outputs on G(z): (m, 1)."""
+        raise NotImplementedError
+
+    def score(self, a: np.ndarray) -> np.ndarray:
+        """What D says of each sample, for the history (D(x) in [0, 1] for a logit D)."""
+        raise NotImplementedError
+
+    def fused_targets(self) -> tuple[float, float, float, float] | None:
+        """(real target, fake target, G's target, G's scale) if the fused step can run this
+        objective as fixed-target cross-entropy; None otherwise."""
+        return None
+
+
+class CrossEntropy(Objective):
+    """The 2014 game on D's logits, with optional smoothed or noisy targets.
+
+    g_loss:       "non-saturating" (default) or "minimax": G's loss (module docstring)
+    real_target:  D's target on data: 1 (default), 0.9 for one-sided label smoothing
+    label_noise:  probability p of flipping each of D's targets (real <-> fake), drawn from
+                  the run's Generator at every D step; 0 (default) draws nothing
+
+    D's halves:   L_real = (1/m) sum [t softplus(-a) + (1 - t) softplus(a)],  t = real_target
+                  L_fake = the same with t = 0 (each target flipped with probability p)
+                  dL/da  = (1/m) [(1 - t) sigmoid(a) - t sigmoid(-a)]
+    G:            non-saturating: cross-entropy with target 1, minimax: minus it with target 0
+
+    G's loss keeps the unsmoothed targets: smoothing and noise regularise D only.
+    """
+
+    name = "cross-entropy"
+
+    def __init__(
+        self,
+        g_loss: str = "non-saturating",
+        *,
+        real_target: float = 1.0,
+        label_noise: float = 0.0,
+    ) -> None:
+        self.kind = check_g_loss(g_loss)
+        real_target, label_noise = float(real_target), float(label_noise)
+        if not 0.0 < real_target <= 1.0:
+            raise ValueError(
+                f"CrossEntropy: real_target must be in (0, 1] (0.9 for one-sided label "
+                f"smoothing), got {real_target!r}"
+            )
+        if not 0.0 <= label_noise < 0.5:
+            raise ValueError(
+                f"CrossEntropy: label_noise is a flip probability in [0, 0.5), got {label_noise!r}"
+            )
+        self.real_target, self.label_noise = real_target, label_noise
+
+    def _targets(self, a: np.ndarray, target: float, other: float, rng) -> np.ndarray | float:
+        if self.label_noise == 0.0:
+            return target
+        if rng is None:
+            raise ValueError(
+                "CrossEntropy(label_noise=...) draws its flips from the run's Generator: pass rng"
+            )
+        flip = rng.random(a.shape) < self.label_noise
+        return np.where(flip, other, target)
+
+    def d_loss_real(self, a_real, rng=None):
+        a = _check_outputs(a_real, "a_real")
+        return cross_entropy(a, self._targets(a, self.real_target, 0.0, rng))
+
+    def d_loss_fake(self, a_fake, rng=None):
+        a = _check_outputs(a_fake, "a_fake")
+        return cross_entropy(a, self._targets(a, 0.0, self.real_target, rng))
+
+    def g_loss(self, a_fake):
+        if self.kind == "minimax":  # minus the generated half of L_D, with its target 0
+            return cross_entropy(a_fake, 0.0, scale=-1.0)
+        return cross_entropy(a_fake, 1.0)
+
+    def score(self, a):
+        from ..nn.activations import sigmoid
+
+        return sigmoid(a)
+
+    def fused_targets(self):
+        if self.label_noise:
+            return None  # per-step draws: the layer path keeps the Generator's order simple
+        g_target, g_scale = (0.0, -1.0) if self.kind == "minimax" else (1.0, 1.0)
+        return self.real_target, 0.0, g_target, g_scale
+
+    def __repr__(self) -> str:
+        extra = "" if self.real_target == 1.0 else f", real_target={self.real_target}"
+        extra += "" if not self.label_noise else f", label_noise={self.label_noise}"
+        return f"CrossEntropy({self.kind!r}{extra})"
+
+
+# -- the same losses as plain functions --------------------------------------------------
+
+
 def neg_log_d(a: np.ndarray) -> tuple[float, np.ndarray]:
     """-(1/m) sum_i log D_i = (1/m) sum_i softplus(-a_i);  gradient -sigmoid(-a) / m.
 
     a: (m, 1) logits.  The data half of the D objective, and the non-saturating G objective.
     """
-    a = _check_logits(a, "logits")
-    grad = np.empty_like(a)
-    return ops.softplus_loss(a, -1.0, 1.0, grad), grad
+    return cross_entropy(a, 1.0)
 
 
 def neg_log_one_minus_d(a: np.ndarray) -> tuple[float, np.ndarray]:
@@ -60,58 +209,22 @@ def neg_log_one_minus_d(a: np.ndarray) -> tuple[float, np.ndarray]:
 
     a: (m, 1) logits.  The generated half of the D objective; minus it is the minimax G objective.
     """
-    a = _check_logits(a, "logits")
-    grad = np.empty_like(a)
-    return ops.softplus_loss(a, 1.0, 1.0, grad), grad
+    return cross_entropy(a, 0.0)
 
 
 def discriminator_loss(
     a_real: np.ndarray, a_fake: np.ndarray
 ) -> tuple[float, np.ndarray, np.ndarray]:
-    """The discriminator's objective, as a loss to descend.
-
-    a_real: (m, 1) logits on data, a_fake: (m, 1) logits on G(z)
-
-        L_D = -(1/m) sum_i [log D(x_i) + log(1 - D(G(z_i)))]
-            =  (1/m) sum_i softplus(-a_real_i) + (1/m) sum_i softplus(a_fake_i)
-
-        dL_D/da_real = -sigmoid(-a_real) / m,    dL_D/da_fake = sigmoid(a_fake) / m
-
-    Descending L_D is ascending Algorithm 1's printed objective.  The two halves depend on
-    separate logits, so the trainer can backpropagate the real half before D sees the fakes
-    (``neg_log_d`` and ``neg_log_one_minus_d``).  Returns (L_D, da_real, da_fake).
-    """
-    loss_real, da_real = neg_log_d(a_real)
-    loss_fake, da_fake = neg_log_one_minus_d(a_fake)
+    """L_D = (1/m) sum softplus(-a_real) + (1/m) sum softplus(a_fake): returns (L_D, da_real,
+    da_fake), dL_D/da_real = -sigmoid(-a_real) / m, dL_D/da_fake = sigmoid(a_fake) / m."""
+    loss_real, da_real = neg_log_d(_check_outputs(a_real, "a_real"))
+    loss_fake, da_fake = neg_log_one_minus_d(_check_outputs(a_fake, "a_fake"))
     return loss_real + loss_fake, da_real, da_fake
 
 
 def generator_loss(a_fake: np.ndarray, kind: str = "non-saturating") -> tuple[float, np.ndarray]:
-    """The generator's objective, as a loss to descend.
-
-    a_fake: (m, 1) logits of D on G(z)
-
-    "minimax" (Algorithm 1 exactly as printed; saturates when D rejects the fakes):
-        L_G = (1/m) sum_i log(1 - D(G(z_i))) = -(1/m) sum_i softplus(a_i)
-        dL_G/da = -sigmoid(a) / m
-    "non-saturating" (Section 3 of the paper; strong gradients early in training):
-        L_G = -(1/m) sum_i log D(G(z_i)) = (1/m) sum_i softplus(-a_i)
-        dL_G/da = -sigmoid(-a) / m
-
-    Returns (L_G, da_fake).
-    """
-    check_g_loss(kind)
-    a = _check_logits(a_fake, "a_fake")
-    grad = np.empty_like(a)
-    if kind == "minimax":  # minus the generated half of L_D: scale -1
-        return ops.softplus_loss(a, 1.0, -1.0, grad), grad
-    return ops.softplus_loss(a, -1.0, 1.0, grad), grad
-
-
-def check_g_loss(kind: str) -> str:
-    if kind not in G_LOSSES:
-        raise ValueError(f"unknown g_loss {kind!r}: choose one of {', '.join(G_LOSSES)}")
-    return kind
+    """G's loss on D's logits a_fake: (m, 1), "minimax" or "non-saturating" (CrossEntropy)."""
+    return CrossEntropy(kind).g_loss(_check_outputs(a_fake, "a_fake"))
 
 
 def gan_value(a_real: np.ndarray, a_fake: np.ndarray) -> float:

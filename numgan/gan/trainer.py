@@ -8,7 +8,8 @@
         update G by descending (1/m) sum_i log(1 - D(G(z_i)))      g_loss="minimax"
                 or ascending   (1/m) sum_i log D(G(z_i))           g_loss="non-saturating"
 
-docs/algorithm1.md puts each line next to the code below that does it.
+The losses come from an objective object (numgan/gan/objectives.py); the trainer knows only
+its contract.  docs/algorithm1.md puts each line next to the code below that does it.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from ..data import as_data
 from ..nn import SGD, NonFiniteInputError, Sequential
 from ..nn.activations import sigmoid
 from .fused import FUSED_MAX_MACS, FusedStep, fusable
-from .objectives import check_g_loss, generator_loss, neg_log_d, neg_log_one_minus_d
+from .objectives import CrossEntropy, Objective
 
 HISTORY_KEYS = ("d_loss", "g_loss", "d_real", "d_fake", "value")
 
@@ -105,7 +106,7 @@ class GAN:
         return self.G.forward(self.noise.sample(n, rng, self.dtype), training=False)
 
     def discriminate(self, x: np.ndarray) -> np.ndarray:
-        """D(x) = sigmoid(logit), with D in eval mode.  (n, D_x) -> (n, 1)"""
+        """D(x) = sigmoid(logit), with D in eval mode.  (n, ...) -> (n, 1)"""
         return sigmoid(self.D.forward(x, training=False))
 
 
@@ -119,7 +120,9 @@ class Trainer:
     data:        an array (N, ...) sampled with replacement, or an object with sample(m, rng)
     batch_size:  m, the minibatch size of both the noise and the data samples
     k:           discriminator steps per generator step (the paper used k = 1)
-    g_loss:      "minimax" (as printed in Algorithm 1) or "non-saturating" (Section 3)
+    g_loss:      "minimax" (as printed in Algorithm 1) or "non-saturating" (Section 3, the
+                 default): shorthand for objective=CrossEntropy(g_loss)
+    objective:   what D and G minimise (numgan/gan/objectives.py); default CrossEntropy
     opt_g/opt_d: one optimiser per network (SGD with momentum by default)
     seed:        seeds the run's one Generator: initial weights (of layers not yet initialised),
                  noise, minibatch choice and dropout masks all come from it
@@ -142,7 +145,8 @@ class Trainer:
         *,
         batch_size: int = 100,
         k: int = 1,
-        g_loss: str = "non-saturating",
+        g_loss: str | None = None,
+        objective: Objective | None = None,
         opt_g: SGD | None = None,
         opt_d: SGD | None = None,
         seed: int | None = 0,
@@ -155,7 +159,18 @@ class Trainer:
         for name, v in (("batch_size", batch_size), ("k", k), ("callback_every", callback_every)):
             if not isinstance(v, (int, np.integer)) or v < 1:
                 raise ValueError(f"Trainer: {name} must be a positive int, got {v!r}")
-        self.g_loss = check_g_loss(g_loss)
+        if objective is None:
+            objective = CrossEntropy(g_loss or "non-saturating")
+        elif g_loss is not None:
+            raise ValueError(
+                "Trainer: give g_loss or objective, not both (the objective holds G's loss: "
+                f'CrossEntropy("{g_loss}"))'
+            )
+        if not isinstance(objective, Objective):
+            raise TypeError(
+                f"Trainer: objective must be a numgan Objective, got {type(objective).__name__}"
+            )
+        self.objective = objective
         self.gan = gan
         self.data = as_data(data)
         dim = getattr(self.data, "dim", None)
@@ -175,37 +190,44 @@ class Trainer:
             raise ValueError(f'Trainer: fused must be None, False, True or "auto", got {fused!r}')
         self.fused = fused
         self._plan: tuple[str, FusedStep | None] | None = None
-        if fused is True and not fusable(gan, self.opt_g, self.opt_d, self.batch_size):
+        if fused is True and not self._fusable():
             raise ValueError(
                 "Trainer(fused=True): the fused step needs the numba backend, SGD for both "
-                "networks, and G and D made of Dense layers each followed by at most one "
-                "ReLU/LeakyReLU/Tanh/Sigmoid, with every batch * in * out at most "
-                f'{FUSED_MAX_MACS}; use fused="auto" to fall back to the layers'
+                "networks, cross-entropy with fixed targets, and G and D made of Dense layers "
+                "each followed by at most one ReLU/LeakyReLU/Tanh/Sigmoid, with every "
+                f'batch * in * out at most {FUSED_MAX_MACS}; use fused="auto" to fall back '
+                "to the layers"
             )
         self.iteration = 0
         self.history: dict[str, list[float]] = {key: [] for key in HISTORY_KEYS}
 
     # -- the two steps -------------------------------------------------------------------
 
-    def d_step(self, x: np.ndarray, z: np.ndarray) -> tuple[float, float, float]:
-        """One D update on data x (m, D_x) and noise z (m, D_z); G is not touched.
+    @property
+    def g_loss(self) -> str | None:
+        """G's loss of a CrossEntropy objective ("minimax" or "non-saturating"), else None."""
+        return getattr(self.objective, "kind", None)
 
-        Descends L_D = -(1/m) sum [log D(x) + log(1 - D(G(z)))], i.e. ascends the printed
-        objective.  The real half is backpropagated before D sees the fakes, because each
-        forward overwrites D's caches; the two halves accumulate in D's gradients.
-        Returns (L_D, mean D(x), mean D(G(z))).
+    def d_step(self, x: np.ndarray, z: np.ndarray) -> tuple[float, float, float]:
+        """One D update on data x (m, ...) and noise z (m, D_z); G is not touched.
+
+        Descends D's loss (for CrossEntropy: L_D = -(1/m) sum [log D(x) + log(1 - D(G(z)))],
+        i.e. ascends the printed objective).  The real half is backpropagated before D sees
+        the fakes, because each forward overwrites D's caches; the two halves accumulate in
+        D's gradients.  Returns (L_D, mean D(x), mean D(G(z))).
         """
-        G, D = self.gan.G, self.gan.D
+        G, D, objective = self.gan.G, self.gan.D, self.objective
         x_fake = G.forward(z, training=True)
         D.zero_grad()
         a_real = D.forward(x, training=True)
-        loss_real, da_real = neg_log_d(a_real)
+        loss_real, da_real = objective.d_loss_real(a_real, self.rng)
         D.backward(da_real, input_grad=False)  # D's input is data: no dx needed
         a_fake = D.forward(x_fake, training=True)
-        loss_fake, da_fake = neg_log_one_minus_d(a_fake)
+        loss_fake, da_fake = objective.d_loss_fake(a_fake, self.rng)
         D.backward(da_fake, input_grad=False)
         self.opt_d.step(D)
-        return loss_real + loss_fake, float(sigmoid(a_real).mean()), float(sigmoid(a_fake).mean())
+        score_real = float(objective.score(a_real).mean())
+        return loss_real + loss_fake, score_real, float(objective.score(a_fake).mean())
 
     def g_step(self, z: np.ndarray) -> float:
         """One G update on noise z (m, D_z); D's parameters and gradients are not touched.
@@ -216,21 +238,24 @@ class Trainer:
         G.zero_grad()
         x_fake = G.forward(z, training=True)
         a_fake = D.forward(x_fake, training=True)
-        loss, da = generator_loss(a_fake, self.g_loss)
+        loss, da = self.objective.g_loss(a_fake)
         dx_fake = D.backward(da, param_grads=False)
         G.backward(dx_fake, input_grad=False)  # G's input is noise
         self.opt_g.step(G)
         return loss
+
+    def _fusable(self) -> bool:
+        return fusable(self.gan, self.opt_g, self.opt_d, self.batch_size, self.objective)
 
     def _fused_plan(self) -> FusedStep | None:
         """The compiled plan if this iteration should run fused, else None."""
         backend = kernels.get_backend()
         if self._plan is None or self._plan[0] != backend:
             plan = None
-            if self.fused in (True, "auto") and fusable(
-                self.gan, self.opt_g, self.opt_d, self.batch_size
-            ):
-                plan = FusedStep(self.gan, self.opt_g, self.opt_d, self.batch_size, self.k)
+            if self.fused in (True, "auto") and self._fusable():
+                plan = FusedStep(
+                    self.gan, self.opt_g, self.opt_d, self.batch_size, self.k, self.objective
+                )
             self._plan = (backend, plan)
         return self._plan[1]
 
@@ -275,7 +300,7 @@ class Trainer:
                 plan.z_d[i] = self.gan.noise.sample(m, rng, dtype)
                 plan.x_d[i] = self.data.sample(m, rng)
             z_g = self.gan.noise.sample(m, rng, dtype)
-            d_loss, d_real, d_fake, g_loss = (float(v) for v in plan.run(z_g, self.g_loss))
+            d_loss, d_real, d_fake, g_loss = (float(v) for v in plan.run(z_g))
         else:
             d_loss = d_real = d_fake = 0.0
             for _ in range(self.k):
@@ -299,14 +324,29 @@ class Trainer:
         self.iteration += 1
         return entry
 
-    def train(self, iterations: int) -> dict[str, np.ndarray]:
-        """Run ``iterations`` more iterations; return the whole history as arrays."""
+    def train(self, iterations: int, *, progress: bool = False) -> dict[str, np.ndarray]:
+        """Run ``iterations`` more iterations; return the whole history as arrays.
+
+        progress=True shows a bar with iterations/s, the losses and D's mean outputs (a widget
+        in Jupyter, a bar in a terminal, a plain line now and then in a log file).
+        """
         if not isinstance(iterations, (int, np.integer)) or iterations < 0:
             raise ValueError(f"train: iterations must be a non-negative int, got {iterations!r}")
-        for _ in range(int(iterations)):
-            self.step()
-            if self.callback is not None and self.iteration % self.callback_every == 0:
-                self.callback(self)
+        bar = None
+        if progress:
+            from .progress import TrainingProgress
+
+            bar = TrainingProgress(self.iteration + int(iterations), self.iteration)
+        try:
+            for _ in range(int(iterations)):
+                self.step()
+                if bar is not None:
+                    bar.update(self)
+                if self.callback is not None and self.iteration % self.callback_every == 0:
+                    self.callback(self)
+        finally:
+            if bar is not None:
+                bar.close()
         return self.history_arrays()
 
     def history_arrays(self) -> dict[str, np.ndarray]:

@@ -14,7 +14,7 @@ One module per family, each kernel beside its twin:
 
     dense.py        Dense products (jitted loop or BLAS, by size) and Maxout's routing
     elementwise.py  LeakyReLU/ReLU, tanh, sigmoid
-    loss.py         the logit losses (softplus) and their gradients
+    loss.py         the logit loss (sigmoid cross-entropy with targets) and its gradient
     norm.py         BatchNorm
     optim.py        SGD with momentum, Adam
     jit.py          the Numba flags, defined once
@@ -55,7 +55,9 @@ class Kernels:
         self.tanh_backward = e.tanh_backward_nb if nb else e.tanh_backward_np
         self.sigmoid_forward = e.sigmoid_forward_via_tanh if nb else e.sigmoid_forward_np
         self.sigmoid_backward = e.sigmoid_backward_nb if nb else e.sigmoid_backward_np
-        self.softplus_loss = loss.softplus_loss_nb if nb else loss.softplus_loss_np
+        self.sigmoid_cross_entropy = (
+            loss.sigmoid_cross_entropy_nb if nb else loss.sigmoid_cross_entropy_np
+        )
         self.batchnorm_forward = norm.batchnorm_forward_nb if nb else norm.batchnorm_forward_np
         self.batchnorm_eval = norm.batchnorm_eval_nb if nb else norm.batchnorm_eval_np
         self.batchnorm_backward = norm.batchnorm_backward_nb if nb else norm.batchnorm_backward_np

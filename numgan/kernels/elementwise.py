@@ -71,6 +71,14 @@ def tanh_backward_nb(dout, y, dx):
 
 
 @jit
+def logistic(v):
+    """sigmoid(v) = 1 / (1 + exp(-v)) of one number, with exp only of -|v| (never overflows);
+    for jitted code that needs it element by element (the fused step)."""
+    e = math.exp(-abs(v))
+    return 1.0 / (1.0 + e) if v >= 0 else e / (1.0 + e)
+
+
+@jit
 def _sigmoid_left_tail(x, out):
     # Where x < -4, 1 + tanh(x / 2) cancels and loses relative accuracy; recompute those few
     # elements as exp(x) / (1 + exp(x)), which is exact there and cannot overflow.

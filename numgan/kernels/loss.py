@@ -1,7 +1,15 @@
-"""The logit losses: (scale / m) sum softplus(s * a) and its gradient, in one pass.
+"""The logit loss: sigmoid cross-entropy with targets, and its gradient, in one pass.
 
-Every objective on D's logits is a sum of such terms (docs/backprop.md): -log D is
-softplus(-a), -log(1 - D) is softplus(a).
+With D's logit a, D = sigmoid(a) and a target t in [0, 1] (1 for "real", 0 for "fake"):
+
+    loss(a, t) = -t log D - (1 - t) log(1 - D) = t softplus(-a) + (1 - t) softplus(a)
+    d loss / da = (1 - t) sigmoid(a) - t sigmoid(-a)            (= sigmoid(a) - t)
+
+Every objective on D's logits in numgan/gan/objectives.py is a scaled mean of these terms
+(docs/backprop.md).  softplus is max(v, 0) + log1p(exp(-|v|)) and both sigmoids come from the
+same exp(-|a|), so nothing overflows for any finite logit (+-1e4 included), and the gradient
+is written as (1 - t) sigmoid(a) - t sigmoid(-a) rather than sigmoid(a) - t, which would lose
+the relative accuracy of a small gradient (t = 1, a large) to cancellation.
 """
 
 from __future__ import annotations
@@ -13,27 +21,38 @@ import numpy as np
 from .jit import jit
 
 
-def softplus_loss_np(a, s, scale, grad):
-    """L = (scale / m) sum_i softplus(s * a_i);  grad = dL/da = (scale * s / m) sigmoid(s * a).
+def sigmoid_cross_entropy_np(a, t, scale, grad):
+    """L = (scale / m) sum_i [t_i softplus(-a_i) + (1 - t_i) softplus(a_i)];
+    grad = dL/da = (scale / m) [(1 - t) sigmoid(a) - t sigmoid(-a)].
 
-    a, grad: (m, 1); s = -1 gives -mean log D, s = +1 gives -mean log(1 - D).  Returns L.
+    a, t, grad: (m, 1).  Returns L.
     """
     m = a.shape[0]
-    t = s * a
-    sp = np.maximum(t, 0.0) + np.log1p(np.exp(-np.abs(t)))
-    e = np.exp(-np.abs(t))
-    grad[...] = (scale * s / m) * np.where(t >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
-    return float(scale * sp.sum() / m)
+    e = np.exp(-np.abs(a))
+    log1p_e = np.log1p(e)
+    softplus_pos = np.maximum(a, 0.0) + log1p_e  # softplus(a) = -log(1 - D)
+    softplus_neg = np.maximum(-a, 0.0) + log1p_e  # softplus(-a) = -log D
+    big, small = 1.0 / (1.0 + e), e / (1.0 + e)  # sigmoid(|a|), sigmoid(-|a|)
+    sig_pos = np.where(a >= 0, big, small)  # sigmoid(a)
+    sig_neg = np.where(a >= 0, small, big)  # sigmoid(-a)
+    grad[...] = (scale / m) * ((1.0 - t) * sig_pos - t * sig_neg)
+    return float(scale * np.sum(t * softplus_neg + (1.0 - t) * softplus_pos) / m)
 
 
 @jit
-def softplus_loss_nb(a, s, scale, grad):
+def sigmoid_cross_entropy_nb(a, t, scale, grad):
     m = a.shape[0]
     total = 0.0
-    c = scale * s / m
+    c = scale / m
     for i in range(m):
-        t = s * a[i, 0]
-        e = math.exp(-abs(t))
-        total += max(t, 0.0) + math.log1p(e)
-        grad[i, 0] = c * (1.0 / (1.0 + e) if t >= 0 else e / (1.0 + e))
+        ai, ti = a[i, 0], t[i, 0]
+        e = math.exp(-abs(ai))
+        log1p_e = math.log1p(e)
+        big, small = 1.0 / (1.0 + e), e / (1.0 + e)
+        if ai >= 0:
+            sp_pos, sp_neg, sig_pos, sig_neg = ai + log1p_e, log1p_e, big, small
+        else:
+            sp_pos, sp_neg, sig_pos, sig_neg = log1p_e, -ai + log1p_e, small, big
+        total += ti * sp_neg + (1.0 - ti) * sp_pos
+        grad[i, 0] = c * ((1.0 - ti) * sig_pos - ti * sig_neg)
     return scale * total / m

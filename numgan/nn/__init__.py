@@ -5,6 +5,7 @@
     activations.py  LeakyReLU, ReLU, Tanh, Sigmoid
     norm.py         BatchNorm
     dropout.py      Dropout
+    shape.py        Flatten, Reshape
     sequential.py   Sequential: a stack of layers with the same contract as one layer
     optim.py        SGD with momentum, Adam, and learning-rate/momentum schedules
     gradcheck.py    central-difference checks of any backward pass (public: numgan.gradcheck)
@@ -20,6 +21,7 @@ from .layer import Layer, NotInitializedError
 from .norm import BatchNorm
 from .optim import SGD, Adam, ExponentialDecay, LinearRamp
 from .sequential import NonFiniteInputError, Sequential
+from .shape import Flatten, Reshape
 
 __all__ = [
     "SGD",
@@ -28,6 +30,7 @@ __all__ = [
     "Dense",
     "Dropout",
     "ExponentialDecay",
+    "Flatten",
     "Layer",
     "LeakyReLU",
     "LinearRamp",
@@ -35,6 +38,7 @@ __all__ = [
     "NonFiniteInputError",
     "NotInitializedError",
     "ReLU",
+    "Reshape",
     "Sequential",
     "Sigmoid",
     "Tanh",

@@ -42,8 +42,19 @@ def snapshot(net):
     return {name: p.copy() for name, p, _ in net.named_parameters()}
 
 
-@pytest.mark.parametrize("g_loss", ["minimax", "non-saturating"])
-def test_one_iteration_moves_each_parameter_by_minus_lr_times_the_numerical_gradient(g_loss):
+def plain_cross_entropy(a, t):
+    """-(1/m) sum [t log D + (1 - t) log(1 - D)], D = 1 / (1 + exp(-a)): the formula as printed,
+    sharing no code with numgan (moderate logits only)."""
+    d = 1.0 / (1.0 + np.exp(-a))
+    return float(-np.mean(t * np.log(d) + (1 - t) * np.log(1 - d)))
+
+
+@pytest.mark.parametrize(
+    "g_loss, real_target", [("minimax", 1.0), ("non-saturating", 1.0), ("non-saturating", 0.9)]
+)
+def test_one_iteration_moves_each_parameter_by_minus_lr_times_the_numerical_gradient(
+    g_loss, real_target
+):
     rng = np.random.default_rng(0)
     # Tanh in G: the finite differences step 2e-3 either side, and a ReLU unit that close to
     # its kink would make the difference quotient measure a different function.
@@ -55,7 +66,7 @@ def test_one_iteration_moves_each_parameter_by_minus_lr_times_the_numerical_grad
         data,
         batch_size=6,
         k=1,
-        g_loss=g_loss,
+        objective=ng.CrossEntropy(g_loss, real_target=real_target),
         opt_g=ng.SGD(lr=lr_g, momentum=0.0),
         opt_d=ng.SGD(lr=lr_d, momentum=0.0),
         seed=1,
@@ -72,7 +83,11 @@ def test_one_iteration_moves_each_parameter_by_minus_lr_times_the_numerical_grad
     D.load_state_dict(D0)
 
     def d_objective():
-        return neg_log_d(D.forward(x))[0] + neg_log_one_minus_d(D.forward(G.forward(z_d)))[0]
+        if real_target == 1.0:  # the 2014 objective, through its own two functions
+            return neg_log_d(D.forward(x))[0] + neg_log_one_minus_d(D.forward(G.forward(z_d)))[0]
+        return plain_cross_entropy(D.forward(x), real_target) + plain_cross_entropy(
+            D.forward(G.forward(z_d)), 0.0
+        )
 
     for name, p, _ in D.named_parameters():
         step = D1[name] - D0[name]
@@ -82,6 +97,8 @@ def test_one_iteration_moves_each_parameter_by_minus_lr_times_the_numerical_grad
     D.load_state_dict(D1)
 
     def g_objective():
+        if g_loss == "non-saturating":  # -mean log D(G(z)), as plain as it is printed
+            return plain_cross_entropy(D.forward(G.forward(z_g)), 1.0)
         return generator_loss(D.forward(G.forward(z_g)), g_loss)[0]
 
     for name, p, _ in G.named_parameters():
@@ -266,3 +283,33 @@ def test_divergence_is_reported_not_propagated():
     assert "Lower the learning rate" in message
     iteration = int(message.split("iteration ")[1].split(":")[0])
     assert trainer.iteration == iteration - 1  # the failed iteration is not recorded
+
+
+def test_objective_or_g_loss_not_both():
+    rng = np.random.default_rng(4)
+    gan = paper_style_gan(rng)
+    with pytest.raises(ValueError, match="give g_loss or objective, not both"):
+        ng.Trainer(gan, rng.uniform(size=(10, 4)), g_loss="minimax", objective=ng.CrossEntropy())
+    with pytest.raises(TypeError, match="objective must be a numgan Objective"):
+        ng.Trainer(gan, rng.uniform(size=(10, 4)), objective="minimax")
+    trainer = ng.Trainer(gan, rng.uniform(size=(10, 4)), g_loss="minimax")
+    assert trainer.g_loss == "minimax" and isinstance(trainer.objective, ng.CrossEntropy)
+
+
+def test_label_noise_draws_from_the_run_generator_so_seeds_repeat():
+    def run(seed):
+        rng = np.random.default_rng(5)
+        gan = paper_style_gan(rng, dtype=np.float32)
+        trainer = ng.Trainer(
+            gan,
+            rng.uniform(size=(40, 4)),
+            batch_size=8,
+            objective=ng.CrossEntropy(real_target=0.9, label_noise=0.25),
+            seed=seed,
+        )
+        return trainer.train(5)["d_loss"], gan.D.flat_params.copy()
+
+    (h1, p1), (h2, p2), (h3, _) = run(0), run(0), run(1)
+    np.testing.assert_array_equal(h1, h2)
+    np.testing.assert_array_equal(p1, p2)
+    assert not np.array_equal(h1, h3)

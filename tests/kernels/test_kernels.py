@@ -83,13 +83,39 @@ def test_activations(dtype, alpha):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("s, scale", [(-1.0, 1.0), (1.0, 1.0), (1.0, -1.0)])
-def test_softplus_loss(dtype, s, scale):
+@pytest.mark.parametrize("target", ["ones", "zeros", "smoothed", "random"])
+@pytest.mark.parametrize("scale", [1.0, -1.0])
+def test_sigmoid_cross_entropy(dtype, target, scale):
     rng = np.random.default_rng(3)
     a = np.concatenate([rng.normal(scale=5, size=(60, 1)), [[1e4], [-1e4], [0.0]]]).astype(dtype)
-    (l_nb, nb), (l_np, ref) = both("softplus_loss", a, s, scale, np.empty_like(a))
+    t = {
+        "ones": np.ones_like(a),
+        "zeros": np.zeros_like(a),
+        "smoothed": np.full_like(a, 0.9),
+        "random": rng.uniform(size=a.shape).astype(dtype),
+    }[target]
+    (l_nb, nb), (l_np, ref) = both("sigmoid_cross_entropy", a, t, scale, np.empty_like(a))
     assert np.isfinite(l_nb) and l_nb == pytest.approx(l_np, rel=TOL[dtype])
     close(nb[3], ref[3], dtype)
+    # Against the plain formula, in float64, where it does not overflow (|a| < 30).
+    a64, t64 = a.astype(np.float64), t.astype(np.float64)
+    ok = np.abs(a64[:, 0]) < 30
+    d = 1.0 / (1.0 + np.exp(-a64[ok]))
+    plain = -(t64[ok] * np.log(d) + (1 - t64[ok]) * np.log(1 - d))
+    m = len(a)
+    np.testing.assert_allclose(ref[3][ok], scale * (d - t64[ok]) / m, rtol=1e-4, atol=1e-7)
+    finite_part = scale * plain.sum() / m
+    extreme = l_np - finite_part  # the three extreme logits' share: exact by hand
+    # softplus(1e4) = 1e4 and softplus(-1e4) = 0 to every digit a float holds.
+    by_hand = (
+        scale
+        * sum(
+            t64[i, 0] * max(-a64[i, 0], 0) + (1 - t64[i, 0]) * max(a64[i, 0], 0)
+            for i in np.flatnonzero(~ok)
+        )
+        / m
+    )
+    assert extreme == pytest.approx(by_hand, rel=10 * TOL[dtype], abs=10 * TOL[dtype])
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
