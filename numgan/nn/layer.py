@@ -65,6 +65,11 @@ class Layer:
         return tuple(in_shape)
 
     @property
+    def out_shape(self) -> Shape | None:
+        """The shape of one output sample when ``in_shape`` is fixed; else None."""
+        return None if self.in_shape is None else self.output_shape(self.in_shape)
+
+    @property
     def in_features(self) -> int | None:
         """The input width of a layer on (N, features) input, else None."""
         return self.in_shape[0] if self.in_shape is not None and len(self.in_shape) == 1 else None
@@ -72,10 +77,8 @@ class Layer:
     @property
     def out_features(self) -> int | None:
         """The output width of a layer with a fixed (features,) output, else None."""
-        if self.in_shape is None:
-            return None
-        out = self.output_shape(self.in_shape)
-        return out[0] if len(out) == 1 else None
+        out = self.out_shape
+        return out[0] if out is not None and len(out) == 1 else None
 
     def zero_grad(self) -> None:
         for g in self.grads.values():

@@ -236,3 +236,13 @@ def test_trainer_starts_from_weights_set_by_hand(how):
 def test_a_layer_without_weights_says_how_to_give_it_some():
     with pytest.raises(ng.NotInitializedError, match=r"set_params\(W=\.\.\., b=\.\.\.\)"):
         ng.Dense(2, 3).forward(np.ones((1, 2), np.float32))
+
+
+def test_each_layer_states_its_sample_shapes():
+    assert (ng.Dense(3, 4).in_shape, ng.Dense(3, 4).out_shape) == ((3,), (4,))
+    assert (ng.Maxout(3, 4, 2).in_shape, ng.Maxout(3, 4, 2).out_shape) == ((3,), (4,))
+    for any_shape in (ng.ReLU(), ng.Tanh(), ng.Dropout(0.5), ng.BatchNorm(3), ng.Flatten()):
+        assert any_shape.in_shape is None and any_shape.out_shape is None
+    assert ng.BatchNorm(3).output_shape((3, 8, 8)) == (3, 8, 8)
+    assert ng.Flatten().output_shape((3, 8, 8)) == (192,)
+    assert ng.Reshape((3, 8, 8)).output_shape((192,)) == (3, 8, 8)
