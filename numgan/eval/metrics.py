@@ -34,6 +34,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ._checks import column_to_1d, real_array
+
 OPTIMAL_VALUE = -math.log(4.0)
 """V(D*, G*) = log(1/2) + log(1/2) = -log 4: the game's value once p_g = p_data (Theorem 1)."""
 
@@ -53,9 +55,7 @@ def _as_points(a, name: str, *, flatten: bool = False) -> np.ndarray:
 
     flatten=False: a must be 2-D.  flatten=True: a is (n, ...), each row flattened (images).
     """
-    a = np.asarray(a)
-    if a.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must be a real numeric array, got dtype {a.dtype}")
+    a = real_array(a, name)
     if flatten:
         if a.ndim < 2:
             raise ValueError(
@@ -380,15 +380,14 @@ def mode_coverage(samples: np.ndarray, means: np.ndarray, sigma: float) -> dict:
 
 
 def _as_1d_samples(samples, name: str) -> np.ndarray:
-    s = np.asarray(samples)
-    if s.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must be a real numeric array, got dtype {s.dtype}")
-    if not (s.ndim == 1 or (s.ndim == 2 and s.shape[1] == 1)):
+    a = real_array(samples, name)
+    s = column_to_1d(a)
+    if s.ndim != 1:
         raise ValueError(
-            f"{name} must be 1-D samples of shape (n,) or (n, 1), got {s.shape}: "
+            f"{name} must be 1-D samples of shape (n,) or (n, 1), got {a.shape}: "
             "kde_1d estimates a density on the real line"
         )
-    s = s.reshape(-1).astype(np.float64, copy=False)
+    s = s.astype(np.float64, copy=False)
     if s.size == 0:
         raise ValueError(f"{name} is empty: a density estimate needs at least one sample")
     if not np.isfinite(s).all():
@@ -422,7 +421,9 @@ def kde_1d(
     *,
     batch_size: int = 1024,
 ) -> np.ndarray:
-    """Gaussian kernel density estimate on the line.  samples: (n,) or (n, 1), x: any shape -> p(x)
+    """Gaussian kernel density estimate on the line.
+
+    samples: (n,) or (n, 1), x: any shape -> p(x): x's shape
 
         p(x) = (1 / (n h sqrt(2 pi))) sum_j exp(-(x - s_j)^2 / (2 h^2))
 
@@ -432,9 +433,7 @@ def kde_1d(
     s = _as_1d_samples(samples, "samples")
     h = silverman_bandwidth(s) if bandwidth is None else _check_positive(bandwidth, "bandwidth")
     batch_size = _check_batch(batch_size, "batch_size")
-    x = np.asarray(x)
-    if x.dtype.kind not in "biuf":
-        raise TypeError(f"x must be a real numeric array, got dtype {x.dtype}")
+    x = real_array(x, "x")
     xf = x.reshape(-1).astype(np.float64)
     p = np.empty(xf.shape)
     for start in range(0, xf.size, batch_size):
@@ -472,9 +471,7 @@ def optimal_discriminator(
     two densities agree, and the output of a discriminator that has nothing to tell apart.  Off
     both supports D never sees data, so any value is optimal; 1/2 keeps plots flat and finite.
     """
-    x = np.asarray(x)
-    if x.dtype.kind not in "biuf":
-        raise TypeError(f"x must be a real numeric array, got dtype {x.dtype}")
+    x = real_array(x, "x")
     pd = _density(p_data, x, "p_data")
     pg = _density(p_g, x, "p_g")
     total = pd + pg
@@ -484,6 +481,8 @@ def optimal_discriminator(
 
 def value_gap(v: float | np.ndarray) -> float | np.ndarray:
     """v - (-log 4): how far a value V(D, G) is from the optimum of the game (Theorem 1).
+
+    v: a number -> a float, or an array (any shape) -> a float64 array of v's shape.
 
     With D = D*, V(D*, G) = -log 4 + 2 JSD(p_data || p_g), so the gap is 2 JSD >= 0.
     """

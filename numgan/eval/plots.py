@@ -1,8 +1,8 @@
 """Figures of a GAN run: sample grids, the paper's Figures 1 and 2, loss curves, 2-D scatter.
 
-A leaf module: every function takes arrays (and plain callables), never a numgan object, so the
-caller computes what is drawn (G's samples, D on a grid, nearest neighbours) and this file stays
-independent of the model.
+Every function takes arrays (and plain callables), never a numgan object, so the caller computes
+what is drawn (G's samples, D on a grid, nearest neighbours) and this file stays independent of
+the model.  Figure 1's p_g is metrics.kde_1d, the same estimate the 1-D diagnostics score.
 
     sample_grid              generated images in a grid                       (n, H*W) | (n, H, W)
     nearest_neighbour_grid   Figure 2: samples, and the training image nearest the last of each row
@@ -33,14 +33,13 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Circle, FancyArrowPatch
 
 from ..fileio import atomic_write
+from ._checks import column_to_1d, real_array
+from .metrics import OPTIMAL_VALUE, kde_1d, silverman_bandwidth
 
 __all__ = ["figure1d", "loss_curves", "nearest_neighbour_grid", "sample_grid", "scatter2d"]
 
 DPI = 100
 """Dots per inch of every figure; the image grids are drawn one array pixel per PNG pixel."""
-
-LOG4 = math.log(4.0)
-# V(D*, G*) = -log 4 at the game's optimum (Theorem 1); the D loss there is +log 4.
 
 PathLike = str | os.PathLike
 
@@ -71,9 +70,7 @@ def _check_path(path, func: str) -> str | None:
 
 def _finite(x, name: str, func: str) -> np.ndarray:
     """A non-empty, finite float64 copy of x."""
-    a = np.asarray(x)
-    if a.dtype.kind not in "biuf":
-        raise TypeError(f"{func}: {name} must be a real numeric array, got dtype {a.dtype}")
+    a = real_array(x, name, func)
     if a.size == 0:
         raise ValueError(f"{func}: {name} is empty (shape {a.shape})")
     a = a.astype(np.float64)
@@ -88,9 +85,7 @@ def _finite(x, name: str, func: str) -> np.ndarray:
 
 def _vector(x, name: str, func: str) -> np.ndarray:
     """A finite 1-D float64 array from (n,) or (n, 1): G and D return column vectors."""
-    a = _finite(x, name, func)
-    if a.ndim == 2 and a.shape[1] == 1:
-        a = a[:, 0]
+    a = column_to_1d(_finite(x, name, func))
     if a.ndim != 1:
         raise ValueError(f"{func}: {name} must have shape (n,) or (n, 1), got {a.shape}")
     return a
@@ -307,7 +302,7 @@ def nearest_neighbour_grid(
     samples:         (n, H*W) or (n, H, W), generated images (image_shape=(H, W) if flat)
     train:           (N, H*W) or (N, H, W), the training set; only the rows used are read
     neighbour_index: (n,) ints, the index in train of the image nearest to each sample
-                     (numgan.metrics.nearest_neighbours(samples, train))
+                     (numgan.eval.metrics.nearest_neighbours(samples, train))
     per_row:         samples per row.  Row r holds samples r*per_row ... and then, framed in
                      highlight_color, train[neighbour_index[j]] where j is the row's last
                      sample: the image beside it.  A last, partial row keeps its neighbour in
@@ -322,9 +317,7 @@ def nearest_neighbour_grid(
     H, W = _image_layout(x.shape, image_shape, "samples", func)
     n = len(x)
 
-    idx = np.asarray(neighbour_index)
-    if idx.ndim == 2 and idx.shape[1] == 1:
-        idx = idx[:, 0]
+    idx = column_to_1d(np.asarray(neighbour_index))
     if idx.dtype.kind not in "iu":
         raise TypeError(
             f"{func}: neighbour_index must hold integer indices into train, got dtype {idx.dtype}"
@@ -335,9 +328,7 @@ def nearest_neighbour_grid(
             f"got {idx.shape}"
         )
 
-    t = np.asarray(train)  # not converted whole: a training set can be large
-    if t.dtype.kind not in "biuf":
-        raise TypeError(f"{func}: train must be a real numeric array, got dtype {t.dtype}")
+    t = real_array(train, "train", func)  # not converted whole: a training set can be large
     if t.ndim not in (2, 3) or len(t) == 0:
         raise ValueError(
             f"{func}: train must have shape (N, H*W) or (N, H, W), N >= 1, got {t.shape}"
@@ -454,7 +445,7 @@ def loss_curves(
             "losses",
             "loss",
             [("d_loss", "D loss", "C0"), ("g_loss", "G loss", "C2")],
-            (LOG4, "D loss at the optimum, log 4", ":"),
+            (-OPTIMAL_VALUE, "D loss at the optimum, log 4", ":"),
         ),
         ("d_real", "d_fake"): (
             "discriminator outputs",
@@ -466,7 +457,7 @@ def loss_curves(
             "value of the game",
             "V(D, G)",
             [("value", "V(D, G), minibatch estimate", "C4")],
-            (-LOG4, "-log 4, the optimum", "--"),
+            (OPTIMAL_VALUE, "-log 4, the optimum", "--"),
         ),
     }
     for ax, group in zip(axes, present, strict=True):
@@ -490,30 +481,16 @@ def loss_curves(
 # --- Figure 1: the 1-D toy ----------------------------------------------------------------------
 
 
-def _kde(samples: np.ndarray, x: np.ndarray, bandwidth: float) -> np.ndarray:
-    """Gaussian kernel density estimate.  samples: (n,), x: (m,) -> p(x): (m,)
-
-        p(x) = (1 / (n h sqrt(2 pi))) sum_j exp(-(x - s_j)^2 / (2 h^2))
-
-    In blocks of samples, so memory stays at about a million floats whatever n is.
+def _p_g_bandwidth(samples: np.ndarray, x_grid: np.ndarray) -> float:
+    """Silverman's rule, floored at the x_grid spacing: a collapsed G shows as a spike instead of
+    vanishing between grid points.  With no spread at all the rule has no bandwidth, so the
+    floor alone.
     """
-    p = np.zeros(len(x))
-    block = max(1, 1_000_000 // len(x))
-    for start in range(0, len(samples), block):
-        u = (x[:, None] - samples[None, start : start + block]) / bandwidth
-        p += np.exp(-0.5 * u * u).sum(axis=1)
-    return p / (len(samples) * bandwidth * math.sqrt(2.0 * math.pi))
-
-
-def _silverman(samples: np.ndarray) -> float:
-    """h = 0.9 min(std, IQR / 1.34) n^(-1/5), std alone if the IQR is 0; 0 if no spread.
-
-    The rule numgan.metrics.silverman_bandwidth uses, so the drawn p_g matches kde_1d.
-    """
-    std = samples.std(ddof=1) if len(samples) > 1 else 0.0
-    q75, q25 = np.percentile(samples, [75, 25])
-    spread = min(std, (q75 - q25) / 1.34) if q75 > q25 else std
-    return float(0.9 * spread * len(samples) ** (-0.2))
+    spacing = float(np.diff(x_grid).max())
+    try:
+        return max(silverman_bandwidth(samples), spacing)
+    except ValueError:  # no spread: samples are already checked, so nothing else raises
+        return spacing
 
 
 _SNAPSHOT_KEYS = ("x_grid", "d_on_grid", "samples")
@@ -629,8 +606,10 @@ def figure1d(
                 f"{func}: data_pdf gave negative or non-finite densities (snapshot {i})"
             )
         s["p_data"] = p_data
-        h = bandwidth or max(_silverman(s["samples"]), float(np.diff(x).max()))
-        s["p_g"] = _kde(s["samples"], x, h)
+        h = float(bandwidth) if bandwidth is not None else _p_g_bandwidth(s["samples"], x)
+        # batch_size: blocks of (batch, n) kernel values, about a million floats at a time.
+        batch = max(1, 1_000_000 // len(s["samples"]))
+        s["p_g"] = kde_1d(s["samples"], x, h, batch_size=batch)
 
     if y_max is None:
         data_top = max(1.0, max(s["p_data"].max() for s in snaps))
@@ -744,7 +723,7 @@ def scatter2d(
     means:   (K, 2) or None, the modes, drawn as red crosses
     sigma:   None, a number, or (K,): each mode's standard deviation; draws a dashed circle of
              radius n_sigma * sigma around each mode, the region where a sample counts as high
-             quality (3 sigma, as numgan.metrics.mode_coverage scores it).  Needs means.
+             quality (3 sigma, as numgan.eval.metrics.mode_coverage scores it).  Needs means.
     title:   optional axes title.
     Returns the path, or the Figure when path is None.
     """

@@ -1,7 +1,7 @@
 """Evaluation metrics against closed forms and independent brute-force computations.
 
 The brute-force references below use direct differences (x_i - s_j), never the expansion
-||x||^2 - 2 x.s + ||s||^2 that numgan.metrics uses, so they share no arithmetic with it.
+||x||^2 - 2 x.s + ||s||^2 that numgan.eval.metrics uses, so they share no arithmetic with it.
 """
 
 import math
