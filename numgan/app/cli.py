@@ -1,12 +1,14 @@
 """The ``numgan`` command line.
 
     numgan train [--dataset NAME|PATH] [--model NAME] [...] [--out RUN_DIR] [--resume RUN_DIR]
-    numgan sample RUN_DIR [--n 64] [-o grid.png]
+    numgan sample RUN_DIR [--n 64] [-o grid.png|samples.npy]
     numgan evaluate RUN_DIR            prints the metrics, writes RUN_DIR/metrics.json
     numgan plot RUN_DIR                loss curves and sample figures into RUN_DIR
     numgan bench [...]                 training speed (see docs/benchmarks.md)
 
-Errors are one line on stderr and a non-zero exit code, never a traceback.
+Errors are one line on stderr and a non-zero exit code, never a traceback.  argparse only
+parses the flags' types; their values are checked where they are used (TrainConfig for the
+training options), so a flag and a config file key fail with the same message.
 """
 
 from __future__ import annotations
@@ -16,40 +18,38 @@ import sys
 from pathlib import Path
 
 from ..data import DATASETS
-from ..gan import DivergenceError, models
+from ..gan import DivergenceError
 from ..gan.checkpoint import CheckpointError
-from ..gan.objectives import G_LOSSES
+from .config import CHOICES, FIELDS, RunError, flag, resolve_config
 from .parser import OneLineParser
-from .run import (
-    IMAGE_OUTPUTS,
-    OPTIMIZERS,
-    RunError,
-    default_run_dir,
-    evaluate_run,
-    plot_run,
-    read_run_config,
-    resolve_config,
-    sample_run,
-    train,
-)
+from .results import evaluate_run, plot_run, sample_run
+from .run import default_run_dir, read_run_config, train
+
+
+def _or(name: str) -> str:
+    return " or ".join(CHOICES[name])
+
 
 TRAIN_FLAGS = {
-    # flag: (type, help); every default is None so that only given flags override
-    "dataset": (str, f"{', '.join(DATASETS)}, or a .npy/.npz file (default: digits)"),
-    "model": (str, f"{', '.join(models.PRESETS)} (default: the dataset's)"),
-    "iterations": (int, "total iterations of the run (a resumed run continues up to it)"),
-    "batch_size": (int, "m, per minibatch of noise and of data"),
-    "k": (int, "discriminator steps per generator step"),
-    "g_loss": (str, f"{' or '.join(G_LOSSES)}"),
-    "optimizer": (str, f"{' or '.join(OPTIMIZERS)}"),
-    "lr": (float, "learning rate"),
-    "momentum": (float, "SGD's momentum, or Adam's beta1"),
-    "seed": (int, "seeds the run's one random Generator"),
-    "data_dir": (str, "folder of the MNIST IDX files (default: $NUMGAN_DATA)"),
-    "output": (str, "images: G ends in sigmoid (pixels in [0, 1], default) or tanh ([-1, 1])"),
-    "sample_every": (int, "iterations between sample grids (0: ten per run)"),
-    "checkpoint_every": (int, "iterations between checkpoints (0: ten per run)"),
+    # flag: help; every default is None so that only given flags override
+    "dataset": f"{', '.join(DATASETS)}, or a .npy/.npz file (default: digits)",
+    "model": f"{', '.join(CHOICES['model'])} (default: the dataset's)",
+    "iterations": "total iterations of the run (a resumed run continues up to it)",
+    "batch_size": "m, per minibatch of noise and of data",
+    "k": "discriminator steps per generator step",
+    "g_loss": _or("g_loss"),
+    "optimizer": _or("optimizer"),
+    "lr": "learning rate",
+    "momentum": "SGD's momentum, or Adam's beta1",
+    "seed": "seeds the run's one random Generator",
+    "data_dir": "folder of the MNIST IDX files (default: $NUMGAN_DATA)",
+    "output": "images: G ends in sigmoid (pixels in [0, 1], default) or tanh ([-1, 1])",
+    "path": "auto (default: fused where the model allows it, else layers), layers (the nn "
+    "layers, as docs/algorithm1.md reads them) or fused (one jitted call per iteration)",
+    "sample_every": "iterations between sample grids (0: ten per run)",
+    "checkpoint_every": "iterations between checkpoints (0: ten per run)",
 }
+_TYPES = {"int": int, "float": float, "str": str}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,23 +64,22 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train G and D by Algorithm 1. Flags override --config, "
         "which overrides the dataset's defaults.",
     )
-    for name, (kind, text) in TRAIN_FLAGS.items():
-        flag = "--" + name.replace("_", "-")
-        choices = {
-            "g_loss": G_LOSSES,
-            "optimizer": OPTIMIZERS,
-            "model": tuple(models.PRESETS),
-            "output": IMAGE_OUTPUTS,
-        }
-        p.add_argument(flag, type=kind, default=None, help=text, choices=choices.get(name))
+    for name, text in TRAIN_FLAGS.items():
+        p.add_argument(flag(name), type=_TYPES[FIELDS[name].type], default=None, help=text)
     p.add_argument("--out", metavar="RUN_DIR", help="the run folder (default: runs/NAME-seedS)")
     p.add_argument("--config", metavar="FILE.toml", help="config file; flags override it")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR")
 
-    p = sub.add_parser("sample", help="draw samples of a trained run into a figure")
+    p = sub.add_parser("sample", help="samples of a trained run: an array (.npy) or a figure")
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.add_argument("--n", type=int, default=64, help="how many samples (default 64)")
-    p.add_argument("-o", "--output", default=None, help="PNG file (default RUN_DIR/sample.png)")
+    p.add_argument(
+        "-o",
+        "--output",
+        default=None,
+        help="FILE.npy: the samples, float32 (N, ...) in the data's scale; FILE.png: a figure "
+        "(default RUN_DIR/sample.png)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seeds the noise")
 
     p = sub.add_parser("evaluate", help="Parzen log-likelihood, mode coverage or 1-D checks")
@@ -130,13 +129,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "train":
             return _train(args)
         if args.command == "sample":
-            if args.n < 1:
-                raise RunError(f"--n must be at least 1, got {args.n}")
             out = Path(args.output) if args.output else Path(args.run_dir) / "sample.png"
             print(sample_run(Path(args.run_dir), args.n, out, args.seed))
         elif args.command == "evaluate":
-            if args.n_samples < 2:
-                raise RunError(f"--n-samples must be at least 2, got {args.n_samples}")
             evaluate_run(Path(args.run_dir), args.n_samples)
         elif args.command == "plot":
             plot_run(Path(args.run_dir))

@@ -33,6 +33,12 @@ def one_line_error(result, message):
     assert "Traceback" not in result.stderr
 
 
+def progress_lines(result):
+    """The plain progress lines a run writes when stderr is not a terminal (here: a pipe)."""
+    assert "\r" not in result.stderr
+    return [line for line in result.stderr.splitlines() if "it/s" in line]
+
+
 def params(run_dir):
     state = checkpoint.load(run_dir / "checkpoints" / "last.npz")
     return {k: v for k, v in state.items() if k.startswith(("G/", "D/", "opt_"))}
@@ -42,7 +48,9 @@ def test_train_sample_evaluate_plot_on_digits(tmp_path):
     run = tmp_path / "digits"
     result = ok(numgan("train", "--iterations", "60", "--sample-every", "30", "--out", str(run)))
     assert "8x8 digits" in result.stdout and "done: iteration 60" in result.stdout
-    assert "60/60" in result.stderr  # the progress line
+    assert "; path: layers" in result.stdout.splitlines()[0]  # Adam: the fused step is SGD's
+    lines = progress_lines(result)
+    assert len(lines) == 10 and "60/60" in lines[-1] and "D(G(z))" in lines[-1]
     for name in (
         "config.toml",
         "history.csv",
@@ -54,6 +62,11 @@ def test_train_sample_evaluate_plot_on_digits(tmp_path):
     assert len((run / "history.csv").read_text().splitlines()) == 61
     ok(numgan("sample", str(run), "--n", "16", "-o", str(tmp_path / "grid.png")))
     assert (tmp_path / "grid.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    x = sample_npy(run, tmp_path / "s.npy", "--n", "20", "--seed", "4")
+    assert x.shape == (20, 8, 8)
+    assert x.min() >= 0.0 and x.max() <= 1.0  # the data's scale: a sigmoid G's pixels
+    assert np.array_equal(x, sample_npy(run, tmp_path / "again.npy", "--n", "20", "--seed", "4"))
+    assert not np.array_equal(x, sample_npy(run, tmp_path / "other.npy", "--n", "20"))
     result = ok(numgan("evaluate", str(run), "--n-samples", "500"))
     assert "Parzen window log-likelihood" in result.stdout
     assert '"parzen_log_likelihood"' in (run / "metrics.json").read_text()
@@ -62,10 +75,21 @@ def test_train_sample_evaluate_plot_on_digits(tmp_path):
         assert (run / name).is_file(), name
 
 
+def sample_npy(run, path, *args):
+    """``numgan sample RUN -o FILE.npy``: float32, finite, and nothing else left beside it."""
+    ok(numgan("sample", str(run), "-o", str(path), *args))
+    x = np.load(path)
+    assert x.dtype == np.float32 and np.isfinite(x).all()
+    assert sorted(p.name for p in path.parent.glob(f"*{path.name}*")) == [path.name]
+    return x
+
+
 def test_tanh_output_scales_pixels_to_minus_one_one(tmp_path):
     run = tmp_path / "t"
     ok(numgan("train", "--output", "tanh", "--iterations", "10", "--out", str(run)))
     assert 'output = "tanh"' in (run / "config.toml").read_text()
+    x = sample_npy(run, tmp_path / "s.npy", "--n", "5")
+    assert x.shape == (5, 8, 8) and x.min() >= -1.0 and x.max() <= 1.0 and x.min() < 0
     from numgan.app.run import restore_run
 
     _, data, trainer = restore_run(run)
@@ -74,11 +98,19 @@ def test_tanh_output_scales_pixels_to_minus_one_one(tmp_path):
     ok(numgan("plot", str(run)))
 
 
-def test_ring8_and_toy1d_runs(tmp_path):
+def test_ring8_and_toy1d_runs(tmp_path, backend):
     ok(numgan("train", "--dataset", "ring8", "--iterations", "40", "--out", str(tmp_path / "r")))
     result = ok(numgan("evaluate", str(tmp_path / "r"), "--n-samples", "300"))
     assert "modes captured" in result.stdout and "of 8" in result.stdout
-    ok(numgan("train", "--dataset", "toy1d", "--iterations", "50", "--out", str(tmp_path / "t")))
+    assert sample_npy(tmp_path / "r", tmp_path / "r.npy", "--n", "30").shape == (30, 2)
+    result = ok(
+        numgan("train", "--dataset", "toy1d", "--iterations", "50", "--out", str(tmp_path / "t"))
+    )
+    # toy1d's MLPs with SGD fit the fused step, which needs the numba backend.
+    ran = "fused (one jitted call per iteration)" if backend == "numba" else "layers"
+    assert result.stdout.splitlines()[0].endswith(f"; path: {ran}")
+    assert f'path = "auto"  # ran: {ran}\n' in (tmp_path / "t" / "config.toml").read_text()
+    assert sample_npy(tmp_path / "t", tmp_path / "t.npy", "--n", "30").shape == (30, 1)
     result = ok(numgan("evaluate", str(tmp_path / "t"), "--n-samples", "500"))
     assert "-log 4" in result.stdout
     ok(numgan("plot", str(tmp_path / "t")))
@@ -90,6 +122,21 @@ def test_resume_gives_the_same_parameters_as_one_run(tmp_path):
     ok(numgan("train", *common, "--iterations", "40", "--out", str(tmp_path / "once")))
     ok(numgan("train", *common, "--iterations", "20", "--out", str(tmp_path / "twice")))
     ok(numgan("train", "--resume", str(tmp_path / "twice"), "--iterations", "40"))
+    a, b = params(tmp_path / "once"), params(tmp_path / "twice")
+    assert a.keys() == b.keys()
+    for key in a:
+        assert np.array_equal(a[key], b[key]), key
+
+
+@pytest.mark.parametrize("path", ["auto", "layers"])
+def test_resume_is_bit_identical_on_either_path(tmp_path, path):
+    # toy1d with SGD: "auto" runs the fused step on the numba backend, the layers on numpy.
+    common = ["--dataset", "toy1d", "--seed", "2", "--checkpoint-every", "15", "--path", path]
+    ok(numgan("train", *common, "--iterations", "60", "--out", str(tmp_path / "once")))
+    ok(numgan("train", *common, "--iterations", "30", "--out", str(tmp_path / "twice")))
+    result = ok(numgan("train", "--resume", str(tmp_path / "twice"), "--iterations", "60"))
+    lines = progress_lines(result)  # counting on from 30, a line every 3 iterations
+    assert "33/60" in lines[0] and "60/60" in lines[-1] and len(lines) == 10
     a, b = params(tmp_path / "once"), params(tmp_path / "twice")
     assert a.keys() == b.keys()
     for key in a:
@@ -116,7 +163,19 @@ def test_bad_inputs_are_one_line_errors_and_keep_files(tmp_path):
     one_line_error(
         numgan("train", "--dataset", str(junk), "--out", str(tmp_path / "j")), "junk.npy"
     )
-    one_line_error(numgan("train", "--optimizer", "rmsprop"), "invalid choice: 'rmsprop'")
+    one_line_error(
+        numgan("train", "--optimizer", "rmsprop"),
+        "--optimizer must be one of sgd, adam, got 'rmsprop'",
+    )
+    one_line_error(
+        numgan("train", "--path", "jit"), "--path must be one of auto, layers, fused, got 'jit'"
+    )
+    one_line_error(numgan("train", "--lr", "fast"), "argument --lr: invalid float value: 'fast'")
+    one_line_error(
+        numgan("train", "--dataset", "ring8", "--path", "fused", "--out", str(tmp_path / "f")),
+        "--path fused: model toy2d with adam",
+    )
+    assert not (tmp_path / "f").exists()
     one_line_error(
         numgan("train", "--lr", "-1", "--out", str(tmp_path / "x")), "--lr must be positive"
     )
@@ -134,6 +193,11 @@ def test_bad_inputs_are_one_line_errors_and_keep_files(tmp_path):
     (broken / "config.toml").write_text((run / "config.toml").read_text())
     (broken / "checkpoints" / "last.npz").write_bytes(b"PK\x03\x04 half")
     one_line_error(numgan("sample", str(broken)), "not a readable checkpoint")
+    one_line_error(
+        numgan("sample", str(run), "-o", str(tmp_path / "s.jpg")),
+        "write .npy (the samples as an array) or .png (a figure), not .jpg",
+    )
+    one_line_error(numgan("sample", str(run), "--n", "0"), "--n must be at least 1, got 0")
     one_line_error(numgan("fly"), "invalid choice: 'fly'")
     assert (run / "checkpoints" / "last.npz").read_bytes() == before
 

@@ -1,0 +1,217 @@
+"""A run's config: its options, their defaults per dataset, and the one place that checks them.
+
+A run's config is resolved in three layers: the dataset's defaults (``DATASET_DEFAULTS``: a
+model and hyperparameters that train well on it), then a TOML file (``--config``), then the
+flags given on the command line.  ``resolve_config`` only merges the layers;
+``TrainConfig.__post_init__`` checks every value, whichever layer it came from, so a bad
+option is the same one-line error from a flag, a config file or the Python API.  The choices
+come from the code that owns them: the generator losses from ``numgan.gan.objectives``, the
+models from ``numgan.gan.models``, the pixel ranges from ``numgan.data``, the optimisers and
+paths from the tables below.  The dataset is the exception: a name or a file's path, it is
+checked when it is loaded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import numbers
+import tomllib
+from dataclasses import dataclass
+from typing import Any
+
+from ..data import PIXEL_RANGES
+from ..gan import models
+from ..gan.objectives import G_LOSSES
+from ..nn import SGD, Adam
+
+# --optimizer NAME -> the optimiser class; ``momentum`` is SGD's momentum or Adam's beta1.
+OPTIMIZERS = {"sgd": SGD, "adam": Adam}
+
+# --path NAME -> Trainer(fused=...): "auto" runs the fused step where the model allows it.
+PATHS = {"auto": "auto", "layers": False, "fused": True}
+
+# What `numgan train --dataset NAME` uses when nothing else is said.  Chosen by runs on a
+# 2-core machine; docs/results.md has the commands and what they gave.
+DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
+    "toy1d": {
+        "model": "toy1d",
+        "iterations": 3000,
+        "batch_size": 64,
+        "optimizer": "sgd",
+        "lr": 0.05,
+        "momentum": 0.5,
+    },
+    "ring8": {
+        "model": "toy2d",
+        "iterations": 5000,
+        "batch_size": 256,
+        "optimizer": "adam",
+        "lr": 1e-3,
+        "momentum": 0.5,
+    },
+    "grid25": {
+        "model": "toy2d",
+        "iterations": 10000,
+        "batch_size": 256,
+        "optimizer": "adam",
+        "lr": 1e-3,
+        "momentum": 0.5,
+    },
+    "digits": {
+        "model": "mlp-small",
+        "iterations": 15000,
+        "batch_size": 64,
+        "optimizer": "adam",
+        "lr": 2e-4,
+        "momentum": 0.5,
+    },
+    "mnist": {
+        "model": "paper-mnist",
+        "iterations": 20000,
+        "batch_size": 100,
+        "optimizer": "sgd",
+        "lr": 0.1,
+        "momentum": 0.5,
+    },
+    "file": {
+        "model": "mlp-small",
+        "iterations": 5000,
+        "batch_size": 64,
+        "optimizer": "adam",
+        "lr": 2e-4,
+        "momentum": 0.5,
+    },
+}
+
+
+class RunError(ValueError):
+    """A problem with a run's inputs: printed by the CLI as one line."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a training run.  ``momentum`` is SGD's momentum or Adam's beta1."""
+
+    dataset: str = "digits"
+    model: str = "mlp-small"
+    iterations: int = 15000
+    batch_size: int = 64
+    k: int = 1
+    g_loss: str = "non-saturating"
+    optimizer: str = "adam"
+    lr: float = 2e-4
+    momentum: float = 0.5
+    seed: int = 0
+    data_dir: str = ""
+    output: str = "sigmoid"  # images: a sigmoid G on pixels in [0, 1], or tanh on [-1, 1]
+    path: str = "auto"  # auto: the fused step where the model allows it, else the layers
+    sample_every: int = 0  # 0: ten times per run
+    checkpoint_every: int = 0  # 0: ten times per run
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            object.__setattr__(self, f.name, _typed(f.name, f.type, getattr(self, f.name)))
+        for names, least in ((("iterations", "batch_size", "k"), 1), (EVERY, 0)):
+            for name in names:
+                if (value := getattr(self, name)) < least:
+                    raise RunError(f"{flag(name)} must be a whole number >= {least}, got {value}")
+        for name, choices in CHOICES.items():
+            value = getattr(self, name)
+            if value not in choices:
+                raise RunError(f"{flag(name)} must be one of {', '.join(choices)}, got {value!r}")
+        if not self.lr > 0:
+            raise RunError(f"--lr must be positive, got {self.lr}")
+        if not 0 <= self.momentum < 1:
+            raise RunError(f"--momentum must be in [0, 1), got {self.momentum}")
+
+    @property
+    def every_sample(self) -> int:
+        return self.sample_every or max(1, self.iterations // 10)
+
+    @property
+    def every_checkpoint(self) -> int:
+        return self.checkpoint_every or max(1, self.iterations // 10)
+
+
+EVERY = ("sample_every", "checkpoint_every")  # 0: ten times per run
+
+# The options with a fixed set of values, each from its owner.
+CHOICES: dict[str, tuple[str, ...]] = {
+    "model": tuple(models.PRESETS),
+    "g_loss": tuple(G_LOSSES),
+    "optimizer": tuple(OPTIMIZERS),
+    "output": tuple(PIXEL_RANGES),
+    "path": tuple(PATHS),
+}
+
+FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
+
+
+def flag(name: str) -> str:
+    """The command-line flag of a config field: batch_size -> --batch-size."""
+    return "--" + name.replace("_", "-")
+
+
+def _typed(name: str, kind: str, value: Any) -> Any:
+    """``value`` as the field's type; a config file's 'lr = "fast"' is an error naming both."""
+    if kind == "int" and isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value)
+    if kind == "float" and isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return float(value)
+    if kind == "str" and isinstance(value, str):
+        return value
+    what = {"int": "a whole number", "float": "a number", "str": "a string"}[kind]
+    raise RunError(f"{name} = {value!r}: {flag(name)} takes {what}")
+
+
+def dataset_kind(dataset: str) -> str:
+    """The key of DATASET_DEFAULTS for a dataset name or file."""
+    return dataset if dataset in DATASET_DEFAULTS else "file"
+
+
+def resolve_config(
+    flags: dict[str, Any], *, config_file: str | None = None, base: dict[str, Any] | None = None
+) -> TrainConfig:
+    """Dataset defaults, then ``base`` (a resumed run's config), then the file, then flags.
+
+    A flag of None was not given.  TrainConfig checks the merged values.
+    """
+    from_file = read_config_file(config_file) if config_file else {}
+    given = {k: v for k, v in flags.items() if v is not None}
+    dataset = given.get("dataset", from_file.get("dataset", (base or {}).get("dataset", "digits")))
+    values = {**DATASET_DEFAULTS[dataset_kind(dataset)], **(base or {}), **from_file, **given}
+    values["dataset"] = dataset
+    return TrainConfig(**values)
+
+
+def read_config_file(path: str) -> dict[str, Any]:
+    """A flat TOML table of TrainConfig fields; an unknown key is an error that names it."""
+    try:
+        with open(path, "rb") as f:
+            values = tomllib.load(f)
+    except FileNotFoundError:
+        raise RunError(f"{path}: no such config file") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise RunError(f"{path}: not valid TOML ({err})") from None
+    unknown = sorted(set(values) - set(FIELDS))
+    if unknown:
+        raise RunError(
+            f"{path}: unknown config key(s) {', '.join(unknown)}; known keys: {', '.join(FIELDS)}"
+        )
+    return values
+
+
+def config_toml(config: TrainConfig, *, ran: str | None = None) -> str:
+    """The config as TOML, every field; ``ran`` notes which path ran, as a comment on ``path``.
+
+    The field keeps what was asked: "auto" decides the same way again on resume (the model,
+    optimiser and batch size it depends on cannot change), on the same backend.
+    """
+    lines = ["# numgan run config: every field, resolved"]
+    for name, value in dataclasses.asdict(config).items():
+        line = f"{name} = {json.dumps(value)}"
+        if name == "path" and ran is not None:
+            line += f"  # ran: {ran}"
+        lines.append(line)
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,221 @@
+"""What a finished run gives: samples, the paper's metrics, figures.
+
+These read a run folder and never change its checkpoint or history; they are apart from
+run.py, which writes runs, because they are the only users of numgan.eval (and, through it,
+matplotlib), which training never needs and imports only when a command here runs.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from ..fileio import atomic_write
+from .config import RunError
+from .run import load_snapshots, pixel_range, restore_run, snapshot1d, write_json
+
+SAMPLE_SUFFIXES = {".npy": "the samples as an array", ".png": "a figure"}
+
+
+def sample_run(run_dir: Path, n: int, output: Path, seed: int) -> Path:
+    """n samples of the run's generator, into ``output``; returns the path written.
+
+    .npy: the samples themselves, float32 of shape (n, ...) like the data's samples ((n, H, W)
+    for images, (n, 2) for 2-D points, (n, 1) for 1-D), in the data's scale.  .png: drawn as
+    the data is, a grid, a scatter or (1-D) D and G over the data's density.  The same seed
+    draws the same noise for either.
+    """
+    output = Path(output)
+    suffix = output.suffix.lower()
+    if suffix not in SAMPLE_SUFFIXES:
+        choices = " or ".join(f"{s} ({what})" for s, what in SAMPLE_SUFFIXES.items())
+        raise RunError(f"-o {output}: write {choices}, not {suffix or 'a file with no suffix'}")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise RunError(f"--n must be at least 1, got {n}")
+    config, data, trainer = restore_run(run_dir)
+    gan = trainer.gan
+    x = gan.sample(n, np.random.default_rng(seed))
+    if suffix == ".npy":
+        shape = (data.dim,) if data.is_sampler else data.samples.shape[1:]
+        samples = np.ascontiguousarray(x.reshape(n, *shape), dtype=np.float32)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        return atomic_write(output, lambda f: np.save(f, samples))
+    from ..eval import plots
+
+    if data.image_shape is not None:
+        return Path(
+            plots.sample_grid(
+                x, output, image_shape=data.image_shape, value_range=pixel_range(config)
+            )
+        )
+    if data.dim == 2:
+        return Path(plots.scatter2d(x, output, means=data.means, sigma=data.sigma))
+    if data.dim == 1:
+        snap = snapshot1d(config, data, trainer)
+        return Path(
+            plots.figure1d(
+                [snap],
+                output,
+                data_pdf=data.samples.pdf,
+                x_range=(snap["x_grid"][0], snap["x_grid"][-1]),
+            )
+        )
+    raise RunError(
+        f"cannot draw {data.dim}-dimensional samples that are not images: write them to a "
+        ".npy file instead"
+    )
+
+
+def evaluate_run(run_dir: Path, n_samples: int, out: IO[str] | None = None) -> dict[str, Any]:
+    """The paper's evaluation for the run's data; prints it and writes RUN_DIR/metrics.json."""
+    from ..eval import metrics
+
+    out = sys.stdout if out is None else out
+    if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 2:
+        raise RunError(f"--n-samples must be at least 2, got {n_samples}")
+    config, data, trainer = restore_run(run_dir)
+    gan = trainer.gan
+    rng = np.random.default_rng([config.seed, 5])
+    result: dict[str, Any] = {"iteration": trainer.iteration, "dataset": config.dataset}
+    if data.is_sampler and data.means is not None:
+        x = gan.sample(n_samples, rng)
+        cover = metrics.mode_coverage(x, data.means, data.sigma)
+        result.update(
+            modes=int(cover["modes"]),
+            of_modes=len(data.means),
+            high_quality=float(cover["high_quality"]),
+            reverse_kl=float(cover["reverse_kl"]),
+            samples=n_samples,
+        )
+        print(
+            f"modes captured {cover['modes']} of {len(data.means)}, high quality "
+            f"{100 * cover['high_quality']:.1f}%, reverse KL {cover['reverse_kl']:.3f} "
+            f"({n_samples:,} samples)",
+            file=out,
+        )
+    elif data.is_sampler:  # 1-D: D against D*, V against -log 4, the moments
+        x_gen = gan.sample(n_samples, rng).ravel()
+        x_data = data.sample(n_samples, rng).ravel()
+        # Where the data has mass: in the far tails the sample-based p_g is ~0 and D* ~ 1 or 0
+        # whatever D does, which says nothing about the fit.
+        grid = np.linspace(*np.percentile(x_data, [5, 95]), 200)
+        d = gan.discriminate(grid[:, None]).ravel()
+        d_star = metrics.optimal_discriminator(
+            grid, data.samples.pdf(grid), metrics.kde_1d(x_gen, grid)
+        )
+        a_real = gan.D.forward(x_data[:, None], training=False)
+        a_fake = gan.D.forward(x_gen[:, None], training=False)
+        from ..gan.objectives import gan_value
+
+        value = gan_value(a_real, a_fake)
+        result.update(
+            mean_d_real=float(gan.discriminate(x_data[:, None]).mean()),
+            mean_abs_d_minus_dstar=float(np.abs(d - d_star).mean()),
+            value=value,
+            value_gap=float(metrics.value_gap(value)),
+            gen_mean=float(x_gen.mean()),
+            gen_std=float(x_gen.std()),
+            data_mean=float(x_data.mean()),
+            data_std=float(x_data.std()),
+        )
+        print(
+            f"mean D(x) on data {result['mean_d_real']:.3f} (1/2 at the optimum); "
+            f"mean |D - D*| {result['mean_abs_d_minus_dstar']:.3f} (5-95% of the data); "
+            f"V {value:.4f} "
+            f"(-log 4 = {metrics.OPTIMAL_VALUE:.4f}); generated mean {x_gen.mean():.3f} "
+            f"std {x_gen.std():.3f}, data mean {x_data.mean():.3f} std {x_data.std():.3f}",
+            file=out,
+        )
+    else:
+        samples = gan.sample(n_samples, rng).astype(np.float64)
+        flat = lambda a: a.reshape(len(a), -1).astype(np.float64)  # noqa: E731
+        parzen = metrics.parzen_evaluate(samples, flat(data.validation)[:1000], flat(data.test))
+        result.update(
+            parzen_log_likelihood=float(parzen["mean"]),
+            parzen_stderr=float(parzen["stderr"]),
+            parzen_sigma=float(parzen["sigma"]),
+            samples=n_samples,
+            validation=min(1000, len(data.validation)),
+            test=len(data.test),
+        )
+        print(
+            f"Parzen window log-likelihood {parzen['mean']:.1f} +- {parzen['stderr']:.1f} "
+            f"(sigma {parzen['sigma']:.3f} chosen on {result['validation']:,} validation "
+            f"samples; {len(data.test):,} test samples, {n_samples:,} generated)",
+            file=out,
+        )
+    write_json(run_dir / "metrics.json", result)
+    return result
+
+
+def plot_run(run_dir: Path, out: IO[str] | None = None) -> list[Path]:
+    """The run's figures: loss curves, and samples drawn the way the data is."""
+    from ..eval import metrics, plots
+
+    out = sys.stdout if out is None else out
+    config, data, trainer = restore_run(run_dir)
+    gan = trainer.gan
+    written = [Path(plots.loss_curves(trainer.history_arrays(), run_dir / "loss_curves.png"))]
+    rng = np.random.default_rng([config.seed, 6])
+    if data.image_shape is not None:
+        written.append(
+            Path(
+                plots.sample_grid(
+                    gan.sample(64, rng),
+                    run_dir / "samples.png",
+                    image_shape=data.image_shape,
+                    value_range=pixel_range(config),
+                )
+            )
+        )
+        x = gan.sample(30, rng)
+        train_x = data.train.reshape(len(data.train), -1)
+        nn = metrics.nearest_neighbours(x, train_x)
+        written.append(
+            Path(
+                plots.nearest_neighbour_grid(
+                    x,
+                    train_x,
+                    nn,
+                    run_dir / "nearest_neighbours.png",
+                    image_shape=data.image_shape,
+                    value_range=pixel_range(config),
+                )
+            )
+        )
+    elif data.dim == 2:
+        written.append(
+            Path(
+                plots.scatter2d(
+                    gan.sample(2500, rng),
+                    run_dir / "samples.png",
+                    means=data.means,
+                    sigma=data.sigma,
+                )
+            )
+        )
+    elif data.dim == 1:
+        snaps = load_snapshots(run_dir) or [snapshot1d(config, data, trainer)]
+        pick = sorted({round(i) for i in np.linspace(0, len(snaps) - 1, min(4, len(snaps)))})
+        chosen = [snaps[i] for i in pick]
+        lo = min(s["x_grid"][0] for s in chosen)
+        hi = max(s["x_grid"][-1] for s in chosen)
+        snaps_clean = [
+            {k: (int(v) if k == "iteration" else v) for k, v in s.items()} for s in chosen
+        ]
+        written.append(
+            Path(
+                plots.figure1d(
+                    snaps_clean,
+                    run_dir / "figure1d.png",
+                    data_pdf=data.samples.pdf,
+                    x_range=(lo, hi),
+                )
+            )
+        )
+    for path in written:
+        print(path, file=out)
+    return written
