@@ -2,11 +2,13 @@
 
     python benchmarks/matmul_crossover.py
 
-For each (N, D_in, D_out) it times, interleaved in one process, the Numba kernel's two routes:
-the jitted loops (``_matmul_bias_loop`` + ``_dense_backward_loop``) and BLAS
-(``np.matmul(..., out=)`` + the jitted bias and column sums), and prints the median time of
-each and their ratio.  ``kernels.MATMUL_CROSSOVER`` (multiply-adds N * D_in * D_out) is set from
-this table; docs/kernels.md records the run.
+For each (N, D_in, D_out) it times, interleaved in one process, the two routes of the Numba
+backend's Dense kernels (``numgan.kernels.dense``): the jitted loops (``matmul_bias_nb`` +
+``dense_backward_nb``) and BLAS (``np.matmul(..., out=)`` + the jitted ``_add_bias`` and
+``_add_column_sums``, as ``dense_forward_loop_or_blas`` and ``dense_backward_loop_or_blas``
+run it above the crossover), and prints the median time of each and their ratio.
+``numgan.kernels.dense.MATMUL_CROSSOVER`` (multiply-adds N * D_in * D_out) is set from this
+table; docs/kernels.md records the run.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import time
 
 import numpy as np
 
-from numgan import kernels
+from numgan.kernels import dense
 
 SHAPES = [
     (64, 1, 16),
@@ -41,19 +43,18 @@ def _routes(n, k, d, dtype):
     x, W = rng.normal(size=(n, k)).astype(dtype), rng.normal(size=(k, d)).astype(dtype)
     b, dout = rng.normal(size=d).astype(dtype), rng.normal(size=(n, d)).astype(dtype)
     out, dx = np.empty((n, d), dtype), np.empty((n, k), dtype)
-    dW, db, scratch = np.zeros((k, d), dtype), np.zeros(d, dtype), np.empty((k, d), dtype)
+    dW, db = np.zeros((k, d), dtype), np.zeros(d, dtype)
 
     def loop():
-        kernels._matmul_bias_loop(x, W, b, out)
-        kernels._dense_backward_loop(dout, x, W, dx, dW, db, True, True)
+        dense.matmul_bias_nb(x, W, b, out)
+        dense.dense_backward_nb(dout, x, W, dx, dW, db, True, True)
 
     def blas():
         np.matmul(x, W, out=out)
-        kernels._add_bias(out, b)
+        dense._add_bias(out, b)
         np.matmul(dout, W.T, out=dx)
-        np.matmul(x.T, dout, out=scratch)
-        dW[...] += scratch
-        kernels._add_column_sums(db, dout)
+        dW[...] += x.T @ dout
+        dense._add_column_sums(db, dout)
 
     return loop, blas
 
@@ -84,7 +85,7 @@ def main(argv=None) -> int:
             time.sleep(0.1)
         a, b = statistics.median(t_loop) * 1e6, statistics.median(t_blas) * 1e6
         print(f"| {n} x {k} x {d} | {n * k * d:,} | {a:.1f} | {b:.1f} | {a / b:.2f} |", flush=True)
-    print(f"\ncurrent MATMUL_CROSSOVER = {kernels.MATMUL_CROSSOVER:,} multiply-adds")
+    print(f"\ncurrent MATMUL_CROSSOVER = {dense.MATMUL_CROSSOVER:,} multiply-adds")
     return 0
 
 

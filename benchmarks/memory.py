@@ -31,6 +31,7 @@ def toy() -> ng.Trainer:
         seed=0,
         opt_g=ng.SGD(lr=0.01, momentum=0.5),
         opt_d=ng.SGD(lr=0.01, momentum=0.5),
+        fused="auto",  # the fused step on the numba backend; the default is the layers
     )
 
 

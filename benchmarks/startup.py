@@ -14,7 +14,7 @@ import numpy as np  # noqa: E402
 import numgan as ng  # noqa: E402
 
 t1 = time.perf_counter()
-toy = ng.Trainer(ng.models.toy1d(), ng.Gaussian1D(), batch_size=64, seed=0)
+toy = ng.Trainer(ng.models.toy1d(), ng.Gaussian1D(), batch_size=64, seed=0, fused="auto")
 toy.step()
 t2 = time.perf_counter()
 G = ng.models.mlp([100, 1200, 1200, 784])

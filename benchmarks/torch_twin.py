@@ -1,0 +1,164 @@
+"""PyTorch's twin of a numgan GAN: the same layers, weights, optimiser and Algorithm 1.
+
+Used by benchmarks/train_speed.py (the timed PyTorch variant) and benchmarks/agreement.py (the
+check that both compute the same thing).  PyTorch is optional: ``load_torch()`` says why it is
+missing instead of raising.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+import numgan as ng
+from numgan.app.bench import ModelSpec
+
+
+def _import_torch() -> Any:
+    import torch
+
+    return torch
+
+
+def load_torch() -> tuple[Any | None, str]:
+    """(torch, "") if PyTorch imports, else (None, why not)."""
+    try:
+        return _import_torch(), ""
+    except Exception as err:  # ImportError, or a broken install (OSError from its libraries)
+        return None, f"torch is not importable ({type(err).__name__}: {err})"
+
+
+def torch_sequential(net: ng.Sequential, torch: Any) -> Any:
+    """The PyTorch twin of a numgan Sequential, holding a copy of its current weights (same
+    dtype: float32, or float64 for a float64 net).
+
+    Dense W (D_in, D_out) becomes Linear.weight (D_out, D_in) = W.T; BatchNorm becomes
+    BatchNorm1d with numgan's eps and momentum (both use running = (1 - momentum) * running +
+    momentum * batch statistic, with the unbiased variance for the running estimate).
+    """
+    nn = torch.nn
+    dtype = torch.float64 if net.dtype == np.float64 else torch.float32
+    mods = []
+    with torch.no_grad():
+        for layer in net.layers:
+            if isinstance(layer, ng.Dense):
+                lin = nn.Linear(layer.in_features, layer.out_features, dtype=dtype)
+                lin.weight.copy_(torch.from_numpy(np.ascontiguousarray(layer.params["W"].T)))
+                lin.bias.copy_(torch.from_numpy(layer.params["b"].copy()))
+                mods.append(lin)
+            elif isinstance(layer, ng.ReLU):  # before LeakyReLU: it may be its subclass
+                mods.append(nn.ReLU())
+            elif isinstance(layer, ng.LeakyReLU):
+                mods.append(nn.LeakyReLU(layer.alpha))
+            elif isinstance(layer, ng.BatchNorm):
+                bn = nn.BatchNorm1d(
+                    layer.in_features, eps=layer.eps, momentum=layer.momentum, dtype=dtype
+                )
+                bn.weight.copy_(torch.from_numpy(layer.params["gamma"].copy()))
+                bn.bias.copy_(torch.from_numpy(layer.params["beta"].copy()))
+                bn.running_mean.copy_(torch.from_numpy(layer.running_mean.copy()))
+                bn.running_var.copy_(torch.from_numpy(layer.running_var.copy()))
+                mods.append(bn)
+            elif isinstance(layer, ng.Sigmoid):
+                mods.append(nn.Sigmoid())
+            elif isinstance(layer, ng.Tanh):
+                mods.append(nn.Tanh())
+            else:
+                raise ValueError(f"no PyTorch counterpart for {layer!r}")
+    return nn.Sequential(*mods).train()
+
+
+def torch_state(tnet: Any, net: ng.Sequential) -> dict[str, np.ndarray]:
+    """A PyTorch twin's parameters and buffers under numgan's names ("0.W", "1.gamma", ...)."""
+    state: dict[str, np.ndarray] = {}
+    for i, (layer, mod) in enumerate(zip(net.layers, tnet, strict=True)):
+        if isinstance(layer, ng.Dense):
+            state[f"{i}.W"] = mod.weight.detach().numpy().T.copy()
+            state[f"{i}.b"] = mod.bias.detach().numpy().copy()
+        elif isinstance(layer, ng.BatchNorm):
+            state[f"{i}.gamma"] = mod.weight.detach().numpy().copy()
+            state[f"{i}.beta"] = mod.bias.detach().numpy().copy()
+            state[f"{i}.running_mean"] = mod.running_mean.numpy().copy()
+            state[f"{i}.running_var"] = mod.running_var.numpy().copy()
+    return state
+
+
+class TorchGAN:
+    """Algorithm 1 in PyTorch on a copy of a numgan GAN: same layers, weights and optimiser.
+
+    D step: zero D's grads; L_D = BCE-with-logits(D(x), 1) + BCE-with-logits(D(G(z).detach()),
+    0), each the mean over m (numgan's mean softplus(-a_real) + mean softplus(a_fake)); step D.
+    G step: D's parameters stop requiring grad; L_G = BCE-with-logits(D(G(z)), 1) (the
+    non-saturating loss); step G only; D's parameters require grad again.
+    """
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        gan: ng.GAN,
+        data: np.ndarray,
+        batch_size: int,
+        seed: int,
+        torch: Any,
+    ) -> None:
+        self.torch, self.spec, self.m = torch, spec, int(batch_size)
+        self.numgan_gan = gan
+        self.G, self.D = torch_sequential(gan.G, torch), torch_sequential(gan.D, torch)
+        self.opt_g, self.opt_d = self._optimizer(self.G), self._optimizer(self.D)
+        self.d_params = list(self.D.parameters())
+        self.data = torch.from_numpy(np.ascontiguousarray(data, dtype=np.float32))
+        self.gen = torch.Generator().manual_seed(int(seed))
+        dtype = torch.float64 if gan.dtype == np.float64 else torch.float32
+        self.ones = torch.ones(self.m, 1, dtype=dtype)
+        self.zeros = torch.zeros(self.m, 1, dtype=dtype)
+        self.bce = torch.nn.functional.binary_cross_entropy_with_logits
+
+    def _optimizer(self, net: Any) -> Any:
+        spec, optim = self.spec, self.torch.optim
+        if spec.optimizer == "adam":
+            return optim.Adam(net.parameters(), lr=spec.lr, betas=(0.5, 0.999), eps=1e-8)
+        # torch: b = mu b + g, p -= lr b; numgan: v = mu v - lr g, p += v.  With a constant lr,
+        # v = -lr b at every step: the same trajectory.
+        return optim.SGD(net.parameters(), lr=spec.lr, momentum=spec.momentum)
+
+    def d_step(self, x: Any, z: Any) -> Any:
+        self.opt_d.zero_grad(set_to_none=True)
+        fake = self.G(z).detach()
+        loss = self.bce(self.D(x), self.ones) + self.bce(self.D(fake), self.zeros)
+        loss.backward()
+        self.opt_d.step()
+        return loss
+
+    def g_step(self, z: Any) -> Any:
+        for p in self.d_params:
+            p.requires_grad_(False)
+        try:
+            self.opt_g.zero_grad(set_to_none=True)
+            loss = self.bce(self.D(self.G(z)), self.ones)
+            loss.backward()
+            self.opt_g.step()
+        finally:
+            for p in self.d_params:
+                p.requires_grad_(True)
+        return loss
+
+    def step(self) -> None:
+        """One iteration, minibatches drawn with PyTorch's own generator."""
+        torch, m, gen = self.torch, self.m, self.gen
+        x = self.data[torch.randint(0, len(self.data), (m,), generator=gen)]
+        z = torch.empty(m, self.spec.noise_dim).uniform_(-1.0, 1.0, generator=gen)
+        self.d_step(x, z)
+        z = torch.empty(m, self.spec.noise_dim).uniform_(-1.0, 1.0, generator=gen)
+        self.g_step(z)
+
+    def run(self, n: int) -> None:
+        step = self.step
+        for _ in range(n):
+            step()
+
+    def state(self) -> dict[str, np.ndarray]:
+        gan = self.numgan_gan
+        state = {f"G.{k}": v for k, v in torch_state(self.G, gan.G).items()}
+        state.update({f"D.{k}": v for k, v in torch_state(self.D, gan.D).items()})
+        return state
