@@ -148,6 +148,17 @@ def batchnorm_backward_nb(dout, xhat, s, gamma, dx, dgamma, dbeta, training, par
             dbeta[j] += sum_d[j]
             dgamma[j] += sum_dx[j]
     # dx = (s/M) (M g - sum g - xhat sum(g xhat)) with g = gamma * dout; eval: g * s
+    if length == 1:
+        for i in range(n):
+            for j in range(c):
+                k = s[j] * gamma[j]
+                if training:
+                    dx[i, j, 0] = (k / m) * (
+                        m * dout[i, j, 0] - sum_d[j] - xhat[i, j, 0] * sum_dx[j]
+                    )
+                else:
+                    dx[i, j, 0] = k * dout[i, j, 0]
+        return
     for i in range(n):
         for j in range(c):
             k = s[j] * gamma[j]
