@@ -39,9 +39,10 @@ from ..nn import SGD, Dense, LeakyReLU, Sigmoid, Tanh
 
 IDENTITY, LEAKY, TANH, SIGMOID = 0, 1, 2, 3
 
-# The fused step keeps every product in jitted loops; it still beats the layer path, whose
-# Python overhead it saves, up to about this size per product.
-FUSED_MAX_MACS = 262_144
+# The fused step keeps every product in jitted loops; it beats the layer path, whose Python
+# overhead it saves, at every batch size measured up to this many multiply-adds per product
+# (benchmarks/fused_crossover.py; docs/kernels.md, "Where the fused step stops winning").
+FUSED_MAX_MACS = 32_768
 
 
 def _encode(net):
