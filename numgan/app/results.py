@@ -7,6 +7,7 @@ matplotlib), which training never needs and imports only when a command here run
 
 from __future__ import annotations
 
+import numbers
 import sys
 from pathlib import Path
 from typing import IO, Any
@@ -33,14 +34,14 @@ def sample_run(run_dir: Path, n: int, output: Path, seed: int) -> Path:
     if suffix not in SAMPLE_SUFFIXES:
         choices = " or ".join(f"{s} ({what})" for s, what in SAMPLE_SUFFIXES.items())
         raise RunError(f"-o {output}: write {choices}, not {suffix or 'a file with no suffix'}")
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
         raise RunError(f"--n must be at least 1, got {n}")
     config, data, trainer = restore_run(run_dir)
     gan = trainer.gan
     x = gan.sample(n, np.random.default_rng(seed))
     if suffix == ".npy":
         shape = (data.dim,) if data.is_sampler else data.samples.shape[1:]
-        samples = np.ascontiguousarray(x.reshape(n, *shape), dtype=np.float32)
+        samples = np.ascontiguousarray(x.reshape(int(n), *shape), dtype=np.float32)
         output.parent.mkdir(parents=True, exist_ok=True)
         return atomic_write(output, lambda f: np.save(f, samples))
     from ..eval import plots
@@ -74,7 +75,7 @@ def evaluate_run(run_dir: Path, n_samples: int, out: IO[str] | None = None) -> d
     from ..eval import metrics
 
     out = sys.stdout if out is None else out
-    if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 2:
+    if isinstance(n_samples, bool) or not isinstance(n_samples, numbers.Integral) or n_samples < 2:
         raise RunError(f"--n-samples must be at least 2, got {n_samples}")
     config, data, trainer = restore_run(run_dir)
     gan = trainer.gan
