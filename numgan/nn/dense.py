@@ -33,7 +33,7 @@ class _Affine(Layer):
         self._initialized = True
 
     def output_shape(self, in_shape):
-        if tuple(in_shape) != self.in_shape:
+        if in_shape is not None and tuple(in_shape) != self.in_shape:
             raise ValueError(
                 f"{self!r} expects samples of shape {self.in_shape} (N, {self.in_shape[0]}); "
                 "put a Flatten() before it for images"

@@ -39,6 +39,9 @@ class Layer:
 
     #: the shape of one sample this layer expects, or None if it works on any shape
     in_shape: Shape | None = None
+    #: whether the output sample has the input sample's shape, whatever it is (activations,
+    #: BatchNorm, Dropout); Flatten and Reshape do not
+    keeps_shape: bool = True
 
     def __init__(self) -> None:
         self.params: dict[str, np.ndarray] = {}
@@ -54,20 +57,24 @@ class Layer:
     ) -> np.ndarray | None:
         raise NotImplementedError
 
-    def output_shape(self, in_shape: Shape) -> Shape:
+    def output_shape(self, in_shape: Shape | None) -> Shape | None:
         """The shape of one output sample for input samples of shape ``in_shape``.
 
-        Raises ValueError, saying what the layer expects, when ``in_shape`` does not fit.
-        The default: the input must match ``in_shape`` (if set) and comes out unchanged.
+        ``in_shape`` None means not known yet; the answer is then what the layer alone fixes
+        (None where that is nothing).  Raises ValueError, saying what the layer expects, when
+        ``in_shape`` does not fit.  The default: the input must match ``in_shape`` (if set)
+        and comes out unchanged.
         """
+        if in_shape is None:
+            return self.in_shape
         if self.in_shape is not None and tuple(in_shape) != self.in_shape:
             raise ValueError(f"{self!r} expects samples of shape {self.in_shape}")
         return tuple(in_shape)
 
     @property
     def out_shape(self) -> Shape | None:
-        """The shape of one output sample when ``in_shape`` is fixed; else None."""
-        return None if self.in_shape is None else self.output_shape(self.in_shape)
+        """The shape of one output sample, where the layer alone fixes it; else None."""
+        return self.output_shape(self.in_shape)
 
     @property
     def in_features(self) -> int | None:

@@ -71,6 +71,8 @@ class BatchNorm(Layer):
         return self.num_features
 
     def output_shape(self, in_shape):
+        if in_shape is None:
+            return None
         in_shape = tuple(in_shape)
         if len(in_shape) not in (1, 3) or in_shape[0] != self.num_features:
             c = self.num_features

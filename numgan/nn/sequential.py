@@ -63,21 +63,24 @@ class Sequential:
     def _check_shapes(self) -> tuple[Shape | None, Shape | None]:
         """Walk the per-sample shape through the layers; name the two that do not fit.
 
-        The shape is unknown (None) until a layer states the one it expects.
+        The shape is unknown (None) until a layer fixes it (Dense states its input, Reshape
+        its output).  The network's input shape is the first stated one, if every layer
+        before it keeps the shape (ReLU then Dense(4, ...) takes (4,); Flatten then Dense
+        takes any shape that flattens to it, so the network's is unknown).
         """
-        first, shape, prev = None, None, "the input"
+        first, shape, prev, kept = None, None, "the input", True
         for i, layer in enumerate(self.layers):
-            if shape is None and layer.in_shape is not None:
-                first = shape = layer.in_shape
-            if shape is not None:
-                try:
-                    shape = layer.output_shape(shape)
-                except ValueError as err:
-                    raise ValueError(
-                        f"Sequential: layer {i} {layer!r} does not fit {prev}, which gives "
-                        f"samples of shape {shape}: {err}"
-                    ) from None
-            prev = f"layer {i} {layer!r}"
+            if shape is None and kept and layer.in_shape is not None:
+                first = layer.in_shape
+            try:
+                out = layer.output_shape(shape)
+            except ValueError as err:
+                raise ValueError(
+                    f"Sequential: layer {i} {layer!r} does not fit {prev}, which gives "
+                    f"samples of shape {shape}: {err}"
+                ) from None
+            kept = kept and layer.keeps_shape and layer.in_shape is None
+            shape, prev = out, f"layer {i} {layer!r}"
         return first, shape
 
     @property

@@ -19,8 +19,10 @@ class Flatten(Layer):
     backward: dx = dout reshaped to x's shape.      Cached: x's shape (no array).
     """
 
-    def output_shape(self, in_shape: Shape) -> Shape:
-        return (math.prod(in_shape),)
+    keeps_shape = False
+
+    def output_shape(self, in_shape: Shape | None) -> Shape | None:
+        return None if in_shape is None else (math.prod(in_shape),)
 
     def forward(self, x, training=True):
         self._check_input(x)
@@ -49,8 +51,10 @@ class Reshape(Layer):
             )
         self.shape = tuple(int(d) for d in shape)
 
-    def output_shape(self, in_shape: Shape) -> Shape:
-        if math.prod(in_shape) != math.prod(self.shape):
+    keeps_shape = False
+
+    def output_shape(self, in_shape: Shape | None) -> Shape:
+        if in_shape is not None and math.prod(in_shape) != math.prod(self.shape):
             raise ValueError(
                 f"{self!r} needs samples of {math.prod(self.shape)} values, "
                 f"not of shape {tuple(in_shape)} ({math.prod(in_shape)} values)"

@@ -166,7 +166,17 @@ def test_shape_walk_names_the_two_layers_that_do_not_fit():
     ):
         ng.Sequential([ng.Dense(2, 12), ng.Reshape((3, 2, 2)), ng.Flatten(), ng.Dense(10, 1)])
     net = ng.Sequential([ng.Reshape((3, 2, 2)), ng.BatchNorm(3), ng.Flatten()])
-    assert net.in_shape is None and net.out_shape is None  # shapes unknown until data arrives
+    assert net.in_shape is None and net.out_shape == (12,)  # Reshape fixes its output
+    with pytest.raises(ValueError, match=r"layer 1 Dense\(192, 10\) does not fit layer 0 "):
+        ng.Sequential([ng.Reshape((3, 8, 8)), ng.Dense(192, 10)])
+    # Flatten takes any shape that flattens to what the Dense after it expects
+    net = ng.Sequential([ng.Flatten(), ng.Dense(192, 10)], rng=np.random.default_rng(0))
+    assert net.in_shape is None and net.out_shape == (10,)
+    assert net.forward(np.ones((2, 3, 8, 8))).shape == (2, 10)
+    with pytest.raises(ValueError, match=r"Dense\(192, 10\) expects samples of shape \(192,\)"):
+        net.forward(np.ones((2, 3, 8, 7)))
+    # layers that keep the shape pass the first stated input shape on to the network
+    assert ng.Sequential([ng.ReLU(), ng.Dense(4, 2)]).in_shape == (4,)
     net = ng.Sequential([ng.Dense(2, 12), ng.Reshape((3, 2, 2)), ng.BatchNorm(3)])
     assert net.out_shape == (3, 2, 2) and net.out_features is None
 
@@ -243,6 +253,7 @@ def test_each_layer_states_its_sample_shapes():
     assert (ng.Maxout(3, 4, 2).in_shape, ng.Maxout(3, 4, 2).out_shape) == ((3,), (4,))
     for any_shape in (ng.ReLU(), ng.Tanh(), ng.Dropout(0.5), ng.BatchNorm(3), ng.Flatten()):
         assert any_shape.in_shape is None and any_shape.out_shape is None
+    assert ng.Reshape((3, 8, 8)).out_shape == (3, 8, 8)
     assert ng.BatchNorm(3).output_shape((3, 8, 8)) == (3, 8, 8)
     assert ng.Flatten().output_shape((3, 8, 8)) == (192,)
     assert ng.Reshape((3, 8, 8)).output_shape((192,)) == (3, 8, 8)
