@@ -14,6 +14,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from ..data import as_rows
 from ..fileio import atomic_write
 from .config import RunError
 from .run import load_snapshots, pixel_range, restore_run, snapshot1d, write_json
@@ -132,8 +133,8 @@ def evaluate_run(run_dir: Path, n_samples: int, out: IO[str] | None = None) -> d
         )
     else:
         samples = gan.sample(n_samples, rng).astype(np.float64)
-        flat = lambda a: a.reshape(len(a), -1).astype(np.float64)  # noqa: E731
-        parzen = metrics.parzen_evaluate(samples, flat(data.validation)[:1000], flat(data.test))
+        valid, test = (as_rows(a).astype(np.float64) for a in (data.validation, data.test))
+        parzen = metrics.parzen_evaluate(samples, valid[:1000], test)
         result.update(
             parzen_log_likelihood=float(parzen["mean"]),
             parzen_stderr=float(parzen["stderr"]),
@@ -173,7 +174,7 @@ def plot_run(run_dir: Path, out: IO[str] | None = None) -> list[Path]:
             )
         )
         x = gan.sample(30, rng)
-        train_x = data.train.reshape(len(data.train), -1)
+        train_x = as_rows(data.train)
         nn = metrics.nearest_neighbours(x, train_x)
         written.append(
             Path(

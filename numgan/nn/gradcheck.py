@@ -153,14 +153,9 @@ def check_layer(
     return _check_module(layer, x, dout, rng, h, lambda v: layer.forward(v, training))
 
 
-def check_network(
-    net,
-    x: np.ndarray,
-    *,
-    dout: np.ndarray | None = None,
-    rng: np.random.Generator | None = None,
-    training: bool = True,
-    h: float = 1e-3,
-) -> dict[str, float]:
-    """Relative errors of a Sequential's backward: ``{"x": ..., "0.W": ..., "0.b": ...}``."""
-    return _check_module(net, x, dout, rng, h, lambda v: net.forward(v, training))
+def check_network(net, x: np.ndarray, **options) -> dict[str, float]:
+    """Relative errors of a Sequential's backward: ``{"x": ..., "0.W": ..., "0.b": ...}``.
+
+    The same check as ``check_layer`` (same options), with parameters named "<layer>.<name>".
+    """
+    return check_layer(net, x, **options)

@@ -34,7 +34,26 @@ class NotInitializedError(RuntimeError):
     """Raised when a layer is used before its parameters were drawn or set."""
 
 
-class Layer:
+class Widths:
+    """``in_features``/``out_features`` for what works on (N, features): read off the
+    per-sample shapes ``in_shape`` and ``out_shape`` (None where a shape is not one width)."""
+
+    in_shape: Shape | None
+    out_shape: Shape | None
+
+    @property
+    def in_features(self) -> int | None:
+        """The input width on (N, features) input, else None."""
+        return self.in_shape[0] if self.in_shape is not None and len(self.in_shape) == 1 else None
+
+    @property
+    def out_features(self) -> int | None:
+        """The output width with a fixed (features,) output, else None."""
+        out = self.out_shape
+        return out[0] if out is not None and len(out) == 1 else None
+
+
+class Layer(Widths):
     """Base class: no parameters, identity ``zero_grad``, and the shape bookkeeping."""
 
     #: the shape of one sample this layer expects, or None if it works on any shape
@@ -75,17 +94,6 @@ class Layer:
     def out_shape(self) -> Shape | None:
         """The shape of one output sample, where the layer alone fixes it; else None."""
         return self.output_shape(self.in_shape)
-
-    @property
-    def in_features(self) -> int | None:
-        """The input width of a layer on (N, features) input, else None."""
-        return self.in_shape[0] if self.in_shape is not None and len(self.in_shape) == 1 else None
-
-    @property
-    def out_features(self) -> int | None:
-        """The output width of a layer with a fixed (features,) output, else None."""
-        out = self.out_shape
-        return out[0] if out is not None and len(out) == 1 else None
 
     def zero_grad(self) -> None:
         for g in self.grads.values():

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from .dropout import Dropout
-from .layer import Layer, Shape
+from .layer import Layer, Shape, Widths
 
 DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -22,7 +22,7 @@ class NonFiniteInputError(ValueError):
     """A network was handed NaN or inf."""
 
 
-class Sequential:
+class Sequential(Widths):
     """A network: layers applied in order, one dtype for all parameters.
 
     x: (N, *in_shape) -> out: (N, *out_shape)
@@ -82,17 +82,6 @@ class Sequential:
             kept = kept and layer.keeps_shape and layer.in_shape is None
             shape, prev = out, f"layer {i} {layer!r}"
         return first, shape
-
-    @property
-    def in_features(self) -> int | None:
-        """The input width, for a network on (N, features) input; else None."""
-        return self.in_shape[0] if self.in_shape is not None and len(self.in_shape) == 1 else None
-
-    @property
-    def out_features(self) -> int | None:
-        """The output width, for a network with (N, features) output; else None."""
-        out = self.out_shape
-        return out[0] if out is not None and len(out) == 1 else None
 
     def _gather_parameters(self) -> tuple[np.ndarray, np.ndarray]:
         """Move every parameter (and its gradient) into one flat array; layers keep views.
