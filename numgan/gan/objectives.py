@@ -41,6 +41,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..kernels import ops
+from ..nn.activations import sigmoid
 
 G_LOSSES = ("minimax", "non-saturating")
 
@@ -77,9 +78,31 @@ def cross_entropy(a: np.ndarray, target, *, scale: float = 1.0) -> tuple[float, 
     Returns (loss, dloss/da of shape (m, 1)).
     """
     a = _check_outputs(a, "logits")
-    t = np.broadcast_to(np.asarray(target, dtype=a.dtype), a.shape)
+    if isinstance(target, float | int):
+        t = _constant(float(target), a.shape, a.dtype)
+    else:
+        t = np.asarray(target, dtype=a.dtype)
+        if t.shape != a.shape:
+            raise ValueError(f"targets of shape {t.shape} for logits of shape {a.shape}")
     grad = np.empty_like(a)
     return ops.sigmoid_cross_entropy(a, t, scale, grad), grad
+
+
+_CONSTANTS: dict[tuple, np.ndarray] = {}
+
+
+def _constant(value: float, shape: tuple, dtype) -> np.ndarray:
+    """A read-only array full of ``value``, made once per (value, shape, dtype): a trainer asks
+    for the same few targets every step."""
+    key = (value, shape, np.dtype(dtype))
+    array = _CONSTANTS.get(key)
+    if array is None:
+        if len(_CONSTANTS) > 64:  # many batch sizes: keep the cache small
+            _CONSTANTS.clear()
+        array = np.full(shape, value, dtype=dtype)
+        array.flags.writeable = False
+        _CONSTANTS[key] = array
+    return array
 
 
 class Objective:
@@ -177,8 +200,6 @@ class CrossEntropy(Objective):
         return cross_entropy(a_fake, 1.0)
 
     def score(self, a):
-        from ..nn.activations import sigmoid
-
         return sigmoid(a)
 
     def fused_targets(self):

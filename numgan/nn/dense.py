@@ -41,6 +41,8 @@ class _Affine(Layer):
         return (self.width,)
 
     def _check_ready(self, x):
+        if self._initialized and x.ndim == 2 and x.shape[1] == self.in_shape[0]:
+            return  # the common case, checked without a call
         if not self.initialized:
             raise NotInitializedError(
                 f"{self!r} has no weights yet: pass rng= when building it, call "
