@@ -17,7 +17,7 @@ One module per family, each kernel beside its twin:
     loss.py         the logit loss (sigmoid cross-entropy with targets) and its gradient
     norm.py         BatchNorm
     optim.py        SGD with momentum, Adam
-    jit.py          the Numba flags, defined once
+    flags.py        the Numba flags and the jit decorator, defined once
 
 The backend is chosen for the whole process by ``NUMGAN_BACKEND=numba|numpy`` (default numba)
 or ``set_backend(name)``.  This package imports nothing else of numgan.
@@ -29,7 +29,7 @@ import os
 
 from . import dense, elementwise, loss, norm, optim
 from .dense import MATMUL_CROSSOVER
-from .jit import FASTMATH, jit
+from .flags import FASTMATH, jit
 
 BACKENDS = ("numba", "numpy")
 

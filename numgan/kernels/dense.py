@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .jit import jit
+from .flags import jit
 
 # Below this many multiply-adds (m * k * n) a layer's product runs in a jitted loop; above, in
 # BLAS.  Measured by benchmarks/matmul_crossover.py (docs/kernels.md): the loop wins 3x at 1k

@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from .jit import jit
+from .flags import jit
 
 
 def leaky_relu_forward_np(x, alpha, out):

@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from .jit import jit
+from .flags import jit
 
 AXES = (0, 2)  # the axes a statistic runs over: the batch and the positions
 

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from .jit import jit
+from .flags import jit
 
 
 def sgd_momentum_np(theta, g, v, lr, mu):

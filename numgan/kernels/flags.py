@@ -1,0 +1,61 @@
+"""The Numba flags, defined once, and the decorator every jitted kernel uses.
+
+fastmath without ``nnan``/``ninf``: a diverging GAN shows NaN, and the checks for it must not
+be optimised away.  ``nogil=True`` lets a kernel run beside other threads.
+
+``cache=True`` keeps compiled kernels on disk between processes, in the package's
+``__pycache__`` folders or the user's cache folder.  Where neither can be written (a read-only
+install on a cluster node, a container run as an unprivileged user with no home), Numba would
+refuse to define a cached function at all; numgan then caches into a temporary folder for the
+process (or, failing that, compiles without caching) and says so once.  NUMBA_CACHE_DIR, if
+set, is Numba's own choice and is left alone.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+
+import numba
+from numba.core import caching
+
+FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
+
+
+def _probe():  # a function in this package's folder, for asking Numba where it would cache
+    return 0
+
+
+def _choose_cache() -> tuple[bool, str | None]:
+    """(whether to cache, a line to print once, or None)."""
+    if numba.config.CACHE_DIR:
+        return True, None
+    try:
+        caching.FunctionCache(_probe)
+        return True, None
+    except RuntimeError:  # "cannot cache function ...: no locator available"
+        pass
+    try:
+        folder = tempfile.mkdtemp(prefix="numgan-numba-cache-")
+    except OSError:
+        return False, (
+            "numgan: no writable folder for compiled kernels (package, home and temporary "
+            "folders are read-only): kernels are compiled in each process and not cached; set "
+            "NUMBA_CACHE_DIR to a writable folder to cache them"
+        )
+    numba.config.CACHE_DIR = folder
+    return True, (
+        f"numgan: the package and user cache folders are read-only: compiled kernels are cached "
+        f"in {folder} for this process only; set NUMBA_CACHE_DIR to a writable folder to keep "
+        "them"
+    )
+
+
+CACHE, _NOTICE = _choose_cache()
+if _NOTICE is not None:
+    print(_NOTICE, file=sys.stderr)
+
+
+def jit(fn):
+    """Compile ``fn`` in nopython mode with the project's flags."""
+    return numba.njit(cache=CACHE, nogil=True, fastmath=FASTMATH)(fn)
