@@ -115,6 +115,10 @@ class Layer(Widths):
                 known = ", ".join(self.params) or "none"
                 raise ValueError(f"{self!r} has no parameter {name!r} (its parameters: {known})")
             value = np.asarray(value)
+            if value.dtype.kind not in "fiub":
+                raise ValueError(
+                    f"{self!r}.set_params: {name} must be numbers, got an array of {value.dtype}"
+                )
             if value.shape != self.params[name].shape:
                 raise ValueError(
                     f"{self!r}.set_params: {name} must have shape {self.params[name].shape}, "

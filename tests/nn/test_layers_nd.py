@@ -199,6 +199,8 @@ def test_set_params_copies_into_the_network_and_marks_the_layer_initialised():
         dense.set_params(gamma=np.ones(2))
     with pytest.raises(ValueError, match="NaN or inf"):
         dense.set_params(b=[np.nan, 0.0])
+    with pytest.raises(ValueError, match="W must be numbers"):
+        dense.set_params(W="ab")
 
 
 def hand_built_gan(how):
