@@ -27,6 +27,11 @@ from .objectives import CrossEntropy, Objective
 
 HISTORY_KEYS = ("d_loss", "g_loss", "d_real", "d_fake", "value")
 
+# A loss or parameter beyond +-MAX_MAGNITUDE is taken as divergence even while it is finite:
+# no GAN trains with a loss (about a logit's size) or a weight anywhere near it, and a run
+# that got there (Adam at lr 1e6 reached a G loss of 4e22) is not a result.
+MAX_MAGNITUDE = 1e6
+
 
 class UniformNoise:
     """z ~ U(low, high)^dim, the paper's prior.  sample(m, rng) -> (m, dim)."""
@@ -275,21 +280,33 @@ class Trainer:
         except NonFiniteInputError as err:
             raise self._divergence(f"non-finite values reached a network ({err})") from None
 
-    def _divergence(self, what: str) -> DivergenceError:
+    def _divergence(self, what: str, iteration: int | None = None) -> DivergenceError:
         where = [
             f"{name} {bad}"
             for name, net in (("G", self.gan.G), ("D", self.gan.D))
-            if (bad := net.first_nonfinite()) is not None
+            if (bad := net.first_nonfinite(MAX_MAGNITUDE)) is not None
         ]
         found = (
-            ("first non-finite parameters: " + where[0])
+            ("first diverged parameters: " + where[0])
             if where
-            else ("the parameters are still finite")
+            else (f"the parameters are still finite and within +-{MAX_MAGNITUDE:.0e}")
         )
+        iteration = self.iteration + 1 if iteration is None else iteration
         return DivergenceError(
-            f"training diverged at iteration {self.iteration + 1}: {what}; {found}. "
+            f"training diverged at iteration {iteration}: {what}; {found}. "
             "Lower the learning rate or resume from an earlier checkpoint"
         )
+
+    def check_parameters(self) -> None:
+        """Raise DivergenceError, naming the first layer, if a parameter of G or D is NaN, inf
+        or beyond +-MAX_MAGNITUDE.  ``train`` calls it every ``callback_every`` iterations and
+        at its end; ``numgan train`` before every checkpoint, so a checkpoint never holds a
+        diverged run.  One pass over the parameters: too slow to run every iteration."""
+        for net in (self.gan.G, self.gan.D):
+            if net.first_nonfinite(MAX_MAGNITUDE) is not None:
+                raise self._divergence(
+                    f"parameters beyond +-{MAX_MAGNITUDE:.0e}", iteration=self.iteration
+                )
 
     def _step(self) -> dict[str, float]:
         m, dtype, rng = self.batch_size, self.gan.dtype, self.rng
@@ -317,8 +334,12 @@ class Trainer:
             "d_fake": d_fake / self.k,
             "value": -d_loss / self.k,
         }
-        if not (np.isfinite(entry["d_loss"]) and np.isfinite(g_loss)):
-            raise self._divergence(f"non-finite loss (D {entry['d_loss']}, G {g_loss})")
+        if not (abs(entry["d_loss"]) <= MAX_MAGNITUDE and abs(g_loss) <= MAX_MAGNITUDE):
+            kind = "non-finite" if not np.isfinite([d_loss, g_loss]).all() else "exploding"
+            raise self._divergence(
+                f"{kind} loss (D {entry['d_loss']:.4g}, G {g_loss:.4g}; a loss beyond "
+                f"+-{MAX_MAGNITUDE:.0e} counts as diverged)"
+            )
         for key, value in entry.items():
             self.history[key].append(value)
         self.iteration += 1
@@ -328,7 +349,9 @@ class Trainer:
         """Run ``iterations`` more iterations; return the whole history as arrays.
 
         progress=True shows a bar with iterations/s, the losses and D's mean outputs (a widget
-        in Jupyter, a bar in a terminal, a plain line now and then in a log file).
+        in Jupyter, a bar in a terminal, a plain line now and then in a log file).  NumPy's
+        overflow warnings are silenced here: what they warn of is caught as a DivergenceError
+        (a non-finite or exploding loss, or parameters: ``check_parameters``).
         """
         if not isinstance(iterations, (int, np.integer)) or iterations < 0:
             raise ValueError(f"train: iterations must be a non-negative int, got {iterations!r}")
@@ -338,12 +361,16 @@ class Trainer:
 
             bar = TrainingProgress(self.iteration + int(iterations), self.iteration)
         try:
-            for _ in range(int(iterations)):
-                self.step()
-                if bar is not None:
-                    bar.update(self)
-                if self.callback is not None and self.iteration % self.callback_every == 0:
-                    self.callback(self)
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                for _ in range(int(iterations)):
+                    self.step()
+                    if bar is not None:
+                        bar.update(self)
+                    if self.iteration % self.callback_every == 0:
+                        self.check_parameters()
+                        if self.callback is not None:
+                            self.callback(self)
+                self.check_parameters()
         finally:
             if bar is not None:
                 bar.close()

@@ -231,12 +231,20 @@ class Sequential(Widths):
 
     __call__ = forward
 
-    def first_nonfinite(self) -> str | None:
-        """The first parameter or buffer holding NaN or inf, as "layer i Dense(...) W"; or None."""
+    def first_nonfinite(self, bound: float | None = None) -> str | None:
+        """The first parameter or buffer holding NaN or inf, as "layer i Dense(...) W"; or None.
+
+        With ``bound``, a parameter (not a buffer: running statistics follow the data's scale)
+        with a value beyond +-bound counts too, named with its largest magnitude.
+        """
         for i, layer in enumerate(self.layers):
             for k, value in {**layer.params, **layer.buffers()}.items():
                 if not np.isfinite(value).all():
                     return f"layer {i} {layer!r} {k}"
+                if bound is not None and k in layer.params and value.size:
+                    largest = float(np.abs(value).max())
+                    if largest > bound:
+                        return f"layer {i} {layer!r} {k} (|value| up to {largest:.3g})"
         return None
 
     def name(self) -> str:

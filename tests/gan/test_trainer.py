@@ -276,8 +276,8 @@ def test_divergence_is_reported_not_propagated():
         trainer.train(200)
     message = str(info.value)
     assert message.startswith("training diverged at iteration ")
-    # Either a parameter went NaN/inf first (named), or an activation overflowed first.
-    assert ("first non-finite parameters: G layer " in message) != (
+    # Either a parameter went NaN/inf or past the bound first (named), or a loss did.
+    assert ("first diverged parameters: G layer " in message) != (
         "the parameters are still finite" in message
     )
     assert "Lower the learning rate" in message
@@ -313,3 +313,54 @@ def test_label_noise_draws_from_the_run_generator_so_seeds_repeat():
     np.testing.assert_array_equal(h1, h2)
     np.testing.assert_array_equal(p1, p2)
     assert not np.array_equal(h1, h3)
+
+
+def exploding_trainer(lr, optimizer=ng.Adam):
+    rng = np.random.default_rng(11)
+    G = ng.models.mlp([2, 8, 2], dtype=np.float32)
+    D = ng.models.mlp([2, 8, 1], dtype=np.float32)
+    return ng.Trainer(
+        ng.GAN(G, D, ng.UniformNoise(2)),
+        rng.normal(size=(100, 2)),
+        batch_size=16,
+        seed=0,
+        opt_g=optimizer(lr=lr),
+        opt_d=optimizer(lr=lr),
+    )
+
+
+def test_a_finite_explosion_is_divergence_too():
+    """Adam at lr 1e6 drives losses to 1e20 and more without a NaN: not a result."""
+    trainer = exploding_trainer(1e6)
+    with pytest.raises(ng.DivergenceError) as info:
+        trainer.train(500)
+    message = str(info.value)
+    assert "beyond +-1e+06" in message and "Lower the learning rate" in message
+    assert len(trainer.history["d_loss"]) == trainer.iteration
+    recorded = np.abs([trainer.history[k] for k in ("d_loss", "g_loss")])
+    assert (recorded <= ng.gan.trainer.MAX_MAGNITUDE).all()  # nothing beyond it was recorded
+
+
+def test_check_parameters_names_the_first_layer_beyond_the_bound():
+    trainer = exploding_trainer(1e-3, optimizer=ng.SGD)
+    trainer.train(2)
+    trainer.check_parameters()  # a sane run passes
+    trainer.gan.D.layers[2].params["W"][0, 0] = 3e6
+    with pytest.raises(
+        ng.DivergenceError,
+        match=r"iteration 2: parameters beyond \+-1e\+06.*"
+        r"D layer 2 Dense\(8, 1\) W \(\|value\| up to 3e\+06\)",
+    ):
+        trainer.check_parameters()
+    with pytest.raises(ng.DivergenceError, match="D layer 2"):
+        trainer.train(1)  # train checks at its end
+
+
+def test_train_keeps_numpys_overflow_warnings_to_itself():
+    import warnings
+
+    trainer = exploding_trainer(1e6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any RuntimeWarning would fail the test
+        with pytest.raises(ng.DivergenceError):
+            trainer.train(500)
