@@ -473,10 +473,14 @@ class TimingConfig:
     def __post_init__(self) -> None:
         if self.repeats < 1:
             raise ValueError(f"--repeats must be at least 1, got {self.repeats}")
-        if not self.block_seconds > 0:
-            raise ValueError(f"--block-seconds must be positive, got {self.block_seconds}")
-        if self.sleep < 0:
-            raise ValueError(f"--sleep must be >= 0, got {self.sleep}")
+        # a block of inf seconds never ends, and a NaN compares false everywhere
+        if not 0 < self.block_seconds <= 3600:
+            raise ValueError(
+                f"--block-seconds must be a number of seconds in (0, 3600], got "
+                f"{self.block_seconds}"
+            )
+        if not 0 <= self.sleep <= 3600:
+            raise ValueError(f"--sleep must be a number of seconds in [0, 3600], got {self.sleep}")
         if self.threads is not None and self.threads < 1:
             raise ValueError(f"--threads must be at least 1, got {self.threads}")
         if self.batch_size is not None and self.batch_size < 2:
