@@ -14,11 +14,13 @@ checked when it is loaded.
 from __future__ import annotations
 
 import dataclasses
-import json
+import math
 import numbers
 import tomllib
 from dataclasses import dataclass
 from typing import Any
+
+import tomli_w
 
 from ..data import PIXEL_RANGES
 from ..gan import models
@@ -120,10 +122,15 @@ class TrainConfig:
             value = getattr(self, name)
             if value not in choices:
                 raise RunError(f"{flag(name)} must be one of {', '.join(choices)}, got {value!r}")
-        if not self.lr > 0:
-            raise RunError(f"--lr must be positive, got {self.lr}")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise RunError(f"--lr must be a positive, finite number, got {self.lr}")
         if not 0 <= self.momentum < 1:
             raise RunError(f"--momentum must be in [0, 1), got {self.momentum}")
+        if self.seed < 0:
+            raise RunError(
+                f"--seed must be a whole number >= 0 (it seeds the run's random Generator), "
+                f"got {self.seed}"
+            )
 
     @property
     def every_sample(self) -> int:
@@ -202,16 +209,19 @@ def read_config_file(path: str) -> dict[str, Any]:
     return values
 
 
+HEADER = "# numgan run config: every field, resolved"
+
+
 def config_toml(config: TrainConfig, *, ran: str | None = None) -> str:
     """The config as TOML, every field; ``ran`` notes which path ran, as a comment on ``path``.
 
+    Written by a TOML writer (tomli-w), so that what is written reads back as the same values.
     The field keeps what was asked: "auto" decides the same way again on resume (the model,
     optimiser and batch size it depends on cannot change), on the same backend.
     """
-    lines = ["# numgan run config: every field, resolved"]
-    for name, value in dataclasses.asdict(config).items():
-        line = f"{name} = {json.dumps(value)}"
-        if name == "path" and ran is not None:
+    lines = [HEADER]
+    for line in tomli_w.dumps(dataclasses.asdict(config)).splitlines():
+        if ran is not None and line.startswith("path = "):
             line += f"  # ran: {ran}"
         lines.append(line)
     return "\n".join(lines) + "\n"

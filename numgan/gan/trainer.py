@@ -14,6 +14,8 @@ its contract.  docs/algorithm1.md puts each line next to the code below that doe
 
 from __future__ import annotations
 
+import math
+import os
 from collections.abc import Callable
 
 import numpy as np
@@ -119,6 +121,51 @@ class DivergenceError(FloatingPointError):
     """Training produced a non-finite loss or parameter."""
 
 
+def _values_per_sample(net: Sequential, shape) -> int:
+    """How many numbers one sample leaves in a network's caches and gradients: each layer's
+    output, counted for forward and backward (a lower bound where shapes are unknown)."""
+    total = 0
+    for layer in net.layers:
+        shape = layer.output_shape(shape) if shape is not None else layer.out_shape
+        if shape is not None:
+            total += 2 * math.prod(shape)
+    return total
+
+
+def _memory_text(n: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            return f"{n:,.0f} {unit}" if unit == "bytes" else f"{n:,.1f} {unit}"
+        n /= 1024
+    raise AssertionError("unreachable")
+
+
+def physical_memory() -> int | None:
+    """This machine's memory in bytes, where the OS says (None elsewhere)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _check_memory(gan: GAN, m: int) -> None:
+    """Refuse a batch whose activations alone cannot fit in this machine's memory, saying how
+    much they would need (before NumPy fails deep inside a forward pass)."""
+    memory = physical_memory()
+    if memory is None:
+        return
+    per_sample = _values_per_sample(gan.G, (gan.noise.dim,)) + _values_per_sample(
+        gan.D, gan.G.out_shape
+    )
+    need = m * per_sample * gan.dtype.itemsize * 2  # D sees a real and a fake batch
+    if need > memory:
+        raise ValueError(
+            f"batch size {m:,} needs about {_memory_text(need)} for one iteration's "
+            f"activations, more than this machine's {_memory_text(memory)}: use a smaller "
+            "batch size (--batch-size)"
+        )
+
+
 class Trainer:
     """Algorithm 1: k discriminator steps, then one generator step, per iteration.
 
@@ -184,6 +231,7 @@ class Trainer:
                 f"Trainer: data samples have {dim} features but D expects {gan.D.in_features}"
             )
         self.batch_size, self.k = int(batch_size), int(k)
+        _check_memory(gan, self.batch_size)
         self.opt_g = opt_g if opt_g is not None else SGD(lr=0.1, momentum=0.5)
         self.opt_d = opt_d if opt_d is not None else SGD(lr=0.1, momentum=0.5)
         if self.opt_g is self.opt_d:

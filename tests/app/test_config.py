@@ -49,8 +49,14 @@ def test_a_bad_choice_names_the_flag_the_value_and_the_choices(name):
         ({"iterations": 0}, "--iterations must be a whole number >= 1, got 0"),
         ({"batch_size": -3}, "--batch-size must be a whole number >= 1, got -3"),
         ({"checkpoint_every": -1}, "--checkpoint-every must be a whole number >= 0, got -1"),
-        ({"lr": 0.0}, "--lr must be positive, got 0.0"),
-        ({"lr": float("nan")}, "--lr must be positive, got nan"),
+        ({"lr": 0.0}, "--lr must be a positive, finite number, got 0.0"),
+        ({"lr": float("nan")}, "--lr must be a positive, finite number, got nan"),
+        ({"lr": float("inf")}, "--lr must be a positive, finite number, got inf"),
+        ({"momentum": float("nan")}, "--momentum must be in [0, 1), got nan"),
+        (
+            {"seed": -1},
+            "--seed must be a whole number >= 0 (it seeds the run's random Generator), got -1",
+        ),
         ({"momentum": 1.0}, "--momentum must be in [0, 1), got 1.0"),
         ({"lr": "fast"}, "lr = 'fast': --lr takes a number"),
         ({"iterations": 2.5}, "iterations = 2.5: --iterations takes a whole number"),
@@ -84,6 +90,14 @@ def test_a_bad_value_in_a_file_is_the_same_error_as_from_a_flag(tmp_path):
     path.write_text('optimizer = "rmsprop"\n')
     with pytest.raises(RunError, match="^--optimizer must be one of sgd, adam, got 'rmsprop'$"):
         resolve_config({}, config_file=str(path))
+
+
+def test_every_config_toml_reads_back_as_the_same_values(tmp_path):
+    """Written by a TOML writer: extreme but valid values survive the round trip."""
+    config = TrainConfig(lr=1e-300, momentum=0.999999, seed=2**63, data_dir='C:\\d "q"\n')
+    text = config_toml(config)
+    assert text.startswith("# numgan run config")
+    assert resolve_config({}, base=tomllib.loads(text)) == config
 
 
 def test_config_toml_round_trips_and_notes_the_path_that_ran(tmp_path):

@@ -364,3 +364,19 @@ def test_train_keeps_numpys_overflow_warnings_to_itself():
         warnings.simplefilter("error")  # any RuntimeWarning would fail the test
         with pytest.raises(ng.DivergenceError):
             trainer.train(500)
+
+
+def test_a_batch_that_cannot_fit_in_memory_says_how_much_it_needs():
+    gan = ng.models.paper_mnist()
+    data = np.zeros((4, 784))
+    memory = ng.gan.trainer.physical_memory()
+    if memory is None:
+        pytest.skip("this OS does not report its memory (os.sysconf)")
+    # the paper's nets leave about 11,000 numbers per sample: 10**12 samples cannot fit
+    with pytest.raises(
+        ValueError,
+        match=r"batch size 1,000,000,000,000 needs about [\d.,]+ PiB "
+        r"for one iteration's activations, more than this machine's",
+    ):
+        ng.Trainer(gan, data, batch_size=10**12)
+    ng.Trainer(gan, data, batch_size=100)  # a sane batch is not refused
