@@ -36,8 +36,7 @@ def sigmoid_cross_entropy_np(a, t, scale, grad):
     """
     m = a.shape[0]
     e = np.exp(-np.abs(a))
-    big = 1.0 / (1.0 + e)  # sigmoid(|a|)
-    small = e * big  # sigmoid(-|a|)
+    big, small = 1.0 / (1.0 + e), e / (1.0 + e)  # sigmoid(|a|), sigmoid(-|a|)
     u, pos = 1.0 - t, a >= 0
     losses = np.where(pos, u * a, -t * a) + np.log1p(e)
     sig, sig_neg = np.where(pos, big, small), np.where(pos, small, big)  # sigmoid(a), (-a)
@@ -53,7 +52,7 @@ def sigmoid_cross_entropy_nb(a, t, scale, grad):
     total = 0.0
     c = scale / m
     for i in range(m):
-        ai, ti = a[i, 0], t[i, 0]
+        ai, ti = np.float64(a[i, 0]), np.float64(t[i, 0])  # in double precision, as the sum
         e = math.exp(-abs(ai))
         big, small = 1.0 / (1.0 + e), e / (1.0 + e)
         if ai >= 0:
