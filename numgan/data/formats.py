@@ -7,21 +7,30 @@
     download_mnist(dir)   fetches those files, checked against their published MD5 sums
 
 Nothing here reaches the network except ``download_mnist``, which runs only when called, and
-nothing unpickles: a data file cannot run code.
+nothing unpickles: a data file cannot run code.  A .npy header is checked against the size
+of its file (or zip member) before any data is read, so a damaged or hostile file fails in
+one line naming it, never with NumPy's or zlib's own error.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import io
+import math
 import os
 import shutil
+import struct
+import warnings
 import zipfile
 import zlib
 from collections.abc import Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO, NamedTuple
 
 import numpy as np
+from numpy.lib import format as fmt
 
 from .pixels import check_pixel_range, scale_pixels
 from .sources import as_rows, check_labels
@@ -31,11 +40,227 @@ from .sources import as_rows, check_labels
 ARRAY_KEYS = ("x", "data", "arr_0")  # the names tried in a .npz for the samples, in this order
 LABEL_KEY = "y"  # the name of the labels in a .npz, unless label_key says otherwise
 _NPY_MAGIC, _ZIP_MAGIC = b"\x93NUMPY", b"PK"
-_READ_ERRORS = (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error)
+_NPY_LENGTH = {(1, 0): "<H", (2, 0): "<I", (3, 0): "<I"}  # each version's header-length field
+# NumPy's own limit for parsing a header of an untrusted file; np.save writes about 128 bytes.
+_MAX_HEADER = 10_000
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+_ZIP_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)
+
+
+class _FileProblem(ValueError):
+    """A problem with a data file, already put in words: passed on, never re-worded."""
+
+
+class _NpyHeader(NamedTuple):
+    shape: tuple[int, ...]
+    fortran_order: bool
+    dtype: np.dtype
+    nbytes: int  # the bytes of data the header promises
+
+
+def _reason(err: Exception) -> str:
+    """The first line of a low-level error, short, and named by what failed."""
+    if isinstance(err, zipfile.BadZipFile) and "not a zip file" in str(err):
+        return "the zip directory at its end is missing or damaged"
+    name = "zlib" if isinstance(err, zlib.error) else type(err).__name__
+    text = str(err).splitlines()[0][:160] if str(err) else ""
+    return f"{name}: {text}" if text else name
+
+
+@contextmanager
+def _reading(where: str):
+    """Any failure to read damaged bytes (zip, zlib, struct, OS...) as one line naming them."""
+    try:
+        yield
+    except _FileProblem:
+        raise
+    except MemoryError:
+        raise _FileProblem(f"{where}: too large to load into this machine's memory") from None
+    except Exception as err:  # the bytes are damaged, whichever layer noticed it first
+        raise _FileProblem(f"{where}: corrupt or truncated ({_reason(err)})") from err
+
+
+def _read_header(fp: BinaryIO, where: str, size: int) -> _NpyHeader:
+    """The header of the .npy stream ``fp`` (read from its start), checked against the stream's
+    size in bytes before any data is read: a header that claims terabytes costs nothing."""
+    magic = fp.read(len(_NPY_MAGIC) + 2)
+    if not magic:
+        raise _FileProblem(f"{where}: empty (0 bytes), not a .npy array")
+    if not magic.startswith(_NPY_MAGIC[: len(magic)]):
+        raise _FileProblem(f"{where}: not a .npy array (no NumPy magic bytes): not from np.save")
+    truncated = f"{where}: truncated: {size:,} bytes, not even a whole .npy header"
+    if len(magic) < len(_NPY_MAGIC) + 2:
+        raise _FileProblem(truncated)
+    version = (magic[-2], magic[-1])
+    if version not in _NPY_LENGTH:
+        raise _FileProblem(
+            f"{where}: .npy format version {version[0]}.{version[1]}, but NumPy writes 1.0, 2.0 "
+            f"and 3.0: corrupt, or not saved by np.save"
+        )
+    length = fp.read(struct.calcsize(_NPY_LENGTH[version]))
+    if len(length) < struct.calcsize(_NPY_LENGTH[version]):
+        raise _FileProblem(truncated)
+    header_size = struct.unpack(_NPY_LENGTH[version], length)[0]
+    if header_size > _MAX_HEADER:
+        raise _FileProblem(
+            f"{where}: a .npy header of {header_size:,} bytes, where np.save writes about a "
+            f"hundred: corrupt, or not saved by np.save"
+        )
+    offset = len(magic) + len(length) + header_size
+    text = fp.read(header_size)
+    if len(text) < header_size or size < offset:
+        raise _FileProblem(
+            f"{where}: truncated, or its header is wrong: {size:,} bytes, fewer than the "
+            f"{offset:,} its .npy header alone takes"
+        )
+    read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+    try:
+        with warnings.catch_warnings():  # NumPy warns of headers written by Python 2: fine here
+            warnings.simplefilter("ignore")
+            shape, fortran_order, dtype = read(
+                io.BytesIO(length + text), max_header_size=_MAX_HEADER
+            )
+    except Exception as err:  # the header is text parsed by literal_eval: any failure is damage
+        raise _FileProblem(
+            f"{where}: a damaged .npy header ({_reason(err)}): corrupt, or not saved by np.save"
+        ) from None
+    if any(d < 0 for d in shape):
+        raise _FileProblem(f"{where}: its header gives a negative size, shape {shape}: corrupt")
+    if dtype.hasobject:  # pickled Python objects: never loaded, whatever they hold
+        raise _FileProblem(f"{where}: holds Python objects (dtype object), not an array of numbers")
+    nbytes = math.prod(shape) * dtype.itemsize  # Python ints: a corrupt shape cannot overflow
+    if size - offset != nbytes:
+        said = (
+            f"its header says shape {shape} of {dtype}, {nbytes:,} bytes of data, but "
+            f"{size - offset:,} bytes follow the {offset}-byte header"
+        )
+        if size - offset < nbytes:
+            raise _FileProblem(f"{where}: truncated, or its header is wrong: {said}")
+        raise _FileProblem(
+            f"{where}: {size - offset - nbytes:,} bytes of trailing data ({said}): its header "
+            f"is wrong, or something was appended to it"
+        )
+    return _NpyHeader(tuple(shape), fortran_order, dtype, nbytes)
+
+
+def _read_npy(fp: BinaryIO, where: str, size: int) -> np.ndarray:
+    """The array of the .npy stream ``fp`` of ``size`` bytes, a writable array as saved."""
+    with _reading(where):
+        header = _read_header(fp, where, size)
+        if header.dtype.itemsize == 0:  # items of no bytes (dtype V0, U0): nothing to read
+            return np.zeros(header.shape, header.dtype)
+        data = bytearray(header.nbytes)
+        if fp.readinto(data) != header.nbytes:  # the stream ended before its size said
+            raise _FileProblem(f"{where}: truncated: fewer bytes than its header says")
+        order = "F" if header.fortran_order else "C"
+        return np.frombuffer(data, header.dtype).reshape(header.shape, order=order)
+
+
+def _file_kind(path: Path) -> str:
+    """The file's kind, npy or npz, from its first bytes; any other file is an error naming it."""
+    if not path.is_file():
+        what = "is a directory, not a file" if path.is_dir() else "no such file"
+        raise FileNotFoundError(f"{path}: {what}")
+    if path.suffix.lower() not in (".npy", ".npz"):
+        raise ValueError(f"{path}: expected a .npy or .npz file, got {path.suffix or 'no suffix'}")
+    with open(path, "rb") as f:
+        head = f.read(len(_NPY_MAGIC))
+    if not head:
+        raise _FileProblem(f"{path}: an empty file (0 bytes): nothing was saved in it")
+    if head.startswith(_NPY_MAGIC):
+        return "npy"
+    if head.startswith(_ZIP_MAGIC):
+        return "npz"
+    raise _FileProblem(
+        f"{path}: not a .npy or .npz file (it does not start with NumPy's or zip's magic "
+        f"bytes): corrupt, or saved by something other than np.save / np.savez"
+    )
+
+
+def _npz_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) -> np.ndarray:
+    """One array of an open .npz, checked against the size the zip's directory gives it."""
+    if info.flag_bits & 0x1:
+        raise _FileProblem(f"{where}: encrypted (password-protected): not saved by np.savez")
+    if info.compress_type not in _ZIP_METHODS:
+        raise _FileProblem(
+            f"{where}: compressed with zip method {info.compress_type}, which Python cannot "
+            f"read: save it again with np.savez or np.savez_compressed"
+        )
+    with _reading(where), zf.open(info) as fp:
+        x = _read_npy(fp, where, info.file_size)
+        if fp.read(1):  # reading on to the end is also what makes zipfile check the CRC
+            raise _FileProblem(f"{where}: longer than the zip's directory says: corrupt")
+    return x
+
+
+def _choose(
+    path: Path, names: Sequence[str], key: str | None, label_key: str | None
+) -> tuple[str, str | None]:
+    """The names of the samples and of the labels (or None) among the arrays of a .npz."""
+    if not names:
+        raise ValueError(f"{path}: an .npz file with no arrays in it")
+    if key is not None and key not in names:
+        raise ValueError(f"{path}: no array named {key!r}; it holds {', '.join(names)}")
+    if label_key is not None and label_key not in names:
+        raise ValueError(f"{path}: no label array named {label_key!r}; it holds {', '.join(names)}")
+    if label_key is not None and label_key == key:
+        raise ValueError(f"{path}: {key!r} cannot be both the samples and their labels")
+    y_key = label_key
+    if y_key is None and LABEL_KEY in names and key != LABEL_KEY:
+        y_key = LABEL_KEY
+    if key is not None:
+        return key, y_key
+    candidates = [name for name in names if name != y_key]
+    if not candidates:
+        raise ValueError(
+            f"{path}: holds the labels {y_key!r} but no samples: save both, as "
+            f"np.savez(path, x=x, y=y)"
+        )
+    named = [name for name in ARRAY_KEYS if name in candidates]
+    if named or len(candidates) == 1:
+        return (named or candidates)[0], y_key
+    # Guessing could train on the wrong array without a word: ask instead.
+    raise ValueError(
+        f"{path}: holds the arrays {', '.join(candidates)} and none is named x, so which are "
+        f"the samples? Save them as np.savez(path, x=samples) (labels, if any, as y=...), or "
+        f"in Python pass numgan.data.load_array(path, key=...)"
+    )
+
+
+def _load(
+    path: str | os.PathLike, key: str | None, label_key: str | None, labels: bool
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """What load_array (labels=False) and load_xy (labels=True) return."""
+    path = Path(path)
+    if _file_kind(path) == "npy":
+        if labels and label_key is not None:
+            raise ValueError(
+                f"{path}: a .npy file holds one array, so no labels {label_key!r}: save the "
+                f"samples and labels together with np.savez(path, x=x, y=y)"
+            )
+        with open(path, "rb") as f:
+            x = _read_npy(f, str(path), path.stat().st_size)
+        return _check_samples(x, str(path)), None
+    with _reading(str(path)):
+        zf = zipfile.ZipFile(path)
+    with zf:
+        members = {i.filename[:-4]: i for i in zf.infolist() if i.filename.endswith(".npy")}
+        if not members and zf.namelist():
+            raise _FileProblem(
+                f"{path}: a zip file holding {', '.join(zf.namelist()[:5])}, but no .npy "
+                f"arrays: not saved by np.savez"
+            )
+        x_key, y_key = _choose(path, list(members), key, label_key if labels else None)
+        x = _npz_member(zf, members[x_key], f"{path}[{x_key}]")
+        y = _npz_member(zf, members[y_key], f"{path}[{y_key}]") if labels and y_key else None
+    x = _check_samples(x, f"{path}[{x_key}]")
+    if y is not None:
+        y = check_labels(y, len(x), name=f"{path}[{y_key}]")
+    return x, y
 
 
 def _check_samples(x: np.ndarray, name: str) -> np.ndarray:
-    """x must be an array (N, ...) of finite numbers with N >= 2."""
+    """x must be an array (N, ...) of N >= 2 samples of finite numbers, each with a feature."""
     if x.dtype.kind == "O":
         raise ValueError(f"{name}: holds Python objects (dtype object), not an array of numbers")
     if x.dtype.kind not in "fiub":
@@ -52,6 +277,11 @@ def _check_samples(x: np.ndarray, name: str) -> np.ndarray:
             f"{name}: {len(x)} sample(s) along the first axis (shape {x.shape}); "
             f"need at least two, as an array of shape (N, ...)"
         )
+    if math.prod(x.shape[1:]) == 0:
+        raise ValueError(
+            f"{name}: zero features per sample (shape {x.shape}): each sample needs at least "
+            f"one value; save an array of shape (N, features) or (N, H, W)"
+        )
     if x.dtype.kind == "f":
         bad = ~np.isfinite(as_rows(x))
         if bad.any():
@@ -60,63 +290,28 @@ def _check_samples(x: np.ndarray, name: str) -> np.ndarray:
                 f"{name}: {int(bad.sum())} NaN or inf values in {len(rows)} samples (the first "
                 f"is sample {rows[0]}): clean or drop those samples"
             )
+        # numgan trains in float32: wider floats must fit it, or they become inf mid-run.
+        low, high = float(x.min()), float(x.max())
+        if x.dtype.itemsize > 4 and max(-low, high) > _FLOAT32_MAX:
+            raise ValueError(
+                f"{name}: values from {low:.4g} to {high:.4g}, beyond float32's range "
+                f"(+-{_FLOAT32_MAX:.4g}) that numgan trains in: rescale the data (say, divide "
+                f"by np.abs(x).max()) before saving"
+            )
     return x
-
-
-def _read_error(path: Path, err: Exception) -> ValueError:
-    if "pickle" in str(err) or "Object arrays" in str(err):
-        return ValueError(f"{path}: holds Python objects (dtype object), not an array of numbers")
-    return ValueError(f"{path}: corrupt or truncated ({type(err).__name__}: {err})")
-
-
-def _open_arrays(path: Path):
-    """np.load of a checked .npy / .npz path: an ndarray, or an NpzFile to close."""
-    if not path.is_file():
-        what = "is a directory, not a file" if path.is_dir() else "no such file"
-        raise FileNotFoundError(f"{path}: {what}")
-    if path.suffix.lower() not in (".npy", ".npz"):
-        raise ValueError(f"{path}: expected a .npy or .npz file, got {path.suffix or 'no suffix'}")
-    with open(path, "rb") as f:
-        head = f.read(6)
-    if not (head.startswith(_NPY_MAGIC) or head.startswith(_ZIP_MAGIC)):
-        raise ValueError(
-            f"{path}: not a .npy or .npz file (it does not start with NumPy's or zip's magic "
-            f"bytes): corrupt, or saved by something other than np.save / np.savez"
-        )
-    try:
-        return np.load(path, allow_pickle=False)
-    except _READ_ERRORS as err:
-        raise _read_error(path, err) from err
-
-
-def _member(npz, path: Path, name: str) -> np.ndarray:
-    try:
-        return npz[name]  # members load lazily: a damaged member fails here, not in np.load
-    except _READ_ERRORS as err:
-        raise _read_error(path, err) from err
 
 
 def load_array(path: str | os.PathLike, *, key: str | None = None) -> np.ndarray:
     """An array of samples (N, ...) from a .npy or .npz file, validated, dtype as saved.
 
-    .npz: the array named ``key``, else the first of x, data, arr_0 present, else the first
-    array in the file.  Raises FileNotFoundError if the file is missing and ValueError, naming
-    the file and the problem, if it is corrupt, not numeric, holds NaN/inf or fewer than two
-    samples.  Never unpickles (allow_pickle=False): a data file cannot run code.
+    .npz: the array named ``key``, else the first of x, data, arr_0 present, else the only
+    array that is not the labels "y"; with several and none of those names, ValueError lists
+    them.  Raises FileNotFoundError if the file is missing and ValueError, naming the file and
+    the problem, if it is empty, corrupt or truncated, not numeric, holds NaN/inf, values
+    beyond float32's range, fewer than two samples or none of their features.  Never unpickles:
+    an array of Python objects is refused from its header, so a data file cannot run code.
     """
-    path = Path(path)
-    loaded = _open_arrays(path)
-    if isinstance(loaded, np.ndarray):
-        return _check_samples(loaded, str(path))
-    with loaded as npz:
-        names = list(npz.files)
-        if not names:
-            raise ValueError(f"{path}: an .npz file with no arrays in it")
-        if key is not None and key not in names:
-            raise ValueError(f"{path}: no array named {key!r}; it holds {', '.join(names)}")
-        chosen = key or next((k for k in ARRAY_KEYS if k in names), names[0])
-        x = _member(npz, path, chosen)
-    return _check_samples(x, f"{path}[{chosen}]")
+    return _load(path, key, None, labels=False)[0]
 
 
 def load_xy(
@@ -130,43 +325,7 @@ def load_xy(
     samples without labels.  The samples are checked as by load_array; the labels must be one
     integer class >= 0 per sample.  Every error is one line naming the file and the fix.
     """
-    path = Path(path)
-    loaded = _open_arrays(path)
-    if isinstance(loaded, np.ndarray):
-        if label_key is not None:
-            raise ValueError(
-                f"{path}: a .npy file holds one array, so no labels {label_key!r}: save the "
-                f"samples and labels together with np.savez(path, x=x, y=y)"
-            )
-        return _check_samples(loaded, str(path)), None
-    with loaded as npz:
-        names = list(npz.files)
-        if not names:
-            raise ValueError(f"{path}: an .npz file with no arrays in it")
-        if key is not None and key not in names:
-            raise ValueError(f"{path}: no array named {key!r}; it holds {', '.join(names)}")
-        if label_key is not None and label_key not in names:
-            raise ValueError(
-                f"{path}: no label array named {label_key!r}; it holds {', '.join(names)}"
-            )
-        if label_key is not None and label_key == key:
-            raise ValueError(f"{path}: {key!r} cannot be both the samples and their labels")
-        y_key = label_key
-        if y_key is None and LABEL_KEY in names and key != LABEL_KEY:
-            y_key = LABEL_KEY
-        candidates = [name for name in names if name != y_key]
-        if not candidates:
-            raise ValueError(
-                f"{path}: holds the labels {y_key!r} but no samples: save both, as "
-                f"np.savez(path, x=x, y=y)"
-            )
-        chosen = key or next((k for k in ARRAY_KEYS if k in candidates), candidates[0])
-        x = _member(npz, path, chosen)
-        y = None if y_key is None else _member(npz, path, y_key)
-    x = _check_samples(x, f"{path}[{chosen}]")
-    if y is not None:
-        y = check_labels(y, len(x), name=f"{path}[{y_key}]")
-    return x, y
+    return _load(path, key, label_key, labels=True)
 
 
 # -- MNIST: the IDX files ----------------------------------------------------------------------
@@ -186,12 +345,16 @@ def _read_maybe_gzipped(path: Path) -> bytes:
     """The file's bytes, decompressed when its name ends in .gz."""
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
-    if path.suffix != ".gz":
-        return path.read_bytes()
     try:
+        if path.suffix != ".gz":
+            return path.read_bytes()
         with gzip.open(path, "rb") as f:
             return f.read()
+    except MemoryError:  # a gzip stream can inflate a thousandfold
+        raise ValueError(f"{path}: too large to load into this machine's memory") from None
     except (OSError, EOFError, zlib.error) as err:  # BadGzipFile is an OSError
+        if path.suffix != ".gz":
+            raise
         raise ValueError(f"{path}: corrupt or truncated gzip file ({err})") from err
 
 
@@ -293,6 +456,11 @@ def _find_mnist(data_dir: str | os.PathLike | None) -> tuple[Path, dict[str, tup
         root, source = Path(env), f" (from {DATA_ENV})"
     else:
         root, source = Path(data_dir), ""
+    if root.exists() and not root.is_dir():
+        raise NotADirectoryError(
+            f"MNIST: {root}{source} is a file, not a folder: give the folder that holds the IDX "
+            f"files ({_MNIST_NAMES}), here perhaps {root.parent}"
+        )
     if not root.is_dir():
         raise _mnist_missing(f"the folder {root}{source} does not exist")
 

@@ -86,6 +86,8 @@ def check_labels(y, n: int, *, name: str = "labels", num_classes: int | None = N
         )
     if n and y.min() < 0:
         raise ValueError(f"{name}: labels must be >= 0, found {int(y.min())}: {_RENUMBER}")
+    if n and y.dtype == np.uint64 and y.max() > np.iinfo(np.int64).max:  # int64 would wrap it
+        raise ValueError(f"{name}: label {int(y.max())} is beyond int64: {_RENUMBER}")
     if num_classes is not None:
         _check_num_classes(num_classes, name)
         if n and y.max() >= num_classes:

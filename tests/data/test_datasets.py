@@ -292,7 +292,8 @@ def test_npz_labels_under_another_name(tmp_path):
     ds = nd.load_dataset(tmp_path / "f.npz", label_key="classes")
     assert ds.num_classes == 2
     np.testing.assert_array_equal(ds.train_labels, ds.train[:, 0].astype(int) % 2)
-    assert nd.load_dataset(tmp_path / "f.npz").labels is None  # no y: unlabelled
+    with pytest.raises(ValueError, match="holds the arrays images, classes and none is named x"):
+        nd.load_dataset(tmp_path / "f.npz")  # no y, no x: which array is which is not guessed
 
 
 def test_bad_npz_labels_stop_load_dataset_in_one_line_naming_the_file(tmp_path):

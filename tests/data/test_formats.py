@@ -10,10 +10,13 @@ import hashlib
 import socket
 import urllib.error
 import urllib.request
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from numgan.data import formats as nf
 
@@ -167,6 +170,43 @@ def test_mnist_missing_files_name_the_folder_and_the_files(tmp_path, monkeypatch
         nf.load_mnist(tmp_path / "nowhere")
 
 
+def test_mnist_data_dir_naming_a_file_says_it_is_not_a_folder(tmp_path, fake_mnist, monkeypatch):
+    fake_mnist(tmp_path)
+    images = tmp_path / f"{T10K_IMAGES}.gz"
+    with pytest.raises(NotADirectoryError) as err:
+        nf.load_mnist(images)
+    message = one_line(err)
+    assert message.startswith(f"MNIST: {images} is a file, not a folder: give the folder")
+    assert f"here perhaps {tmp_path}" in message
+    monkeypatch.setenv("NUMGAN_DATA", str(images))
+    with pytest.raises(NotADirectoryError, match=r"\(from NUMGAN_DATA\) is a file, not a folder"):
+        nf.load_mnist()
+
+
+def test_idx_header_claiming_terabytes_is_refused_from_the_sizes(tmp_path, write):
+    dims = b"".join(d.to_bytes(4, "big") for d in (2**32 - 1, 28, 28))
+    path = write(tmp_path / T10K_IMAGES, (0x0803).to_bytes(4, "big") + dims + bytes(100))
+    with pytest.raises(ValueError) as err:
+        nf.read_idx(path, ndim=3, item_shape=(28, 28))
+    assert one_line(err) == (
+        f"{path}: truncated: expected 3367254359296 bytes, got 116 (a 16-byte header + "
+        f"4294967295 x 28 x 28 bytes)"
+    )
+
+
+def test_idx_too_large_for_memory_is_one_line(tmp_path, idx_bytes, write, monkeypatch):
+    path = write(tmp_path / f"{T10K_LABELS}.gz", idx_bytes(np.zeros(10)))
+
+    class Bomb(gzip.GzipFile):  # what a gzip bomb does when it inflates
+        def read(self, size=-1):
+            raise MemoryError
+
+    monkeypatch.setattr(gzip, "open", lambda path, mode: Bomb(path, mode))
+    with pytest.raises(ValueError) as err:
+        nf.read_idx(path, ndim=1)
+    assert one_line(err) == f"{path}: too large to load into this machine's memory"
+
+
 def test_mnist_images_without_labels(tmp_path, fake_mnist):
     fake_mnist(tmp_path)
     (tmp_path / f"{T10K_LABELS}.gz").unlink()
@@ -223,11 +263,25 @@ def test_load_array_npy_and_npz(tmp_path):
     np.testing.assert_array_equal(nf.load_array(tmp_path / "a.npy"), x)
     np.savez(tmp_path / "named.npz", labels=np.arange(10), x=x)  # "x" wins over order
     np.testing.assert_array_equal(nf.load_array(tmp_path / "named.npz"), x)
-    np.savez(tmp_path / "first.npz", images=x, labels=np.arange(10))
-    np.testing.assert_array_equal(nf.load_array(tmp_path / "first.npz"), x)
-    np.testing.assert_array_equal(nf.load_array(tmp_path / "first.npz", key="labels"), range(10))
-    with pytest.raises(ValueError, match="first.npz: no array named 'y'; it holds images, labels"):
-        nf.load_array(tmp_path / "first.npz", key="y")
+    np.savez(tmp_path / "images.npz", images=x, y=np.arange(10))  # the one array but y
+    np.testing.assert_array_equal(nf.load_array(tmp_path / "images.npz"), x)
+    np.savez(tmp_path / "two.npz", images=x, labels=np.arange(10))
+    np.testing.assert_array_equal(nf.load_array(tmp_path / "two.npz", key="images"), x)
+    np.testing.assert_array_equal(nf.load_array(tmp_path / "two.npz", key="labels"), range(10))
+    with pytest.raises(ValueError, match="two.npz: no array named 'y'; it holds images, labels"):
+        nf.load_array(tmp_path / "two.npz", key="y")
+
+
+@pytest.mark.parametrize("load", [nf.load_array, nf.load_xy])
+def test_npz_with_several_arrays_none_named_x_is_refused_with_their_names(tmp_path, load):
+    path = tmp_path / "several.npz"
+    np.savez(path, images=np.zeros((5, 3)), labels=np.zeros((5, 2)), y=np.arange(5))
+    with pytest.raises(ValueError) as err:
+        load(path)
+    message = one_line(err)
+    assert message.startswith(f"{path}: holds the arrays images, labels and none is named x")
+    assert "np.savez(path, x=" in message and "load_array(path, key=...)" in message
+    assert "data-key" not in message  # no such flag: the fix is in the file or in Python
 
 
 def save_npy(path: Path, x) -> Path:
@@ -277,7 +331,7 @@ def test_load_array_corrupt_files(tmp_path, write):
     np.save(tmp_path / "full.npy", np.zeros((100, 10)))
     raw = (tmp_path / "full.npy").read_bytes()
     write(tmp_path / "cut.npy", raw[: len(raw) // 2])
-    with pytest.raises(ValueError, match="cut.npy: corrupt or truncated"):
+    with pytest.raises(ValueError, match="cut.npy: truncated, or its header is wrong: its header"):
         nf.load_array(tmp_path / "cut.npy")
     np.savez_compressed(tmp_path / "full.npz", x=np.random.default_rng(0).normal(size=(100, 10)))
     raw = (tmp_path / "full.npz").read_bytes()
@@ -364,3 +418,224 @@ def test_bad_labels_in_a_npz_fail_in_one_line_naming_the_file(tmp_path, y, messa
     with pytest.raises(ValueError, match=message) as err:
         nf.load_xy(path)
     assert one_line(err).startswith(f"{path}[y]: ")
+
+
+# -- hostile and damaged .npy / .npz files -----------------------------------------------------
+
+
+def npy_header(shape, descr="<f8") -> bytes:
+    """The magic, length and header of a version 1.0 .npy file, as np.save writes them, for
+    any shape: the data that should follow is up to the caller."""
+    text = f"{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}".encode()
+    text += b" " * (-(10 + len(text) + 1) % 64) + b"\n"  # the data starts 64-byte aligned
+    return b"\x93NUMPY\x01\x00" + len(text).to_bytes(2, "little") + text
+
+
+def zip_of(path: Path, members: dict[str, bytes], method: int = zipfile.ZIP_STORED) -> Path:
+    with zipfile.ZipFile(path, "w", method) as zf:
+        for name, raw in members.items():
+            zf.writestr(name, raw)
+    return path
+
+
+@pytest.mark.parametrize("load", [nf.load_array, nf.load_xy])
+def test_a_header_claiming_terabytes_is_checked_against_the_file_size(tmp_path, load):
+    path = save_bytes(tmp_path / "huge.npy", npy_header((10**12, 1000)) + bytes(64))
+    with pytest.raises(ValueError) as err:
+        load(path)  # refused from the header: nothing is allocated
+    message = one_line(err)
+    assert message.startswith(f"{path}: truncated, or its header is wrong: its header says")
+    assert "(1000000000000, 1000) of float64" in message
+    assert "8,000,000,000,000,000 bytes of data, but 64 bytes follow the 128-byte header" in message
+
+
+def test_a_file_cut_inside_its_header_says_so_with_the_sizes(tmp_path):
+    path = save_bytes(tmp_path / "short.npy", npy_header((10**12, 1000))[:64])
+    with pytest.raises(ValueError) as err:
+        nf.load_array(path)
+    assert one_line(err) == (
+        f"{path}: truncated, or its header is wrong: 64 bytes, fewer than the 128 its .npy "
+        f"header alone takes"
+    )
+
+
+def test_an_npz_member_claiming_terabytes_is_checked_against_its_zip_size(tmp_path):
+    path = zip_of(tmp_path / "huge.npz", {"x.npy": npy_header((10**12,)) + bytes(80)})
+    with pytest.raises(ValueError) as err:
+        nf.load_xy(path)
+    message = one_line(err)
+    assert message.startswith(f"{path}[x]: truncated, or its header is wrong")
+    assert "8,000,000,000,000 bytes of data, but 80 bytes follow" in message
+
+
+def test_trailing_bytes_after_the_array_mean_a_wrong_header(tmp_path):
+    np.save(tmp_path / "ok.npy", np.zeros((10, 2)))
+    path = save_bytes(tmp_path / "long.npy", (tmp_path / "ok.npy").read_bytes() + b"extra")
+    with pytest.raises(ValueError) as err:
+        nf.load_array(path)
+    assert one_line(err).startswith(f"{path}: 5 bytes of trailing data (its header says shape")
+
+
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        (b"", r"an empty file \(0 bytes\): nothing was saved in it"),
+        (npy_header((4, 2))[:7], "truncated: 7 bytes, not even a whole .npy header"),
+        (b"\x93NUMPY\x09\x00" + bytes(120), ".npy format version 9.0, but NumPy writes 1.0"),
+        (npy_header((4, 2)).replace(b"<f8", b"<q9"), "a damaged .npy header .*'<q9'"),
+        (npy_header((4, 2)).replace(b"'shape'", b"'shope'"), "a damaged .npy header"),
+        (npy_header("(-4, 2)") + bytes(64), r"a negative size, shape \(-4, 2\)"),
+        (b"\x93NUMPY\x02\x00" + (50_000).to_bytes(4, "little") + bytes(50_000), "header of 50,000"),
+        (npy_header((4,), descr="|O") + bytes(32), "holds Python objects"),
+    ],
+    ids=["empty", "cut-magic", "version", "descr", "keys", "negative", "long-header", "objects"],
+)
+def test_damaged_npy_files_fail_in_one_line_naming_the_file(tmp_path, raw, message):
+    path = save_bytes(tmp_path / "bad.npy", raw)
+    with pytest.raises(ValueError, match=message) as err:
+        nf.load_xy(path)
+    text = one_line(err)
+    assert text.startswith(str(path)) and "pickle" not in text
+
+
+def stored_npz(tmp_path: Path) -> bytes:
+    np.savez(tmp_path / "good.npz", x=np.random.default_rng(0).normal(size=(50, 4)))
+    return (tmp_path / "good.npz").read_bytes()
+
+
+def set_zip_field(raw: bytes, local: int, central: int, value: bytes) -> bytes:
+    """raw with value written at the given offsets of the first local and central headers."""
+    raw = bytearray(raw)
+    for signature, offset in ((b"PK\x03\x04", local), (b"PK\x01\x02", central)):
+        at = raw.find(signature) + offset
+        raw[at : at + len(value)] = value
+    return bytes(raw)
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda raw: raw[:-30], r"good.npz: corrupt or truncated \(the zip directory"),
+        (lambda raw: raw[:500] + bytes([raw[500] ^ 0xFF]) + raw[501:], r"\[x\]: .*Bad CRC-32"),
+        (lambda raw: set_zip_field(raw, 8, 10, (99).to_bytes(2, "little")), "zip method 99"),
+        (lambda raw: set_zip_field(raw, 6, 8, b"\x01"), r"\[x\]: encrypted"),
+        (lambda raw: b"PK\x03\x04" + bytes(100), "corrupt or truncated"),
+    ],
+    ids=["cut", "crc", "method", "encrypted", "junk"],
+)
+def test_damaged_zip_structure_fails_in_one_line_naming_the_file(tmp_path, damage, message):
+    path = save_bytes(tmp_path / "good.npz", damage(stored_npz(tmp_path)))
+    with pytest.raises(ValueError, match=message) as err:
+        nf.load_xy(path)
+    assert one_line(err).startswith(str(path))
+
+
+def test_a_corrupt_deflate_stream_is_named_not_a_zlib_traceback(tmp_path):
+    np.savez_compressed(tmp_path / "c.npz", x=np.random.default_rng(0).normal(size=(200, 10)))
+    raw = bytearray((tmp_path / "c.npz").read_bytes())
+    raw[300:340] = bytes(40)  # inside the compressed stream of x.npy
+    path = save_bytes(tmp_path / "c.npz", bytes(raw))
+    with pytest.raises(ValueError, match=r"c.npz\[x\]: corrupt or truncated \((zlib|BadZipFile)"):
+        nf.load_xy(path)
+
+
+@pytest.mark.parametrize(
+    "members, message",
+    [
+        ({"x.npy": b"junk, not an array"}, r"\[x\]: not a .npy array"),
+        ({"readme.txt": b"hello"}, "a zip file holding readme.txt, but no .npy arrays"),
+        ({"x.npy": b""}, r"\[x\]: empty \(0 bytes\)"),
+    ],
+    ids=["junk-member", "no-arrays", "empty-member"],
+)
+def test_zip_files_that_np_savez_did_not_write(tmp_path, members, message):
+    path = zip_of(tmp_path / "z.npz", members)
+    with pytest.raises(ValueError, match=message) as err:
+        nf.load_xy(path)
+    assert one_line(err).startswith(str(path))
+
+
+@pytest.mark.parametrize(
+    "x, message",
+    [
+        (
+            np.zeros(5, dtype=[("a", "f4"), ("b", "i4")]),
+            r"dtype \[\('a', '<f4'\), \('b', '<i4'\)\]",
+        ),
+        (np.array([{"a": 1}, None], dtype=object), "holds Python objects"),
+        (np.float64(2.0), r"a single number \(shape \(\)\)"),
+        (np.zeros(4, dtype="V8"), r"dtype \|V8, expected numbers"),
+    ],
+    ids=["structured", "objects", "0-d", "void"],
+)
+def test_npz_members_of_the_wrong_kind(tmp_path, x, message):
+    path = tmp_path / "k.npz"
+    np.savez(path, x=x)  # an object array is pickled into the file, never out of it
+    with pytest.raises(ValueError, match=message) as err:
+        nf.load_xy(path)
+    assert one_line(err).startswith(f"{path}[x]: ") and "pickle" not in str(err.value)
+
+
+def test_empty_npz_file(tmp_path):
+    path = save_bytes(tmp_path / "empty.npz", b"")
+    with pytest.raises(ValueError, match="empty.npz: an empty file"):
+        nf.load_array(path)
+
+
+def test_values_beyond_float32_are_refused_with_the_range_found(tmp_path):
+    path = tmp_path / "big.npy"
+    x = np.ones((10, 3))
+    x[4, 1], x[7, 2] = 1e300, -2e39
+    np.save(path, x)
+    with pytest.raises(ValueError) as err:
+        nf.load_array(path)
+    message = one_line(err)
+    assert message.startswith(f"{path}: values from -2e+39 to 1e+300, beyond float32's range")
+    assert "3.403e+38" in message and "rescale" in message
+    np.save(path, np.full((10, 3), 3e38))  # large, but a float32 holds it
+    assert nf.load_array(path).dtype == np.float64
+
+
+@pytest.mark.parametrize("shape", [(10, 0), (10, 3, 0)])
+def test_data_without_features_is_named_as_such(tmp_path, shape):
+    path = tmp_path / "empty_rows.npy"
+    np.save(path, np.zeros(shape))
+    with pytest.raises(ValueError) as err:
+        nf.load_xy(path)
+    assert one_line(err).startswith(f"{path}: zero features per sample (shape {shape})")
+
+
+def test_big_endian_and_fortran_order_files_load_as_saved(tmp_path):
+    x = np.arange(40, dtype=">f8").reshape(10, 4)
+    np.save(tmp_path / "be.npy", x)
+    np.testing.assert_array_equal(nf.load_array(tmp_path / "be.npy"), x)
+    np.save(tmp_path / "f.npy", np.asfortranarray(x))
+    got = nf.load_array(tmp_path / "f.npy")
+    np.testing.assert_array_equal(got, x)
+    assert got.flags.writeable
+
+
+@given(
+    which=st.sampled_from(["npy", "stored", "compressed"]),
+    cut=st.floats(0, 1),
+    flips=st.lists(st.tuples(st.floats(0, 1), st.integers(0, 255)), max_size=4),
+)
+def test_any_damage_is_a_one_line_value_error_naming_the_file(tmp_path, which, cut, flips):
+    x, y = np.random.default_rng(0).normal(size=(20, 3)), np.arange(20) % 3
+    path = tmp_path / ("d.npy" if which == "npy" else "d.npz")
+    if which == "npy":
+        np.save(path, x)
+    else:
+        (np.savez if which == "stored" else np.savez_compressed)(path, x=x, y=y)
+    raw = bytearray(path.read_bytes())
+    for at, value in flips:
+        raw[int(at * (len(raw) - 1))] = value
+    path.write_bytes(bytes(raw[: max(1, round(cut * len(raw)))]))
+    try:
+        got_x, _ = nf.load_xy(path)
+    except ValueError as err:
+        message = str(err)
+        assert "\n" not in message and message.startswith(str(path)), message
+        assert "pickle" not in message, message
+    else:
+        assert got_x.shape == (20, 3)

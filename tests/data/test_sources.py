@@ -273,6 +273,7 @@ def test_num_classes_defaults_to_the_largest_label_plus_one_or_is_given():
         (np.array([True, False] * 3), "dtype bool, expected integers: .*y.astype"),
         (np.array(list("abcabc")), r"dtype <U1, expected integer classes: np.unique\(y"),
         (np.array([0, 1, -1, 0, 1, 2]), r"must be >= 0, found -1: np.unique\(y"),
+        (np.array([0, 1, 2, 0, 1, 2**64 - 1], np.uint64), "label 18446744073709551615 is beyond"),
     ],
 )
 def test_bad_labels_fail_in_one_line_with_the_fix(y, message):
