@@ -14,25 +14,48 @@ and N more give bit-identical parameters to 2N iterations in one go.
 Files are written atomically: into a temporary file in the same folder, flushed to disk, then
 renamed over the target (``os.replace`` is atomic on POSIX and Windows).  A crash or a kill
 during the write leaves the previous checkpoint intact.
+
+Reading trusts nothing in the file: every array's header is checked against the bytes that
+hold it before they are read, nothing is unpickled, and every problem (a damaged zip or zlib
+stream, bad JSON, arrays that do not fit the model) is a ``CheckpointError`` of one line naming
+the file.  ``restore`` checks the whole checkpoint against the trainer before it changes any
+of it, so a checkpoint that does not fit leaves the trainer as it was.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import math
 import os
+import warnings
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.lib import format as npy_format
 
 from ..fileio import atomic_write
 
 FORMAT = 1
+_HEADER_KEYS = ("format", "iteration", "rng", "config")
+_MAX_HEADER = 10_000  # NumPy's own limit for an untrusted .npy header; numgan writes ~128 bytes
+_BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
 
 
 class CheckpointError(ValueError):
     """A checkpoint that cannot be read, or that does not fit the model it is loaded into."""
+
+
+class Checkpoint(dict):
+    """What ``load`` returns: the checkpoint's arrays by name, and ``path``, the file they came
+    from (so that ``restore`` can name it)."""
+
+    def __init__(self, arrays: dict[str, np.ndarray], path: Path | None = None) -> None:
+        super().__init__(arrays)
+        self.path = path
 
 
 def trainer_state(trainer, config: dict[str, Any] | None = None) -> dict[str, np.ndarray]:
@@ -64,45 +87,271 @@ def save(path: str | os.PathLike, trainer, config: dict[str, Any] | None = None)
     return atomic_write(path, lambda f: np.savez(f, **state))
 
 
-def load(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Read a checkpoint into a dict of arrays; a missing or corrupt file is a CheckpointError."""
+# -- reading -----------------------------------------------------------------------------------
+
+
+def _reason(err: Exception) -> str:
+    """A low-level error in a few words: its kind and the first line of its message."""
+    if isinstance(err, zipfile.BadZipFile) and "not a zip file" in str(err):
+        return "the zip directory at its end is missing or damaged"
+    name = "zlib" if isinstance(err, zlib.error) else type(err).__name__
+    text = str(err).splitlines()[0][:160] if str(err) else ""
+    return f"{name}: {text}" if text else name
+
+
+def _array(raw: bytes, path: Path, name: str) -> np.ndarray:
+    """The array in the bytes of one .npy member, its header checked against their length."""
+    fp = io.BytesIO(raw)
+    try:
+        version = npy_format.read_magic(fp)
+        if version not in ((1, 0), (2, 0), (3, 0)):
+            raise ValueError(f"unknown .npy version {version}")
+        read = (
+            npy_format.read_array_header_1_0
+            if version == (1, 0)
+            else npy_format.read_array_header_2_0
+        )
+        with warnings.catch_warnings():  # NumPy warns of headers written by Python 2: fine here
+            warnings.simplefilter("ignore")
+            shape, fortran_order, dtype = read(fp, max_header_size=_MAX_HEADER)
+    except Exception as err:  # the header is text parsed by literal_eval: any failure is damage
+        raise CheckpointError(
+            f"{path}: not a readable checkpoint: the array {name} has a damaged header "
+            f"({_reason(err)})"
+        ) from None
+    if dtype.hasobject:  # pickled Python objects: numgan never writes them, nor loads them
+        raise CheckpointError(f"{path}: not a numgan checkpoint: {name} holds Python objects")
+    if any(d < 0 for d in shape):
+        raise CheckpointError(f"{path}: not a readable checkpoint: {name} has shape {shape}")
+    nbytes, offset = math.prod(shape) * dtype.itemsize, fp.tell()  # Python ints: no overflow
+    if len(raw) - offset != nbytes:
+        raise CheckpointError(
+            f"{path}: not a readable checkpoint: truncated, or a wrong header: {name} claims "
+            f"shape {shape} of {dtype} ({nbytes:,} bytes) but {len(raw) - offset:,} bytes "
+            f"follow its header"
+        )
+    if nbytes == 0:
+        return np.zeros(shape, dtype)
+    flat = np.frombuffer(raw, dtype, offset=offset)
+    return flat.reshape(shape, order="F" if fortran_order else "C").copy()
+
+
+def _read_arrays(path: Path) -> dict[str, np.ndarray]:
+    """Every array of the .npz at path; anything damaged or foreign is a CheckpointError."""
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if not head:
+        raise CheckpointError(f"{path}: an empty file (0 bytes), not a numgan checkpoint")
+    if not head.startswith(b"PK"):
+        raise CheckpointError(
+            f"{path}: not a numgan checkpoint: not even a .npz (zip) file, which numgan writes"
+        )
+    arrays = {}
+    try:
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                if not info.filename.endswith(".npy"):
+                    raise CheckpointError(
+                        f"{path}: not a numgan checkpoint: it holds {info.filename!r}, not an array"
+                    )
+                name = info.filename[: -len(".npy")]
+                arrays[name] = _array(zf.read(info), path, name)  # zf.read checks the CRC
+    except CheckpointError:
+        raise
+    except MemoryError:
+        raise CheckpointError(f"{path}: too large to load into memory") from None
+    except Exception as err:  # zipfile, zlib, struct, OS errors...: the bytes are damaged
+        raise CheckpointError(
+            f"{path}: not a readable checkpoint: corrupt or truncated ({_reason(err)})"
+        ) from None
+    return arrays
+
+
+def _scalar(state: dict[str, np.ndarray], key: str, kinds: str, where: str) -> np.ndarray:
+    value = np.asarray(state[key])
+    if value.shape != () or value.dtype.kind not in kinds:
+        what = "an integer" if kinds == "iu" else "a JSON string"
+        raise CheckpointError(
+            f"{where}: damaged: {key} should be {what}, found shape {value.shape} of {value.dtype}"
+        )
+    return value
+
+
+def _json(state: dict[str, np.ndarray], key: str, where: str) -> dict[str, Any]:
+    text = str(_scalar(state, key, "U", where))
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError) as err:  # JSONDecodeError, or absurdly deep nesting
+        raise CheckpointError(
+            f"{where}: damaged: {key} is not valid JSON ({_reason(err)})"
+        ) from None
+    if not isinstance(value, dict):
+        raise CheckpointError(
+            f"{where}: damaged: {key} should be a JSON object, found {type(value).__name__}"
+        )
+    return value
+
+
+def _check_run(state: dict[str, np.ndarray], where: str) -> tuple[int, dict[str, Any]]:
+    """The format, iteration, config and RNG state, checked -> (iteration, RNG state)."""
+    missing = [key for key in _HEADER_KEYS if key not in state]
+    if len(missing) == len(_HEADER_KEYS):
+        found = f"; it holds {', '.join(sorted(state)[:6])}" if state else ""
+        raise CheckpointError(
+            f"{where}: not a numgan checkpoint (none of {', '.join(missing)}){found}"
+        )
+    if missing:
+        raise CheckpointError(f"{where}: damaged: it lacks {', '.join(missing)}")
+    version = int(_scalar(state, "format", "iu", where))
+    if version != FORMAT:
+        raise CheckpointError(
+            f"{where}: checkpoint format {version}, this numgan reads format {FORMAT}"
+        )
+    iteration = int(_scalar(state, "iteration", "iu", where))
+    if iteration < 0:
+        raise CheckpointError(f"{where}: damaged: iteration {iteration} is negative")
+    _json(state, "config", where)
+    rng = _json(state, "rng", where)
+    kind = rng.get("bit_generator")
+    if kind is None:
+        raise CheckpointError(f"{where}: damaged: the RNG state lacks its bit_generator")
+    if kind not in _BIT_GENERATORS:
+        raise CheckpointError(
+            f"{where}: damaged: the RNG state names the bit generator {kind!r}, not one of "
+            f"{', '.join(_BIT_GENERATORS)}"
+        )
+    try:  # on a scratch generator: the state must be one NumPy accepts
+        getattr(np.random, kind)().state = rng
+    except Exception as err:  # NumPy's checks of a state raise several kinds
+        raise CheckpointError(
+            f"{where}: damaged: the RNG state is not a valid {kind} state ({_reason(err)})"
+        ) from None
+    return iteration, rng
+
+
+def _check_numbers(state: dict[str, np.ndarray], where: str) -> None:
+    """Parameters, buffers and optimiser state: finite floats; step counts: integers >= 0."""
+    for key, value in state.items():
+        if not key.startswith(("G/", "D/", "opt_g/", "opt_d/", "history/")):
+            continue
+        value = np.asarray(value)
+        if key.startswith("opt_") and key.endswith("/t"):
+            if value.shape != () or value.dtype.kind not in "iu" or value < 0:
+                raise CheckpointError(
+                    f"{where}: damaged: the step count {key} should be an integer >= 0, found "
+                    f"{value.dtype} of shape {value.shape}"
+                )
+        elif value.dtype.kind not in "fiu":
+            raise CheckpointError(f"{where}: damaged: {key} has dtype {value.dtype}, not numbers")
+        elif not key.startswith("history/") and not np.isfinite(value).all():
+            raise CheckpointError(
+                f"{where}: damaged: {key} holds NaN or inf, which a checkpoint of a training "
+                f"run never does"
+            )
+
+
+def load(path: str | os.PathLike) -> Checkpoint:
+    """Read and check a checkpoint: its arrays by name, with ``path``.
+
+    A missing, empty, foreign, corrupt or truncated file, JSON that does not parse, an RNG state
+    NumPy refuses or numbers that are not, is a CheckpointError of one line naming the file.
+    Whether the arrays fit a model is for ``restore`` to check.
+    """
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"{path}: a directory, not a checkpoint file")
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint")
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            state = {key: f[key] for key in f.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
-        raise CheckpointError(f"{path}: not a readable checkpoint ({err})") from None
-    missing = {"format", "iteration", "rng", "config"} - set(state)
-    if missing:
-        raise CheckpointError(f"{path}: not a numgan checkpoint (missing {sorted(missing)})")
-    if int(state["format"]) != FORMAT:
-        raise CheckpointError(
-            f"{path}: checkpoint format {int(state['format'])}, this numgan reads format {FORMAT}"
-        )
-    return state
+    state = _read_arrays(path)
+    _check_run(state, str(path))
+    _check_numbers(state, str(path))
+    return Checkpoint(state, path)
 
 
 def config_of(state: dict[str, np.ndarray]) -> dict[str, Any]:
-    return json.loads(str(state["config"]))
+    """The run's config, as saved with the checkpoint (a dict; {} if none was given)."""
+    return _json(state, "config", _where(state))
+
+
+def _where(state: dict[str, np.ndarray]) -> str:
+    path = getattr(state, "path", None)
+    return "the checkpoint" if path is None else str(path)
+
+
+def _expect(
+    found: dict[str, np.ndarray], wanted: dict[str, np.ndarray], prefix: str, owner: str, where: str
+) -> None:
+    """found (the arrays under prefix/) must have exactly the names and shapes of wanted."""
+    missing = [f"{prefix}/{name}" for name in sorted(set(wanted) - set(found))]
+    unexpected = [f"{prefix}/{name}" for name in sorted(set(found) - set(wanted))]
+    if missing or unexpected:
+        parts = [f"it lacks {', '.join(missing)}"] if missing else []
+        parts += [f"it has {', '.join(unexpected)}, which {owner} has not"] if unexpected else []
+        raise CheckpointError(
+            f"{where}: does not fit this model: {' and '.join(parts)} (saved from another model "
+            f"or optimiser?)"
+        )
+    for name, target in wanted.items():
+        value = np.asarray(found[name])
+        if value.shape != target.shape:
+            raise CheckpointError(
+                f"{where}: does not fit this model: {prefix}/{name} has shape {value.shape}, "
+                f"where {owner} has {target.shape}"
+            )
+        with np.errstate(over="ignore"):  # the overflow is what is being looked for
+            cast = value.astype(target.dtype) if value.dtype.kind == "f" else None
+        if cast is not None and not np.isfinite(cast).all():
+            raise CheckpointError(
+                f"{where}: does not fit this model: {prefix}/{name} holds values beyond "
+                f"{target.dtype}, the dtype of {owner}"
+            )
 
 
 def restore(trainer, state: dict[str, np.ndarray]) -> None:
-    """Load a checkpoint's state into a trainer built with the same model and optimisers."""
+    """Load a checkpoint's state into a trainer built with the same model and optimisers.
+
+    Everything is checked before anything changes: a CheckpointError, naming the file and
+    what does not fit, leaves the trainer exactly as it was.
+    """
+    where = _where(state)
 
     def part(prefix: str) -> dict[str, np.ndarray]:
         n = len(prefix) + 1
         return {key[n:]: value for key, value in state.items() if key.startswith(prefix + "/")}
 
-    try:
-        trainer.gan.G.load_state_dict(part("G"))
-        trainer.gan.D.load_state_dict(part("D"))
-        trainer.opt_g.load_state_dict(part("opt_g"), trainer.gan.G)
-        trainer.opt_d.load_state_dict(part("opt_d"), trainer.gan.D)
-    except (ValueError, KeyError) as err:
-        raise CheckpointError(f"the checkpoint does not match this model: {err}") from None
-    trainer.rng.bit_generator.state = json.loads(str(state["rng"]))
-    trainer.iteration = int(state["iteration"])
+    iteration, rng = _check_run(state, where)
+    _check_numbers(state, where)
+    nets = {"G": trainer.gan.G, "D": trainer.gan.D}
+    for prefix, net in nets.items():
+        _expect(part(prefix), net.state_dict(), prefix, f"this model's {prefix}", where)
+    opts = {"opt_g": (trainer.opt_g, nets["G"]), "opt_d": (trainer.opt_d, nets["D"])}
+    for prefix, (opt, net) in opts.items():
+        flat = net.flat_params
+        wanted = {name: np.empty(flat.shape, flat.dtype) for name in opt.STATE}
+        wanted["t"] = np.empty(())
+        _expect(part(prefix), wanted, prefix, f"this run's {type(opt).__name__}", where)
+    history = part("history")
     for key in trainer.history:
-        trainer.history[key] = part("history").get(key, np.zeros(0)).tolist()
+        values = history.get(key)
+        if values is None or np.shape(values) != (iteration,):
+            found = "nothing" if values is None else f"shape {np.shape(values)}"
+            raise CheckpointError(
+                f"{where}: damaged: history/{key} should hold one value per iteration, "
+                f"({iteration},), found {found}"
+            )
+    ours = type(trainer.rng.bit_generator).__name__
+    if rng["bit_generator"] != ours:
+        raise CheckpointError(
+            f"{where}: does not fit this trainer: its RNG is a {rng['bit_generator']}, the "
+            f"trainer's a {ours}"
+        )
+
+    # Checked: from here on nothing can fail halfway.
+    for prefix, net in nets.items():
+        net.load_state_dict(part(prefix))
+    for prefix, (opt, net) in opts.items():
+        opt.load_state_dict(part(prefix), net)
+    trainer.rng.bit_generator.state = rng
+    trainer.iteration = iteration
+    for key in trainer.history:
+        trainer.history[key] = np.asarray(history[key]).tolist()
