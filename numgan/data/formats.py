@@ -160,11 +160,16 @@ def _file_kind(path: Path) -> str:
     """The file's kind, npy or npz, from its first bytes; any other file is an error naming it."""
     if not path.is_file():
         what = "is a directory, not a file" if path.is_dir() else "no such file"
+        if path.exists() and not path.is_dir():  # a pipe or a device: it might never end
+            what = "is not a regular file"
         raise FileNotFoundError(f"{path}: {what}")
     if path.suffix.lower() not in (".npy", ".npz"):
         raise ValueError(f"{path}: expected a .npy or .npz file, got {path.suffix or 'no suffix'}")
-    with open(path, "rb") as f:
-        head = f.read(len(_NPY_MAGIC))
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(_NPY_MAGIC))
+    except OSError as err:  # permissions, mostly: the same error, in a line that names the file
+        raise type(err)(f"{path}: cannot be read ({err.strerror or err})") from None
     if not head:
         raise _FileProblem(f"{path}: an empty file (0 bytes): nothing was saved in it")
     if head.startswith(_NPY_MAGIC):

@@ -138,8 +138,11 @@ def _array(raw: bytes, path: Path, name: str) -> np.ndarray:
 
 def _read_arrays(path: Path) -> dict[str, np.ndarray]:
     """Every array of the .npz at path; anything damaged or foreign is a CheckpointError."""
-    with open(path, "rb") as f:
-        head = f.read(4)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError as err:  # permissions, mostly; later OSErrors come from damaged bytes
+        raise CheckpointError(f"{path}: cannot be read ({err.strerror or err})") from None
     if not head:
         raise CheckpointError(f"{path}: an empty file (0 bytes), not a numgan checkpoint")
     if not head.startswith(b"PK"):
@@ -260,6 +263,8 @@ def load(path: str | os.PathLike) -> Checkpoint:
     path = Path(path)
     if path.is_dir():
         raise CheckpointError(f"{path}: a directory, not a checkpoint file")
+    if path.exists() and not path.is_file():  # a pipe or a device: it might never end
+        raise CheckpointError(f"{path}: not a regular file, so not a checkpoint")
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint")
     state = _read_arrays(path)

@@ -7,6 +7,7 @@ stubbed urlopen, with socket connections made to fail.
 
 import gzip
 import hashlib
+import os
 import socket
 import urllib.error
 import urllib.request
@@ -639,3 +640,23 @@ def test_any_damage_is_a_one_line_value_error_naming_the_file(tmp_path, which, c
         assert "pickle" not in message, message
     else:
         assert got_x.shape == (20, 3)
+
+
+def test_a_pipe_is_not_read(tmp_path):
+    path = tmp_path / "fifo.npy"
+    os.mkfifo(path)  # opening it would wait for a writer forever
+    with pytest.raises(FileNotFoundError, match="fifo.npy: is not a regular file"):
+        nf.load_array(path)
+
+
+def test_an_unreadable_file_is_one_line_naming_it(tmp_path, monkeypatch):
+    path = tmp_path / "locked.npy"
+    np.save(path, np.zeros((4, 2)))
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(nf, "open", refuse, raising=False)  # as chmod 000 would, for any user
+    with pytest.raises(PermissionError) as err:
+        nf.load_array(path)
+    assert one_line(err) == f"{path}: cannot be read (Permission denied)"

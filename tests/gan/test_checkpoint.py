@@ -2,6 +2,7 @@
 
 import io
 import json
+import os
 import zipfile
 
 import numpy as np
@@ -321,3 +322,16 @@ def test_any_damage_is_a_one_line_checkpoint_error_or_a_sound_restore(saved, cut
         assert "pickle" not in message, message
     else:  # the damage missed everything checked (a zip comment, say): the run must be whole
         assert trainer.iteration == 4 and len(trainer.history["d_loss"]) == 4
+
+
+def test_a_pipe_or_an_unreadable_file(tmp_path, monkeypatch):
+    fifo = tmp_path / "fifo.npz"
+    os.mkfifo(fifo)
+    one_line_error(lambda: checkpoint.load(fifo), f"{fifo}: not a regular file")
+    path = checkpoint.save(tmp_path / "last.npz", toy())
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(checkpoint, "open", refuse, raising=False)  # as chmod 000 would
+    one_line_error(lambda: checkpoint.load(path), f"{path}: cannot be read (Permission denied)")
