@@ -295,11 +295,13 @@ def _check_samples(x: np.ndarray, name: str) -> np.ndarray:
                 f"{name}: {int(bad.sum())} NaN or inf values in {len(rows)} samples (the first "
                 f"is sample {rows[0]}): clean or drop those samples"
             )
-        # numgan trains in float32: wider floats must fit it, or they become inf mid-run.
-        low, high = float(x.min()), float(x.max())
-        if x.dtype.itemsize > 4 and max(-low, high) > _FLOAT32_MAX:
+    # numgan trains in float32: wider floats must fit it, or they become inf mid-run.
+    if x.dtype.kind == "f" and x.dtype.itemsize > 4:
+        low, high = x.min(), x.max()  # in x's dtype: a long double may be beyond float64 too
+        if max(-low, high) > _FLOAT32_MAX:
+            shown = [np.format_float_scientific(v, precision=3, trim="-") for v in (low, high)]
             raise ValueError(
-                f"{name}: values from {low:.4g} to {high:.4g}, beyond float32's range "
+                f"{name}: values from {shown[0]} to {shown[1]}, beyond float32's range "
                 f"(+-{_FLOAT32_MAX:.4g}) that numgan trains in: rescale the data (say, divide "
                 f"by np.abs(x).max()) before saving"
             )

@@ -595,6 +595,10 @@ def test_values_beyond_float32_are_refused_with_the_range_found(tmp_path):
     assert "3.403e+38" in message and "rescale" in message
     np.save(path, np.full((10, 3), 3e38))  # large, but a float32 holds it
     assert nf.load_array(path).dtype == np.float64
+    if np.finfo(np.longdouble).maxexp > 1024:  # x86's 80-bit long double: beyond float64 too
+        np.save(path, np.full((10, 3), np.longdouble("1e4000")))
+        with pytest.raises(ValueError, match="values from 1e\\+4000 to 1e\\+4000, beyond float32"):
+            nf.load_array(path)
 
 
 @pytest.mark.parametrize("shape", [(10, 0), (10, 3, 0)])
