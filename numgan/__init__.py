@@ -8,41 +8,92 @@
     numgan.app      run folders and the command line
 
 docs/architecture.md is the map.
+
+Importing numgan itself is cheap: each public name is imported from its part on first use
+(PEP 562), so ``import numgan as ng; ng.Dense`` works as before, and the command line can
+start (and take Ctrl-C) before NumPy and Numba load.  ``from numgan import *`` imports them all.
 """
 
-from .data import ArrayData, Dataset, Gaussian1D, GaussianMixture1D, grid25, load_dataset, ring8
-from .gan import (
-    GAN,
-    CrossEntropy,
-    DivergenceError,
-    GaussianNoise,
-    Objective,
-    Trainer,
-    UniformNoise,
-    models,
-)
-from .gan.objectives import discriminator_loss, gan_value, generator_loss
-from .kernels import get_backend, set_backend
-from .nn import (
-    SGD,
-    Adam,
-    BatchNorm,
-    Dense,
-    Dropout,
-    ExponentialDecay,
-    Flatten,
-    Layer,
-    LeakyReLU,
-    LinearRamp,
-    Maxout,
-    NotInitializedError,
-    ReLU,
-    Reshape,
-    Sequential,
-    Sigmoid,
-    Tanh,
-    gradcheck,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Each public name -> the module that defines it.
+_SOURCES = {
+    name: module
+    for module, names in {
+        "data": "ArrayData Dataset Gaussian1D GaussianMixture1D grid25 load_dataset ring8",
+        "gan": "GAN CrossEntropy DivergenceError GaussianNoise Objective Trainer UniformNoise "
+        "models",
+        "gan.objectives": "discriminator_loss gan_value generator_loss",
+        "kernels": "get_backend set_backend",
+        "nn": "SGD Adam BatchNorm Dense Dropout ExponentialDecay Flatten Layer LeakyReLU "
+        "LinearRamp Maxout NotInitializedError ReLU Reshape Sequential Sigmoid Tanh gradcheck",
+    }.items()
+    for name in names.split()
+}
+# The parts, as attributes too: numgan.nn works after a bare ``import numgan``.
+_PARTS = ("kernels", "nn", "gan", "data", "eval", "app", "fileio")
+
+if TYPE_CHECKING:  # what the names are, for type checkers and editors
+    from .data import (
+        ArrayData,
+        Dataset,
+        Gaussian1D,
+        GaussianMixture1D,
+        grid25,
+        load_dataset,
+        ring8,
+    )
+    from .gan import (
+        GAN,
+        CrossEntropy,
+        DivergenceError,
+        GaussianNoise,
+        Objective,
+        Trainer,
+        UniformNoise,
+        models,
+    )
+    from .gan.objectives import discriminator_loss, gan_value, generator_loss
+    from .kernels import get_backend, set_backend
+    from .nn import (
+        SGD,
+        Adam,
+        BatchNorm,
+        Dense,
+        Dropout,
+        ExponentialDecay,
+        Flatten,
+        Layer,
+        LeakyReLU,
+        LinearRamp,
+        Maxout,
+        NotInitializedError,
+        ReLU,
+        Reshape,
+        Sequential,
+        Sigmoid,
+        Tanh,
+        gradcheck,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SOURCES:
+        value = getattr(importlib.import_module(f".{_SOURCES[name]}", __name__), name)
+    elif name in _PARTS:
+        value = importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value  # the next look-up is a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
 
 __version__ = "0.2.0.dev0"
 
