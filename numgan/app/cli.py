@@ -9,50 +9,66 @@
 Errors are one line on stderr and a non-zero exit code, never a traceback.  argparse only
 parses the flags' types; their values are checked where they are used (TrainConfig for the
 training options), so a flag and a config file key fail with the same message.
+
+This module imports only the standard library at the top: NumPy, Numba and the rest of numgan
+load inside ``main``, under a SIGINT handler that leaves at once with one line and exit code
+130 (``_leave_while_starting``).  ``numgan train`` stops on SIGINT or SIGTERM between two
+iterations, saves, and exits 130 or 143 (numgan/app/run.py).
 """
 
 from __future__ import annotations
 
-import argparse
+import os
+import signal
 import sys
-from pathlib import Path
+import threading
+from typing import TYPE_CHECKING, Any
 
-from ..data import DATASETS
-from ..gan import DivergenceError
-from ..gan.checkpoint import CheckpointError
-from .config import CHOICES, FIELDS, RunError, flag, resolve_config
-from .parser import OneLineParser
-from .results import evaluate_run, plot_run, sample_run
-from .run import default_run_dir, read_run_config, train
+if TYPE_CHECKING:
+    import argparse
 
-
-def _or(name: str) -> str:
-    return " or ".join(CHOICES[name])
-
-
-TRAIN_FLAGS = {
-    # flag: help; every default is None so that only given flags override
-    "dataset": f"{', '.join(DATASETS)}, or a .npy/.npz file (default: digits)",
-    "model": f"{', '.join(CHOICES['model'])} (default: the dataset's)",
-    "iterations": "total iterations of the run (a resumed run continues up to it)",
-    "batch_size": "m, per minibatch of noise and of data",
-    "k": "discriminator steps per generator step",
-    "g_loss": _or("g_loss"),
-    "optimizer": _or("optimizer"),
-    "lr": "learning rate",
-    "momentum": "SGD's momentum, or Adam's beta1",
-    "seed": "seeds the run's one random Generator",
-    "data_dir": "folder of the MNIST IDX files (default: $NUMGAN_DATA)",
-    "output": "images: G ends in sigmoid (pixels in [0, 1], default) or tanh ([-1, 1])",
-    "path": "auto (default: fused where the model allows it, else layers), layers (the nn "
-    "layers, as docs/algorithm1.md reads them) or fused (one jitted call per iteration)",
-    "sample_every": "iterations between sample grids (0: ten per run)",
-    "checkpoint_every": "iterations between checkpoints (0: ten per run)",
-}
 _TYPES = {"int": int, "float": float, "str": str}
 
 
+def train_flags() -> dict[str, str]:
+    """``numgan train``'s flags (config fields) and their help; every default is None, so that
+    only given flags override."""
+    from ..data import DATASETS
+    from .config import CHOICES
+
+    def either(name: str) -> str:
+        return " or ".join(CHOICES[name])
+
+    return {
+        "dataset": f"{', '.join(DATASETS)}, or a .npy/.npz file (default: digits)",
+        "model": f"{', '.join(CHOICES['model'])} (default: the dataset's)",
+        "iterations": "total iterations of the run (a resumed run continues up to it)",
+        "batch_size": "m, per minibatch of noise and of data",
+        "k": "discriminator steps per generator step",
+        "g_loss": either("g_loss"),
+        "optimizer": either("optimizer"),
+        "lr": "learning rate",
+        "momentum": "SGD's momentum, or Adam's beta1",
+        "seed": "seeds the run's one random Generator",
+        "data_dir": "folder of the MNIST IDX files (default: $NUMGAN_DATA)",
+        "output": "images: G ends in sigmoid (pixels in [0, 1], default) or tanh ([-1, 1])",
+        "path": "auto (default: fused where the model allows it, else layers), layers (the nn "
+        "layers, as docs/algorithm1.md reads them) or fused (one jitted call per iteration)",
+        "sample_every": "iterations between sample grids (0: ten per run)",
+        "checkpoint_every": "iterations between checkpoints (0: ten per run)",
+    }
+
+
+def __getattr__(name: str) -> Any:
+    if name == "TRAIN_FLAGS":  # computed on first use: it needs the data and config modules
+        return train_flags()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from .config import FIELDS, flag
+    from .parser import OneLineParser
+
     parser = OneLineParser(
         prog="numgan", description="numgan: GANs in NumPy with hand-written backprop."
     )
@@ -62,9 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
         "train",
         help="train a GAN; writes a run folder",
         description="Train G and D by Algorithm 1. Flags override --config, "
-        "which overrides the dataset's defaults.",
+        "which overrides the dataset's defaults. Ctrl-C or SIGTERM stops it between two "
+        "iterations, after saving; --resume continues it.",
     )
-    for name, text in TRAIN_FLAGS.items():
+    for name, text in train_flags().items():
         p.add_argument(flag(name), type=_TYPES[FIELDS[name].type], default=None, help=text)
     p.add_argument("--out", metavar="RUN_DIR", help="the run folder (default: runs/NAME-seedS)")
     p.add_argument("--config", metavar="FILE.toml", help="config file; flags override it")
@@ -97,8 +114,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _train(args) -> int:
-    flags = {name: getattr(args, name) for name in TRAIN_FLAGS}
+def _train(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .config import RunError, resolve_config
+    from .run import default_run_dir, read_run_config, train
+
+    flags = {name: getattr(args, name) for name in train_flags()}
     if args.resume:
         run_dir = Path(args.resume)
         if args.out and Path(args.out) != run_dir:
@@ -107,49 +129,99 @@ def _train(args) -> int:
         train(config, run_dir, resume=True)
     else:
         config = resolve_config(flags, config_file=args.config)
-        run_dir = Path(args.out) if args.out else default_run_dir(config)
-        if (run_dir / "checkpoints" / "last.npz").exists():
-            raise RunError(
-                f"{run_dir} already holds a run: use --resume {run_dir} to continue "
-                "it, or another --out"
-            )
-        train(config, run_dir)
+        train(config, Path(args.out) if args.out else default_run_dir(config))
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ["bench"]:
-        # The benchmark parses its own flags (argparse.REMAINDER would drop leading options).
-        from .bench import main as bench_main
+def _run(args: argparse.Namespace) -> int:
+    from pathlib import Path
 
-        return bench_main(argv[1:])
-    args = build_parser().parse_args(argv)
+    from .results import evaluate_run, plot_run, sample_run
+
+    if args.command == "train":
+        return _train(args)
+    if args.command == "sample":
+        out = Path(args.output) if args.output else Path(args.run_dir) / "sample.png"
+        print(sample_run(Path(args.run_dir), args.n, out, args.seed))
+    elif args.command == "evaluate":
+        evaluate_run(Path(args.run_dir), args.n_samples)
+    elif args.command == "plot":
+        plot_run(Path(args.run_dir))
+    return 0
+
+
+def _command(argv: list[str]) -> str:
+    """``numgan train`` for the messages, as far as argv says before parsing."""
+    names = ("train", "sample", "evaluate", "plot", "bench")
+    return next((f"numgan {a}" for a in argv if a in names), "numgan")
+
+
+def _leave_while_starting(command: str):
+    """The SIGINT handler while numgan loads: one line, exit code 130, at once.
+
+    Nothing is written before the imports end, so there is nothing to save.  A
+    KeyboardInterrupt raised inside a library's import instead can surface as an ImportError
+    (NumPy's C extension) or, raised in code run by eval (namedtuple, dataclasses), make
+    Python kill itself with SIGINT at exit whatever the exit code.
+    """
+
+    def leave(signum: int, frame: object) -> None:
+        sys.stderr.write(f"{command}: interrupted while starting; nothing was written\n")
+        sys.stderr.flush()
+        os._exit(130)
+
+    return leave
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one ``numgan`` command; returns the exit code."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = _command(argv)
+    main_thread = threading.current_thread() is threading.main_thread()
+    if main_thread:
+        previous = signal.signal(signal.SIGINT, _leave_while_starting(command)) or signal.SIG_DFL
     try:
-        if args.command == "train":
-            return _train(args)
-        if args.command == "sample":
-            out = Path(args.output) if args.output else Path(args.run_dir) / "sample.png"
-            print(sample_run(Path(args.run_dir), args.n, out, args.seed))
-        elif args.command == "evaluate":
-            evaluate_run(Path(args.run_dir), args.n_samples)
-        elif args.command == "plot":
-            plot_run(Path(args.run_dir))
-        return 0
-    except KeyboardInterrupt:
-        print(
-            f"numgan {args.command}: interrupted; the last checkpoint is complete", file=sys.stderr
-        )
+        if argv[:1] == ["bench"]:
+            # The benchmark parses its own flags (argparse.REMAINDER would drop leading options).
+            from .bench import main as bench_main
+        else:
+            args = build_parser().parse_args(argv)
+        # The rest of what every command needs, before its work starts.
+        from ..gan import DivergenceError
+        from ..gan.checkpoint import CheckpointError
+        from .config import RunError
+        from .run import Stopped
+    except KeyboardInterrupt:  # off the main thread, or before the handler was installed
+        print(f"{command}: interrupted while starting; nothing was written", file=sys.stderr)
         return 130
-    except DivergenceError as err:
-        print(
-            f"numgan {args.command}: error: {err}; the last good checkpoint is kept",
-            file=sys.stderr,
-        )
-        return 1
-    except (RunError, CheckpointError, ValueError, TypeError, OSError, ImportError) as err:
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGINT, previous)
+    try:
+        if argv[:1] == ["bench"]:
+            return bench_main(argv[1:])
+        return _run(args)
+    except Stopped as stop:
+        print(f"{command}: {stop}", file=sys.stderr)
+        return stop.exit_code
+    except KeyboardInterrupt:
+        # Outside train's loop (which saves whole iterations): every file is written atomically.
+        print(f"{command}: interrupted; no file was left half-written", file=sys.stderr)
+        return 130
+    except (
+        RunError,
+        CheckpointError,
+        DivergenceError,
+        ValueError,
+        TypeError,
+        OSError,
+        ImportError,
+        MemoryError,
+    ) as err:
         message = " ".join(str(err).split())  # one line, whatever the exception held
-        print(f"numgan {args.command}: error: {message}", file=sys.stderr)
+        if isinstance(err, MemoryError):
+            message = f"out of memory ({message or 'no details'})"
+        print(f"{command}: error: {message}", file=sys.stderr)
         return 1
 
 

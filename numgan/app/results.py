@@ -8,18 +8,107 @@ matplotlib), which training never needs and imports only when a command here run
 from __future__ import annotations
 
 import numbers
+import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 
-from ..data import as_rows
+from ..data import DEFAULT_SPLITS, Dataset, as_rows, split_indices
 from ..fileio import atomic_write
+from ..gan import GAN
 from .config import RunError
-from .run import load_snapshots, pixel_range, restore_run, snapshot1d, write_json
+from .run import is_one_d, load_snapshots, pixel_range, restore_run, snapshot1d, write_json
 
 SAMPLE_SUFFIXES = {".npy": "the samples as an array", ".png": "a figure"}
+
+# -- what the machine can hold ------------------------------------------------------------
+
+
+def available_memory() -> int | None:
+    """Bytes this process could still allocate, or None where the system does not say.
+
+    Linux's MemAvailable, or less under a container's memory limit (cgroup v2).
+    """
+    found = []
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            found += [int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:")]
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        if limit != "max":
+            used = int(Path("/sys/fs/cgroup/memory.current").read_text())
+            found.append(max(0, int(limit) - used))
+    except (OSError, ValueError):
+        pass
+    if not found:
+        try:
+            found.append(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+        except (ValueError, OSError, AttributeError):
+            return None
+    return min(found)
+
+
+def network_bytes(net, in_width: int, itemsize: int) -> int:
+    """Bytes per sample of a forward pass that keeps every layer's output: input and outputs."""
+    total, shape = in_width, net.in_shape
+    for layer in net.layers:
+        shape = layer.output_shape(shape)
+        total += int(np.prod(shape)) if shape is not None else in_width
+    return itemsize * total
+
+
+def bytes_per_sample(gan: GAN, data: Dataset, extra: int = 0) -> int:
+    """About how much memory one generated sample takes: G's activations, a float64 copy of
+    the sample, and ``extra`` (what a metric keeps per sample)."""
+    itemsize = np.dtype(gan.dtype).itemsize
+    return network_bytes(gan.G, gan.noise.dim, itemsize) + 8 * data.dim + extra
+
+
+def _size(n: float) -> str:
+    for unit, scale in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= scale:
+            return f"{n / scale:,.1f} {unit}"
+    return f"{n:,.0f} bytes"
+
+
+def check_memory(n: int, flag: str, per_sample: int) -> None:
+    """A RunError, before anything is allocated, if ``n`` samples cannot fit in memory."""
+    free = available_memory()
+    if free is None or n * per_sample <= free:
+        return
+    raise RunError(
+        f"{flag} {n:,}: that many samples need about {_size(n * per_sample)} of memory "
+        f"({_size(per_sample)} each); this machine has {_size(free)} free, enough for about "
+        f"{free // per_sample:,}: ask for at most that many"
+    )
+
+
+def data_density(data: Dataset) -> Callable[[np.ndarray], np.ndarray]:
+    """p_data on the line, for the 1-D figure: toy1d's own, or a KDE of a file's training data."""
+    pdf = getattr(data.samples, "pdf", None) if data.is_sampler else None
+    if pdf is not None:
+        return pdf
+    from ..eval import metrics
+
+    train = np.asarray(data.train, dtype=np.float64).ravel()
+    return lambda x: metrics.kde_1d(train, np.asarray(x, dtype=np.float64))
+
+
+def samples_for_splits(n: int) -> int:
+    """The fewest samples whose default split holds out a validation and a test sample."""
+    rng = np.random.default_rng(0)
+    m = max(n, 1)
+    while not all(len(part) for part in split_indices(m, DEFAULT_SPLITS, rng)[1:]):
+        m += 1
+    return m
+
+
+# -- the commands --------------------------------------------------------------------------
 
 
 def sample_run(run_dir: Path, n: int, output: Path, seed: int) -> Path:
@@ -39,6 +128,7 @@ def sample_run(run_dir: Path, n: int, output: Path, seed: int) -> Path:
         raise RunError(f"--n must be at least 1, got {n}")
     config, data, trainer = restore_run(run_dir)
     gan = trainer.gan
+    check_memory(int(n), "--n", bytes_per_sample(gan, data))
     x = gan.sample(n, np.random.default_rng(seed))
     if suffix == ".npy":
         shape = (data.dim,) if data.is_sampler else data.samples.shape[1:]
@@ -55,13 +145,13 @@ def sample_run(run_dir: Path, n: int, output: Path, seed: int) -> Path:
         )
     if data.dim == 2:
         return Path(plots.scatter2d(x, output, means=data.means, sigma=data.sigma))
-    if data.dim == 1:
+    if is_one_d(data):
         snap = snapshot1d(config, data, trainer)
         return Path(
             plots.figure1d(
                 [snap],
                 output,
-                data_pdf=data.samples.pdf,
+                data_pdf=data_density(data),
                 x_range=(snap["x_grid"][0], snap["x_grid"][-1]),
             )
         )
@@ -69,6 +159,9 @@ def sample_run(run_dir: Path, n: int, output: Path, seed: int) -> Path:
         f"cannot draw {data.dim}-dimensional samples that are not images: write them to a "
         ".npy file instead"
     )
+
+
+GRID_1D = 200  # points where evaluate compares D with D* on 1-D data
 
 
 def evaluate_run(run_dir: Path, n_samples: int, out: IO[str] | None = None) -> dict[str, Any]:
@@ -80,6 +173,21 @@ def evaluate_run(run_dir: Path, n_samples: int, out: IO[str] | None = None) -> d
         raise RunError(f"--n-samples must be at least 2, got {n_samples}")
     config, data, trainer = restore_run(run_dir)
     gan = trainer.gan
+    itemsize = np.dtype(gan.dtype).itemsize
+    if data.is_sampler and data.means is not None:  # distances to each mode
+        extra = 16 * len(data.means)
+    elif data.is_sampler:  # D on real and generated samples, and the KDE's block on the grid
+        extra = 2 * network_bytes(gan.D, data.dim, itemsize) + 8 * (GRID_1D + 4)
+    else:
+        extra = 0
+        if not (len(data.validation) and len(data.test)):
+            n = len(data.samples)
+            raise RunError(
+                f"the dataset has {n:,} samples, too few to hold out a validation and a test "
+                f"split ({len(data.validation)} and {len(data.test)} samples) for the Parzen "
+                f"estimate: it needs at least {samples_for_splits(n):,} samples"
+            )
+    check_memory(int(n_samples), "--n-samples", bytes_per_sample(gan, data, extra))
     rng = np.random.default_rng([config.seed, 5])
     result: dict[str, Any] = {"iteration": trainer.iteration, "dataset": config.dataset}
     if data.is_sampler and data.means is not None:
@@ -103,7 +211,7 @@ def evaluate_run(run_dir: Path, n_samples: int, out: IO[str] | None = None) -> d
         x_data = data.sample(n_samples, rng).ravel()
         # Where the data has mass: in the far tails the sample-based p_g is ~0 and D* ~ 1 or 0
         # whatever D does, which says nothing about the fit.
-        grid = np.linspace(*np.percentile(x_data, [5, 95]), 200)
+        grid = np.linspace(*np.percentile(x_data, [5, 95]), GRID_1D)
         d = gan.discriminate(grid[:, None]).ravel()
         d_star = metrics.optimal_discriminator(
             grid, data.samples.pdf(grid), metrics.kde_1d(x_gen, grid)
@@ -199,8 +307,13 @@ def plot_run(run_dir: Path, out: IO[str] | None = None) -> list[Path]:
                 )
             )
         )
-    elif data.dim == 1:
-        snaps = load_snapshots(run_dir) or [snapshot1d(config, data, trainer)]
+    elif is_one_d(data):
+        try:
+            snaps = load_snapshots(run_dir) or [snapshot1d(config, data, trainer)]
+        except RunError as err:
+            raise RunError(
+                f"{err}: delete it, and numgan plot draws the final state alone"
+            ) from None
         pick = sorted({round(i) for i in np.linspace(0, len(snaps) - 1, min(4, len(snaps)))})
         chosen = [snaps[i] for i in pick]
         lo = min(s["x_grid"][0] for s in chosen)
@@ -213,7 +326,7 @@ def plot_run(run_dir: Path, out: IO[str] | None = None) -> list[Path]:
                 plots.figure1d(
                     snaps_clean,
                     run_dir / "figure1d.png",
-                    data_pdf=data.samples.pdf,
+                    data_pdf=data_density(data),
                     x_range=(lo, hi),
                 )
             )

@@ -8,6 +8,12 @@
       snapshots1d.npz      (1-D data) D and G at several points of training, for the figure
       metrics.json         written by ``numgan evaluate``
       *.png                written by ``numgan plot``
+      .lock                held (flock) by the one ``numgan train`` writing the folder
+
+What stops a run never leaves it half-written (docs/reliability.md): every file is written
+atomically; a checkpoint holds the state between two whole iterations, and history.csv is
+written right after it from the same history; SIGINT and SIGTERM are a flag the loop reads
+between iterations; a diverged run keeps its last good checkpoint.
 
 The config and its checks are in config.py; what is read out of a finished run (samples,
 metrics, figures) is in results.py.
@@ -15,11 +21,19 @@ metrics, figures) is in results.py.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import io
 import json
+import os
+import re
+import signal
 import sys
+import threading
+import zipfile
+import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -27,10 +41,12 @@ import numpy as np
 
 from .. import kernels
 from ..data import PIXEL_RANGES, Dataset, load_dataset
-from ..fileio import atomic_write
+from ..fileio import atomic_write, remove_temporaries
 from ..gan import GAN, DivergenceError, Trainer, checkpoint, models
+from ..gan.checkpoint import CheckpointError
 from ..gan.progress import TrainingProgress
 from .config import (
+    HEADER,
     OPTIMIZERS,
     PATHS,
     RunError,
@@ -135,6 +151,104 @@ def read_run_config(run_dir: Path) -> dict[str, Any]:
     return read_config_file(str(path))
 
 
+# -- the run folder ------------------------------------------------------------------------
+
+# What numgan writes into a run folder by default: train, then sample, evaluate and plot.
+RUN_FILES = (
+    "config.toml",
+    "history.csv",
+    "checkpoints",
+    "samples",
+    "snapshots1d.npz",
+    "metrics.json",
+    "sample.png",
+    "loss_curves.png",
+    "samples.png",
+    "nearest_neighbours.png",
+    "figure1d.png",
+)
+LOCK = ".lock"
+
+
+def is_run_folder(run_dir: Path) -> bool:
+    """Whether numgan wrote this folder's config.toml: its first line is numgan's header."""
+    try:
+        with open(run_dir / "config.toml", encoding="utf-8", errors="replace") as f:
+            return f.readline().rstrip("\n") == HEADER
+    except OSError:
+        return False
+
+
+def check_new_run_dir(run_dir: Path) -> None:
+    """A new run goes into a folder that is missing, empty, or a numgan run that never saved a
+    checkpoint; a RunError for a folder holding a run, or files numgan would overwrite."""
+    if not run_dir.exists():
+        return
+    if not run_dir.is_dir():
+        raise RunError(f"--out {run_dir}: a file, not a folder: give a new or empty folder")
+    if (run_dir / "checkpoints" / "last.npz").exists():
+        raise RunError(
+            f"{run_dir} already holds a run: use --resume {run_dir} to continue it, or another "
+            "--out"
+        )
+    if is_run_folder(run_dir):
+        return  # a run stopped before its first checkpoint: nothing in it to keep
+    clash = [name for name in RUN_FILES if (run_dir / name).exists()]
+    if clash:
+        raise RunError(
+            f"--out {run_dir}: the folder holds {', '.join(clash)}, not written by numgan, "
+            "which a run would overwrite: give a new or empty folder"
+        )
+
+
+@contextlib.contextmanager
+def run_lock(run_dir: Path) -> Iterator[None]:
+    """Hold RUN_DIR/.lock (flock, exclusive) while the block runs: one writer per run folder.
+
+    The operating system releases the lock when the process ends, however it ends, so a kill -9
+    leaves no stale lock.  The file keeps the holder's process id, for the error message.  Where
+    flock is missing (Windows) or the file system refuses it, runs go unlocked.
+    """
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    fd = os.open(run_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            by = f" (process {holder})" if holder.isdigit() else ""
+            raise RunError(
+                f"{run_dir} is in use by another numgan train{by}: let it finish or stop it "
+                "first, or train into another --out"
+            ) from None
+        except OSError:
+            pass  # no flock on this file system
+        else:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
+_SAMPLE_NAME = re.compile(r"^iter_\d+\.png$")
+
+
+def remove_stale_temporaries(run_dir: Path) -> list[Path]:
+    """Delete what a kill -9 during a write left of the files numgan train writes (their
+    atomic_write temporaries); only while holding the run's lock, so no writer is live."""
+    own = {"config.toml", "history.csv", "snapshots1d.npz"}
+    return [
+        *remove_temporaries(run_dir, own.__contains__),
+        *remove_temporaries(run_dir / "checkpoints", "last.npz".__eq__),
+        *remove_temporaries(run_dir / "samples", lambda name: bool(_SAMPLE_NAME.match(name))),
+    ]
+
+
 # -- the training loop ---------------------------------------------------------------------
 
 
@@ -150,7 +264,11 @@ def write_history(run_dir: Path, trainer: Trainer) -> None:
 
 
 def save_run(run_dir: Path, config: TrainConfig, trainer: Trainer) -> None:
-    """The checkpoint, then the history it matches."""
+    """Check the parameters, then write the checkpoint, then the history it matches.
+
+    A DivergenceError from the check writes nothing, so no checkpoint holds a diverged run.
+    """
+    trainer.check_parameters()
     checkpoint.save(run_dir / "checkpoints" / "last.npz", trainer, dataclasses.asdict(config))
     write_history(run_dir, trainer)
 
@@ -182,23 +300,37 @@ def write_samples(
         )
 
 
+def is_one_d(data: Dataset) -> bool:
+    """Data of one feature per sample: toy1d, or a file of shape (N, 1)."""
+    return data.dim == 1 and data.image_shape is None
+
+
 def snapshot1d(config: TrainConfig, data: Dataset, trainer: Trainer) -> dict[str, np.ndarray]:
-    """D and G of a 1-D run, as plots.figure1d draws them."""
+    """D and G of a 1-D run, as plots.figure1d draws them.
+
+    The arrows z -> G(z) need one noise dimension (the toy1d model); with more, the snapshot
+    has D and G's samples only.
+    """
     gan, rng = trainer.gan, np.random.default_rng([config.seed, 4])
     samples = gan.sample(5000, rng).ravel()
     real = data.sample(5000, rng).ravel()
     lo, hi = np.percentile(np.concatenate([samples, real]), [0.5, 99.5])
-    pad = 0.25 * (hi - lo)
+    pad = 0.25 * (hi - lo) or 1.0  # all at one point: a window around it
     x_grid = np.linspace(lo - pad, hi + pad, 300)
-    z = np.linspace(-1, 1, 21)[:, None].astype(gan.dtype)
-    return {
+    snap = {
         "iteration": np.array(trainer.iteration),
         "x_grid": x_grid,
         "d_on_grid": gan.discriminate(x_grid[:, None]).ravel(),
         "samples": samples,
-        "z": z.ravel(),
-        "g_of_z": gan.G.forward(z, training=False).ravel(),
     }
+    if gan.noise.dim == 1:
+        z = np.linspace(-1, 1, 21)[:, None].astype(gan.dtype)
+        snap.update(z=z.ravel(), g_of_z=gan.G.forward(z, training=False).ravel())
+    return snap
+
+
+SNAPSHOT_ARRAYS = ("iteration", "x_grid", "d_on_grid", "samples")  # and optionally z, g_of_z
+_SNAPSHOT_KEY = re.compile(r"^(\d+)/(iteration|x_grid|d_on_grid|samples|z|g_of_z)$")
 
 
 def save_snapshots(run_dir: Path, snapshots: list[dict[str, np.ndarray]]) -> None:
@@ -208,16 +340,138 @@ def save_snapshots(run_dir: Path, snapshots: list[dict[str, np.ndarray]]) -> Non
 
 
 def load_snapshots(run_dir: Path) -> list[dict[str, np.ndarray]]:
-    """The snapshots of snapshots1d.npz in order; none if the run has no such file."""
+    """The snapshots of snapshots1d.npz in order; none if the run has no such file.
+
+    A file that is not one numgan wrote (truncated, or another .npz under that name) is a
+    RunError naming it; the caller adds what to do about it.
+    """
     path = run_dir / "snapshots1d.npz"
     if not path.is_file():
         return []
-    with np.load(path) as f:
-        snaps: dict[int, dict[str, np.ndarray]] = {}
-        for key in f.files:
-            i, name = key.split("/", 1)
-            snaps.setdefault(int(i), {})[name] = f[key]
+    try:
+        f = np.load(path, allow_pickle=False)
+        if not isinstance(f, np.lib.npyio.NpzFile):
+            raise ValueError("an .npy array, not an .npz archive")
+        with f:
+            arrays = {key: f[key] for key in f.files}
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as err:
+        reason = " ".join(str(err).split()) or type(err).__name__
+        raise RunError(f"{path}: not a readable snapshots file ({reason})") from None
+    snaps: dict[int, dict[str, np.ndarray]] = {}
+    for key, value in arrays.items():
+        match = _SNAPSHOT_KEY.match(key)
+        if match is None:
+            raise RunError(f"{path}: not numgan's 1-D snapshots (it holds an array {key!r})")
+        snaps.setdefault(int(match[1]), {})[match[2]] = value
+    for i, snap in snaps.items():
+        missing = [name for name in SNAPSHOT_ARRAYS if name not in snap]
+        bad = [k for k, v in snap.items() if v.dtype.kind not in "iuf" or v.ndim > 1]
+        if not missing and snap["iteration"].ndim != 0:
+            bad.append("iteration")
+        if missing or bad:
+            what = f"no {', '.join(missing)}" if missing else f"unexpected {', '.join(bad)}"
+            raise RunError(f"{path}: not numgan's 1-D snapshots (snapshot {i}: {what})")
     return [snaps[i] for i in sorted(snaps)]
+
+
+class Stopped(Exception):
+    """``numgan train`` stopped by SIGINT or SIGTERM.  ``str()`` is the one line to print;
+    ``exit_code`` the shell's convention, 128 + the signal's number (130, 143)."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class StopSignals:
+    """SIGINT and SIGTERM as a flag the training loop reads between iterations.
+
+    The first signal sets ``signum``: the loop finishes its iteration, saves it, and stops.  A
+    second one stops at once (KeyboardInterrupt), the checkpoint on disk staying the last whole
+    one; during a save (``saving()``) it waits for the save to finish.  The handlers are
+    installed on entry and the previous ones restored on exit; off the main thread, where
+    Python cannot install them, nothing changes.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._saving = False
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> StopSignals:
+        if threading.current_thread() is threading.main_thread():
+            for signum in self.SIGNALS:
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._previous.clear()
+
+    def _handle(self, signum: int, frame: object) -> None:
+        again = self.signum is not None
+        self.signum = signum
+        if again and not self._saving:
+            raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def saving(self) -> Iterator[None]:
+        self._saving = True
+        try:
+            yield
+        finally:
+            self._saving = False
+
+
+def _signal_name(signum: int) -> str:
+    if signum == signal.SIGINT:
+        return "interrupted (SIGINT, Ctrl-C)"
+    return f"terminated ({signal.Signals(signum).name})"
+
+
+def _kept(run_dir: Path, saved_at: int | None) -> str:
+    if saved_at is None:
+        return "no checkpoint was written"
+    return (
+        f"the last good checkpoint, at iteration {saved_at}, is kept in {run_dir} "
+        f"(history.csv matches it)"
+    )
+
+
+def _resume_state(
+    config: TrainConfig, run_dir: Path, trainer: Trainer, one_d: bool
+) -> list[dict[str, np.ndarray]]:
+    """Restore the checkpoint into ``trainer``; the snapshots up to its iteration."""
+    state = checkpoint.load(run_dir / "checkpoints" / "last.npz")
+    saved = checkpoint.config_of(state)
+    # Not the path: both compute the same iterations (to float32 rounding), on the same
+    # arrays, so a run may switch; with the same path it resumes bit for bit.
+    for key in ("dataset", "model", "optimizer", "k", "batch_size", "g_loss"):
+        if key in saved and saved[key] != getattr(config, key):
+            raise RunError(
+                f"--resume: the run in {run_dir} has {key} = {saved[key]!r}, not "
+                f"{getattr(config, key)!r}: a resumed run keeps its model and data"
+            )
+    checkpoint.restore(trainer, state)
+    if trainer.iteration >= config.iterations:
+        raise RunError(
+            f"the run in {run_dir} is already at iteration {trainer.iteration}: give "
+            f"--iterations larger than that to continue it"
+        )
+    if not one_d:
+        return []
+    try:
+        snapshots = load_snapshots(run_dir)
+    except RunError as err:
+        raise RunError(
+            f"{err}: delete it and resume again (the 1-D figure then starts at iteration "
+            f"{trainer.iteration})"
+        ) from None
+    # Snapshots past the checkpoint (a kill between the two writes) come again, the same.
+    return [s for s in snapshots if int(s["iteration"]) <= trainer.iteration]
 
 
 def train(
@@ -230,35 +484,81 @@ def train(
 ) -> Trainer:
     """Train (or continue) the run in ``run_dir`` up to ``config.iterations``.
 
-    Writes config.toml first; a checkpoint and history.csv every ``every_checkpoint``
-    iterations and at the end; sample grids every ``every_sample``.  Ctrl-C writes a
-    checkpoint and re-raises KeyboardInterrupt; a diverging run keeps its last good checkpoint
-    and raises DivergenceError.  The header goes to ``out`` (default stdout); the progress to
-    ``err`` (default: stderr, or tqdm's widget in a notebook).
+    Holds the folder's lock (``run_lock``) throughout, and first removes the temporaries a
+    killed writer left (``remove_stale_temporaries``).  Writes config.toml first; a checkpoint
+    and history.csv every ``every_checkpoint`` iterations and at the end; sample grids every
+    ``every_sample``.  While it runs, SIGINT and SIGTERM are a flag (``StopSignals``): the
+    loop saves the iteration it is in and raises ``Stopped``; a second signal stops at once,
+    keeping the last checkpoint.  A diverging run keeps its last good checkpoint and
+    history.csv, and raises DivergenceError saying so.  The header goes to ``out`` (default
+    stdout); the progress to ``err`` (default: stderr, or tqdm's widget in a notebook).
     """
     out = sys.stdout if out is None else out
-    data = load_data(config)
-    trainer = build_trainer(config, data)
-    snapshots: list[dict[str, np.ndarray]] = []
-    if resume:
-        state = checkpoint.load(run_dir / "checkpoints" / "last.npz")
-        saved = checkpoint.config_of(state)
-        # Not the path: both compute the same iterations (to float32 rounding), on the same
-        # arrays, so a run may switch; with the same path it resumes bit for bit.
-        for key in ("dataset", "model", "optimizer", "k", "batch_size", "g_loss"):
-            if key in saved and saved[key] != getattr(config, key):
-                raise RunError(
-                    f"--resume: the run in {run_dir} has {key} = {saved[key]!r}, not "
-                    f"{getattr(config, key)!r}: a resumed run keeps its model and data"
+    stop = StopSignals()
+    saved_at: int | None = None  # the iteration of the checkpoint on disk
+    try:
+        with stop:
+            if not resume:
+                check_new_run_dir(run_dir)  # before the data loads; again under the lock
+            data = load_data(config)
+            trainer = build_trainer(config, data)
+            if stop.signum is not None:
+                raise Stopped(
+                    f"{_signal_name(stop.signum)} while loading: nothing was written",
+                    128 + stop.signum,
                 )
-        checkpoint.restore(trainer, state)
-        snapshots = load_snapshots(run_dir)
-        if trainer.iteration >= config.iterations:
-            raise RunError(
-                f"the run in {run_dir} is already at iteration {trainer.iteration}: give "
-                f"--iterations larger than that to continue it"
-            )
-    run_dir.mkdir(parents=True, exist_ok=True)
+            run_dir.mkdir(parents=True, exist_ok=True)
+            with run_lock(run_dir):
+                remove_stale_temporaries(run_dir)
+                if resume:
+                    snapshots = _resume_state(config, run_dir, trainer, is_one_d(data))
+                    saved_at = trainer.iteration
+                    # The history of the checkpoint: a kill -9 between the two writes of a
+                    # save left history.csv one save behind it.
+                    write_history(run_dir, trainer)
+                else:
+                    check_new_run_dir(run_dir)
+                    snapshots = []
+                    for name in ("history.csv", "snapshots1d.npz"):  # of a run that never saved
+                        (run_dir / name).unlink(missing_ok=True)
+                _loop(config, run_dir, data, trainer, snapshots, stop, saved_at, out, err)
+    except KeyboardInterrupt:
+        signum = stop.signum or signal.SIGINT
+        raise Stopped(
+            f"{_signal_name(signum)} again: stopped at once, without saving; "
+            + _kept(run_dir, _saved_iteration(run_dir)),
+            128 + signum,
+        ) from None
+    h = trainer.history
+    print(
+        f"done: iteration {trainer.iteration}, D loss {h['d_loss'][-1]:.4f}, "
+        f"G loss {h['g_loss'][-1]:.4f}, mean D(x) {h['d_real'][-1]:.3f}, "
+        f"mean D(G(z)) {h['d_fake'][-1]:.3f}",
+        file=out,
+    )
+    return trainer
+
+
+def _saved_iteration(run_dir: Path) -> int | None:
+    """The iteration of RUN_DIR's checkpoint, or None if it has none (or none readable)."""
+    try:
+        return int(checkpoint.load(run_dir / "checkpoints" / "last.npz")["iteration"])
+    except (CheckpointError, KeyError, ValueError):
+        return None
+
+
+def _loop(
+    config: TrainConfig,
+    run_dir: Path,
+    data: Dataset,
+    trainer: Trainer,
+    snapshots: list[dict[str, np.ndarray]],
+    stop: StopSignals,
+    saved_at: int | None,
+    out: IO[str],
+    err: IO[str] | None,
+) -> None:
+    """The iterations, the samples and checkpoints between them, and the stop on a signal."""
     ran = path_ran(trainer)
     _write_text(run_dir / "config.toml", config_toml(config, ran=ran))
     z_fixed = fixed_noise(config, trainer.gan)
@@ -267,10 +567,14 @@ def train(
         file=out,
         flush=True,  # before the progress on stderr, when both go to one log
     )
-    one_d = data.dim == 1 and data.image_shape is None
+    one_d = is_one_d(data)
+    progress = TrainingProgress(config.iterations, trainer.iteration, file=err)
+    whole = False
     try:
-        with TrainingProgress(config.iterations, trainer.iteration, file=err) as progress:
-            while trainer.iteration < config.iterations:
+        # NumPy's overflow warnings say what DivergenceError says, once per array, as it
+        # diverges: train shows the one line.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            while trainer.iteration < config.iterations and stop.signum is None:
                 trainer.step()
                 progress.update(trainer)
                 i = trainer.iteration
@@ -280,24 +584,36 @@ def train(
                         snapshots.append(snapshot1d(config, data, trainer))
                         save_snapshots(run_dir, snapshots)
                 if i % config.every_checkpoint == 0 or i == config.iterations:
+                    with stop.saving():
+                        save_run(run_dir, config, trainer)
+                    saved_at = i
+            if stop.signum is not None and trainer.iteration == 0:
+                raise Stopped(
+                    f"{_signal_name(stop.signum)} before the first iteration: no checkpoint "
+                    "was written",
+                    128 + stop.signum,
+                )
+            if trainer.iteration != saved_at:  # a signal, between two checkpoints
+                with stop.saving():
                     save_run(run_dir, config, trainer)
-    except KeyboardInterrupt:
-        save_run(run_dir, config, trainer)
-        raise
-    except DivergenceError:
-        write_history(run_dir, trainer)  # the checkpoint stays the last good one
-        raise
-    if one_d and not snapshots:
-        snapshots.append(snapshot1d(config, data, trainer))
-        save_snapshots(run_dir, snapshots)
-    h = trainer.history
-    print(
-        f"done: iteration {trainer.iteration}, D loss {h['d_loss'][-1]:.4f}, "
-        f"G loss {h['g_loss'][-1]:.4f}, mean D(x) {h['d_real'][-1]:.3f}, "
-        f"mean D(G(z)) {h['d_fake'][-1]:.3f}",
-        file=out,
-    )
-    return trainer
+                saved_at = trainer.iteration
+            if stop.signum is not None:
+                raise Stopped(
+                    f"{_signal_name(stop.signum)}: stopped after iteration {saved_at} and saved "
+                    f"it in {run_dir}; continue with numgan train --resume {run_dir}",
+                    128 + stop.signum,
+                )
+            if one_d and not snapshots:
+                snapshots.append(snapshot1d(config, data, trainer))
+                save_snapshots(run_dir, snapshots)
+        whole = True
+    except DivergenceError as error:
+        raise DivergenceError(f"{error}; {_kept(run_dir, saved_at)}") from None
+    finally:
+        if not whole:
+            # A stop's or an error's one line says where it stopped: no last progress line.
+            progress._trainer = None
+        progress.close()
 
 
 def default_run_dir(config: TrainConfig) -> Path:

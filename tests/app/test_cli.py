@@ -177,7 +177,7 @@ def test_bad_inputs_are_one_line_errors_and_keep_files(tmp_path):
     )
     assert not (tmp_path / "f").exists()
     one_line_error(
-        numgan("train", "--lr", "-1", "--out", str(tmp_path / "x")), "--lr must be positive"
+        numgan("train", "--lr", "-1", "--out", str(tmp_path / "x")), "--lr must be a positive"
     )
     bad = tmp_path / "bad.toml"
     bad.write_text("learning_rate = 0.1\n")
