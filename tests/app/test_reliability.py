@@ -1,0 +1,187 @@
+"""Inputs numgan cannot serve are one line that names the problem and the fix; inputs it can
+serve, it serves: data of one feature per sample from a file trains, samples and plots."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from numgan.app.results import available_memory
+from numgan.gan import checkpoint
+
+TIMEOUT = 180
+
+
+def numgan(*args, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "numgan", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        cwd=cwd,
+    )
+
+
+def ok(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr and "Warning" not in result.stderr, result.stderr
+    return result
+
+
+def one_line_error(result: subprocess.CompletedProcess, *parts: str, code: int = 1) -> str:
+    """stderr is exactly one line, ending in a real newline, holding every one of ``parts``."""
+    assert result.returncode == code, (result.returncode, result.stderr)
+    (line,) = result.stderr.splitlines()
+    assert result.stderr == line + "\n"
+    assert "Traceback" not in line and "\\n" not in line
+    for part in parts:
+        assert part in line, line
+    return line
+
+
+@pytest.fixture(scope="module")
+def toy_run(tmp_path_factory) -> Path:
+    """A short toy1d run, shared by the tests that only read it."""
+    run = tmp_path_factory.mktemp("toy") / "r"
+    args = ["--dataset", "toy1d", "--iterations", "20", "--sample-every", "5", "--out", run]
+    ok(numgan("train", *args))
+    return run
+
+
+# -- more samples than memory ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "how", [["sample", "--n"], ["evaluate", "--n-samples"]], ids=["sample", "evaluate"]
+)
+def test_more_samples_than_memory_is_one_line(toy_run, backend, how):
+    command, flag = how
+    result = numgan(command, toy_run, flag, 10**12)
+    if available_memory() is None:  # the system does not say: NumPy's own refusal, one line
+        one_line_error(result, f"numgan {command}: error: out of memory")
+        return
+    line = one_line_error(
+        result,
+        f"numgan {command}: error: {flag} 1,000,000,000,000: that many samples need about ",
+        " of memory (",
+        " free, enough for about ",
+        ": ask for at most that many",
+    )
+    most = int(line.split("enough for about ")[1].split(":")[0].replace(",", ""))
+    assert 0 < most < 10**12
+    assert not (toy_run / "sample.png").exists() and not (toy_run / "metrics.json").exists()
+
+
+# -- snapshots1d.npz that numgan did not write ----------------------------------------------
+
+
+def truncated(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def foreign(path: Path) -> None:
+    with open(path, "wb") as f:
+        np.savez(f, x=np.arange(3.0))
+
+
+def an_npy(path: Path) -> None:
+    with open(path, "wb") as f:
+        np.save(f, np.arange(3.0))
+
+
+@pytest.mark.parametrize("damage", [truncated, foreign, an_npy])
+def test_a_bad_snapshots_file_is_named_with_the_fix(toy_run, tmp_path, backend, damage):
+    run = tmp_path / "r"
+    shutil.copytree(toy_run, run)
+    snapshots = run / "snapshots1d.npz"
+    damage(snapshots)
+    damaged = snapshots.read_bytes()
+    one_line_error(
+        numgan("plot", run),
+        f"numgan plot: error: {snapshots}: not ",
+        ": delete it, and numgan plot draws the final state alone",
+    )
+    one_line_error(
+        numgan("train", "--resume", run, "--iterations", "30"),
+        f"numgan train: error: {snapshots}: not ",
+        ": delete it and resume again (the 1-D figure then starts at iteration 20)",
+    )
+    assert snapshots.read_bytes() == damaged  # refused, not replaced
+    assert int(checkpoint.load(run / "checkpoints" / "last.npz")["iteration"]) == 20
+
+
+def test_without_its_snapshots_file_a_run_resumes_and_plots(toy_run, tmp_path, backend):
+    run = tmp_path / "r"
+    shutil.copytree(toy_run, run)
+    (run / "snapshots1d.npz").unlink()  # as the message above says
+    ok(numgan("plot", run))  # the final state alone
+    ok(numgan("train", "--resume", run, "--iterations", "30", "--sample-every", "5"))
+    with np.load(run / "snapshots1d.npz") as f:  # from the resumed iterations on
+        assert sorted(int(f[k]) for k in f.files if k.endswith("/iteration")) == [25, 30]
+    ok(numgan("plot", run))
+    assert (run / "figure1d.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# -- a dataset too small to hold out splits ---------------------------------------------------
+
+
+def test_evaluate_on_a_dataset_too_small_for_splits(tmp_path, backend):
+    data = tmp_path / "five.npy"
+    np.save(data, np.random.default_rng(0).normal(size=(5, 1)).astype(np.float32))
+    run = tmp_path / "r"
+    ok(numgan("train", "--dataset", data, "--iterations", "5", "--out", run))
+    one_line_error(
+        numgan("evaluate", run),
+        "numgan evaluate: error: the dataset has 5 samples, too few to hold out a validation "
+        "and a test split (0 and 0 samples) for the Parzen estimate: it needs at least 6 samples",
+    )
+    assert not (run / "metrics.json").exists()
+
+
+# -- usage errors ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ([], "numgan: error: the following arguments are required: COMMAND"),
+        (["fly"], "numgan: error: argument COMMAND: invalid choice: 'fly'"),
+        (["train", "--lr"], "numgan train: error: argument --lr: expected one argument"),
+        (["train", "--iterations", "1e3"], "argument --iterations: invalid int value: '1e3'"),
+        (["sample"], "numgan sample: error: the following arguments are required: RUN_DIR"),
+        (["evaluate", "r", "--bogus"], "numgan: error: unrecognized arguments: --bogus"),
+    ],
+)
+def test_usage_errors_are_one_line_with_a_real_newline(backend, args, message):
+    line = one_line_error(numgan(*args), message, code=2)
+    assert line.endswith("--help)")  # (see numgan ... --help), then the newline
+
+
+# -- data of one feature per sample, not toy1d ------------------------------------------------
+
+
+def test_one_feature_data_from_a_file_trains_samples_plots_and_evaluates(tmp_path, backend):
+    data = tmp_path / "heights.npy"
+    np.save(data, np.random.default_rng(1).normal(2.0, 0.5, size=(500, 1)).astype(np.float32))
+    run = tmp_path / "r"
+    args = ["--dataset", data, "--iterations", "30", "--sample-every", "10", "--out", run]
+    result = ok(numgan("train", *args))
+    assert "done: iteration 30" in result.stdout
+    assert int(checkpoint.load(run / "checkpoints" / "last.npz")["iteration"]) == 30
+    with np.load(run / "snapshots1d.npz") as f:
+        assert [int(f[f"{i}/iteration"]) for i in range(3)] == [10, 20, 30]
+        assert f["0/d_on_grid"].shape == (300,) and f["0/samples"].shape == (5000,)
+    ok(numgan("sample", run, "-o", tmp_path / "s.npy", "--n", "20"))
+    x = np.load(tmp_path / "s.npy")
+    assert x.shape == (20, 1) and x.dtype == np.float32 and np.isfinite(x).all()
+    ok(numgan("sample", run, "-o", tmp_path / "s.png"))
+    assert (tmp_path / "s.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    ok(numgan("plot", run))
+    assert (run / "figure1d.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    result = ok(numgan("evaluate", run, "--n-samples", "200"))
+    assert "Parzen window log-likelihood" in result.stdout
