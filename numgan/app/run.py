@@ -276,7 +276,10 @@ def save_run(run_dir: Path, config: TrainConfig, trainer: Trainer) -> None:
 def write_samples(
     run_dir: Path, config: TrainConfig, data: Dataset, trainer: Trainer, z: np.ndarray
 ) -> None:
-    """samples/iter_N.png: a grid of G(z) for images, a scatter for 2-D data."""
+    """samples/iter_N.png: a grid of G(z) for images, a scatter for 2-D data (nothing for
+    other data: matplotlib is not even imported)."""
+    if data.image_shape is None and data.dim != 2:
+        return
     from ..eval import plots
 
     gan = trainer.gan
