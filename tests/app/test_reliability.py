@@ -3,6 +3,8 @@ serve, it serves: data of one feature per sample from a file trains, samples and
 
 from __future__ import annotations
 
+import ast
+import re
 import shutil
 import subprocess
 import sys
@@ -185,3 +187,20 @@ def test_one_feature_data_from_a_file_trains_samples_plots_and_evaluates(tmp_pat
     assert (run / "figure1d.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     result = ok(numgan("evaluate", run, "--n-samples", "200"))
     assert "Parzen window log-likelihood" in result.stdout
+
+
+# -- docs/reliability.md -----------------------------------------------------------------------
+
+
+def test_the_reliability_page_names_tests_that_exist(backend):
+    root = Path(__file__).resolve().parents[2]
+    page = (root / "docs" / "reliability.md").read_text(encoding="utf-8")
+    named = re.findall(r"\b(tests/[\w/]+\.py)::(\w+)", page)
+    assert len(named) >= 20, named
+    missing = []
+    for path, name in named:
+        tree = ast.parse((root / path).read_text(encoding="utf-8"))
+        defined = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+        if name not in defined:
+            missing.append(f"{path}::{name}")
+    assert not missing, f"docs/reliability.md names tests that do not exist: {missing}"

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from numgan import fileio
 from numgan.app import run as run_module
 from numgan.app.config import resolve_config
 from numgan.gan import DivergenceError, Trainer, checkpoint
@@ -213,6 +214,24 @@ def test_stale_temporaries_of_the_run_are_removed_and_nothing_else(tmp_path, bac
     assert [p for p in stale if p.exists()] == []
     assert {p: p.read_bytes() for p in others} == others
     assert iteration(run) == 20 and rows(run) == 20
+
+
+def test_remove_temporaries_knows_atomic_writes_names(tmp_path, backend):
+    target = tmp_path / "last.npz"
+    assert fileio.TEMPORARY.match(fileio.temporary_path(target).name)["target"] == "last.npz"
+
+    def fail(f):
+        f.write(b"half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        fileio.atomic_write(target, fail)
+    assert list(tmp_path.iterdir()) == []  # a write that fails removes its temporary
+    left = fileio.temporary_path(target)
+    left.write_bytes(b"what a kill -9 leaves")
+    (tmp_path / ".other.npz.0123456789ab.tmp").write_bytes(b"")
+    assert fileio.remove_temporaries(tmp_path, "last.npz".__eq__) == [left]
+    assert [p.name for p in tmp_path.iterdir()] == [".other.npz.0123456789ab.tmp"]
 
 
 def kill_9_run(args: list[str], run: Path, after_rows: int, pause: float) -> None:
