@@ -411,7 +411,8 @@ class StopSignals:
 
     def __exit__(self, *exc: object) -> None:
         for signum, handler in self._previous.items():
-            signal.signal(signum, handler)
+            # None: a handler installed outside Python, which Python cannot put back.
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
         self._previous.clear()
 
     def _handle(self, signum: int, frame: object) -> None:
