@@ -16,22 +16,17 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import io
 import math
 import os
 import shutil
-import struct
-import warnings
 import zipfile
 import zlib
 from collections.abc import Sequence
-from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO, NamedTuple
 
 import numpy as np
-from numpy.lib import format as fmt
 
+from ..fileio import NPY_MAGIC, DamagedFile, read_npy, reading
 from .pixels import check_pixel_range, scale_pixels
 from .sources import as_rows, check_labels
 
@@ -39,121 +34,9 @@ from .sources import as_rows, check_labels
 
 ARRAY_KEYS = ("x", "data", "arr_0")  # the names tried in a .npz for the samples, in this order
 LABEL_KEY = "y"  # the name of the labels in a .npz, unless label_key says otherwise
-_NPY_MAGIC, _ZIP_MAGIC = b"\x93NUMPY", b"PK"
-_NPY_LENGTH = {(1, 0): "<H", (2, 0): "<I", (3, 0): "<I"}  # each version's header-length field
-# NumPy's own limit for parsing a header of an untrusted file; np.save writes about 128 bytes.
-_MAX_HEADER = 10_000
+_ZIP_MAGIC = b"PK"
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 _ZIP_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)
-
-
-class _FileProblem(ValueError):
-    """A problem with a data file, already put in words: passed on, never re-worded."""
-
-
-class _NpyHeader(NamedTuple):
-    shape: tuple[int, ...]
-    fortran_order: bool
-    dtype: np.dtype
-    nbytes: int  # the bytes of data the header promises
-
-
-def _reason(err: Exception) -> str:
-    """The first line of a low-level error, short, and named by what failed."""
-    if isinstance(err, zipfile.BadZipFile) and "not a zip file" in str(err):
-        return "the zip directory at its end is missing or damaged"
-    name = "zlib" if isinstance(err, zlib.error) else type(err).__name__
-    text = str(err).splitlines()[0][:160] if str(err) else ""
-    return f"{name}: {text}" if text else name
-
-
-@contextmanager
-def _reading(where: str):
-    """Any failure to read damaged bytes (zip, zlib, struct, OS...) as one line naming them."""
-    try:
-        yield
-    except _FileProblem:
-        raise
-    except MemoryError:
-        raise _FileProblem(f"{where}: too large to load into this machine's memory") from None
-    except Exception as err:  # the bytes are damaged, whichever layer noticed it first
-        raise _FileProblem(f"{where}: corrupt or truncated ({_reason(err)})") from err
-
-
-def _read_header(fp: BinaryIO, where: str, size: int) -> _NpyHeader:
-    """The header of the .npy stream ``fp`` (read from its start), checked against the stream's
-    size in bytes before any data is read: a header that claims terabytes costs nothing."""
-    magic = fp.read(len(_NPY_MAGIC) + 2)
-    if not magic:
-        raise _FileProblem(f"{where}: empty (0 bytes), not a .npy array")
-    if not magic.startswith(_NPY_MAGIC[: len(magic)]):
-        raise _FileProblem(f"{where}: not a .npy array (no NumPy magic bytes): not from np.save")
-    truncated = f"{where}: truncated: {size:,} bytes, not even a whole .npy header"
-    if len(magic) < len(_NPY_MAGIC) + 2:
-        raise _FileProblem(truncated)
-    version = (magic[-2], magic[-1])
-    if version not in _NPY_LENGTH:
-        raise _FileProblem(
-            f"{where}: .npy format version {version[0]}.{version[1]}, but NumPy writes 1.0, 2.0 "
-            f"and 3.0: corrupt, or not saved by np.save"
-        )
-    length = fp.read(struct.calcsize(_NPY_LENGTH[version]))
-    if len(length) < struct.calcsize(_NPY_LENGTH[version]):
-        raise _FileProblem(truncated)
-    header_size = struct.unpack(_NPY_LENGTH[version], length)[0]
-    if header_size > _MAX_HEADER:
-        raise _FileProblem(
-            f"{where}: a .npy header of {header_size:,} bytes, where np.save writes about a "
-            f"hundred: corrupt, or not saved by np.save"
-        )
-    offset = len(magic) + len(length) + header_size
-    text = fp.read(header_size)
-    if len(text) < header_size or size < offset:
-        raise _FileProblem(
-            f"{where}: truncated, or its header is wrong: {size:,} bytes, fewer than the "
-            f"{offset:,} its .npy header alone takes"
-        )
-    read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
-    try:
-        with warnings.catch_warnings():  # NumPy warns of headers written by Python 2: fine here
-            warnings.simplefilter("ignore")
-            shape, fortran_order, dtype = read(
-                io.BytesIO(length + text), max_header_size=_MAX_HEADER
-            )
-    except Exception as err:  # the header is text parsed by literal_eval: any failure is damage
-        raise _FileProblem(
-            f"{where}: a damaged .npy header ({_reason(err)}): corrupt, or not saved by np.save"
-        ) from None
-    if any(d < 0 for d in shape):
-        raise _FileProblem(f"{where}: its header gives a negative size, shape {shape}: corrupt")
-    if dtype.hasobject:  # pickled Python objects: never loaded, whatever they hold
-        raise _FileProblem(f"{where}: holds Python objects (dtype object), not an array of numbers")
-    nbytes = math.prod(shape) * dtype.itemsize  # Python ints: a corrupt shape cannot overflow
-    if size - offset != nbytes:
-        said = (
-            f"its header says shape {shape} of {dtype}, {nbytes:,} bytes of data, but "
-            f"{size - offset:,} bytes follow the {offset}-byte header"
-        )
-        if size - offset < nbytes:
-            raise _FileProblem(f"{where}: truncated, or its header is wrong: {said}")
-        raise _FileProblem(
-            f"{where}: {size - offset - nbytes:,} bytes of trailing data ({said}): its header "
-            f"is wrong, or something was appended to it"
-        )
-    return _NpyHeader(tuple(shape), fortran_order, dtype, nbytes)
-
-
-def _read_npy(fp: BinaryIO, where: str, size: int) -> np.ndarray:
-    """The array of the .npy stream ``fp`` of ``size`` bytes, a writable array as saved."""
-    with _reading(where):
-        header = _read_header(fp, where, size)
-        if header.dtype.itemsize == 0:  # items of no bytes (dtype V0, U0): nothing to read
-            return np.zeros(header.shape, header.dtype)
-        data = bytearray(header.nbytes)
-        if fp.readinto(data) != header.nbytes:  # the stream ended before its size said
-            raise _FileProblem(f"{where}: truncated: fewer bytes than its header says")
-        order = "F" if header.fortran_order else "C"
-        return np.frombuffer(data, header.dtype).reshape(header.shape, order=order)
 
 
 def _file_kind(path: Path) -> str:
@@ -167,16 +50,16 @@ def _file_kind(path: Path) -> str:
         raise ValueError(f"{path}: expected a .npy or .npz file, got {path.suffix or 'no suffix'}")
     try:
         with open(path, "rb") as f:
-            head = f.read(len(_NPY_MAGIC))
+            head = f.read(len(NPY_MAGIC))
     except OSError as err:  # permissions, mostly: the same error, in a line that names the file
         raise type(err)(f"{path}: cannot be read ({err.strerror or err})") from None
     if not head:
-        raise _FileProblem(f"{path}: an empty file (0 bytes): nothing was saved in it")
-    if head.startswith(_NPY_MAGIC):
+        raise DamagedFile(f"{path}: an empty file (0 bytes): nothing was saved in it")
+    if head.startswith(NPY_MAGIC):
         return "npy"
     if head.startswith(_ZIP_MAGIC):
         return "npz"
-    raise _FileProblem(
+    raise DamagedFile(
         f"{path}: not a .npy or .npz file (it does not start with NumPy's or zip's magic "
         f"bytes): corrupt, or saved by something other than np.save / np.savez"
     )
@@ -185,16 +68,16 @@ def _file_kind(path: Path) -> str:
 def _npz_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) -> np.ndarray:
     """One array of an open .npz, checked against the size the zip's directory gives it."""
     if info.flag_bits & 0x1:
-        raise _FileProblem(f"{where}: encrypted (password-protected): not saved by np.savez")
+        raise DamagedFile(f"{where}: encrypted (password-protected): not saved by np.savez")
     if info.compress_type not in _ZIP_METHODS:
-        raise _FileProblem(
+        raise DamagedFile(
             f"{where}: compressed with zip method {info.compress_type}, which Python cannot "
             f"read: save it again with np.savez or np.savez_compressed"
         )
-    with _reading(where), zf.open(info) as fp:
-        x = _read_npy(fp, where, info.file_size)
+    with reading(where), zf.open(info) as fp:
+        x = read_npy(fp, where, info.file_size)
         if fp.read(1):  # reading on to the end is also what makes zipfile check the CRC
-            raise _FileProblem(f"{where}: longer than the zip's directory says: corrupt")
+            raise DamagedFile(f"{where}: longer than the zip's directory says: corrupt")
     return x
 
 
@@ -244,14 +127,14 @@ def _load(
                 f"samples and labels together with np.savez(path, x=x, y=y)"
             )
         with open(path, "rb") as f:
-            x = _read_npy(f, str(path), path.stat().st_size)
+            x = read_npy(f, str(path), path.stat().st_size)
         return _check_samples(x, str(path)), None
-    with _reading(str(path)):
+    with reading(str(path)):
         zf = zipfile.ZipFile(path)
     with zf:
         members = {i.filename[:-4]: i for i in zf.infolist() if i.filename.endswith(".npy")}
         if not members and zf.namelist():
-            raise _FileProblem(
+            raise DamagedFile(
                 f"{path}: a zip file holding {', '.join(zf.namelist()[:5])}, but no .npy "
                 f"arrays: not saved by np.savez"
             )

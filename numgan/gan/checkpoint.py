@@ -26,18 +26,14 @@ from __future__ import annotations
 
 import io
 import json
-import math
 import os
-import warnings
 import zipfile
-import zlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from numpy.lib import format as npy_format
 
-from ..fileio import atomic_write
+from ..fileio import DamagedFile, atomic_write, error_reason, read_npy
 
 FORMAT = 1
 _HEADER_KEYS = ("format", "iteration", "rng", "config")
@@ -90,50 +86,13 @@ def save(path: str | os.PathLike, trainer, config: dict[str, Any] | None = None)
 # -- reading -----------------------------------------------------------------------------------
 
 
-def _reason(err: Exception) -> str:
-    """A low-level error in a few words: its kind and the first line of its message."""
-    if isinstance(err, zipfile.BadZipFile) and "not a zip file" in str(err):
-        return "the zip directory at its end is missing or damaged"
-    name = "zlib" if isinstance(err, zlib.error) else type(err).__name__
-    text = str(err).splitlines()[0][:160] if str(err) else ""
-    return f"{name}: {text}" if text else name
-
-
 def _array(raw: bytes, path: Path, name: str) -> np.ndarray:
     """The array in the bytes of one .npy member, its header checked against their length."""
-    fp = io.BytesIO(raw)
     try:
-        version = npy_format.read_magic(fp)
-        if version not in ((1, 0), (2, 0), (3, 0)):
-            raise ValueError(f"unknown .npy version {version}")
-        read = (
-            npy_format.read_array_header_1_0
-            if version == (1, 0)
-            else npy_format.read_array_header_2_0
-        )
-        with warnings.catch_warnings():  # NumPy warns of headers written by Python 2: fine here
-            warnings.simplefilter("ignore")
-            shape, fortran_order, dtype = read(fp, max_header_size=_MAX_HEADER)
-    except Exception as err:  # the header is text parsed by literal_eval: any failure is damage
-        raise CheckpointError(
-            f"{path}: not a readable checkpoint: the array {name} has a damaged header "
-            f"({_reason(err)})"
-        ) from None
-    if dtype.hasobject:  # pickled Python objects: numgan never writes them, nor loads them
-        raise CheckpointError(f"{path}: not a numgan checkpoint: {name} holds Python objects")
-    if any(d < 0 for d in shape):
-        raise CheckpointError(f"{path}: not a readable checkpoint: {name} has shape {shape}")
-    nbytes, offset = math.prod(shape) * dtype.itemsize, fp.tell()  # Python ints: no overflow
-    if len(raw) - offset != nbytes:
-        raise CheckpointError(
-            f"{path}: not a readable checkpoint: truncated, or a wrong header: {name} claims "
-            f"shape {shape} of {dtype} ({nbytes:,} bytes) but {len(raw) - offset:,} bytes "
-            f"follow its header"
-        )
-    if nbytes == 0:
-        return np.zeros(shape, dtype)
-    flat = np.frombuffer(raw, dtype, offset=offset)
-    return flat.reshape(shape, order="F" if fortran_order else "C").copy()
+        return read_npy(io.BytesIO(raw), name, len(raw))
+    except DamagedFile as err:
+        kind = "a numgan" if "Python objects" in str(err) else "a readable"
+        raise CheckpointError(f"{path}: not {kind} checkpoint: {err}") from None
 
 
 def _read_arrays(path: Path) -> dict[str, np.ndarray]:
@@ -165,7 +124,7 @@ def _read_arrays(path: Path) -> dict[str, np.ndarray]:
         raise CheckpointError(f"{path}: too large to load into memory") from None
     except Exception as err:  # zipfile, zlib, struct, OS errors...: the bytes are damaged
         raise CheckpointError(
-            f"{path}: not a readable checkpoint: corrupt or truncated ({_reason(err)})"
+            f"{path}: not a readable checkpoint: corrupt or truncated ({error_reason(err)})"
         ) from None
     return arrays
 
@@ -186,7 +145,7 @@ def _json(state: dict[str, np.ndarray], key: str, where: str) -> dict[str, Any]:
         value = json.loads(text)
     except (ValueError, RecursionError) as err:  # JSONDecodeError, or absurdly deep nesting
         raise CheckpointError(
-            f"{where}: damaged: {key} is not valid JSON ({_reason(err)})"
+            f"{where}: damaged: {key} is not valid JSON ({error_reason(err)})"
         ) from None
     if not isinstance(value, dict):
         raise CheckpointError(
@@ -227,7 +186,7 @@ def _check_run(state: dict[str, np.ndarray], where: str) -> tuple[int, dict[str,
         getattr(np.random, kind)().state = rng
     except Exception as err:  # NumPy's checks of a state raise several kinds
         raise CheckpointError(
-            f"{where}: damaged: the RNG state is not a valid {kind} state ({_reason(err)})"
+            f"{where}: damaged: the RNG state is not a valid {kind} state ({error_reason(err)})"
         ) from None
     return iteration, rng
 
