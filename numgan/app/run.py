@@ -614,10 +614,8 @@ def _loop(
     except DivergenceError as error:
         raise DivergenceError(f"{error}; {_kept(run_dir, saved_at)}") from None
     finally:
-        if not whole:
-            # A stop's or an error's one line says where it stopped: no last progress line.
-            progress._trainer = None
-        progress.close()
+        # A stop's or an error's one line says where it stopped: no last progress line then.
+        progress.close(final=whole)
 
 
 def default_run_dir(config: TrainConfig) -> Path:

@@ -133,12 +133,13 @@ class TrainingProgress:
             self.file.flush()
         self._shown = done
 
-    def close(self) -> None:
-        """Draw the last iteration seen (if not drawn yet) and end the bar."""
+    def close(self, *, final: bool = True) -> None:
+        """End the bar; ``final`` draws the last iteration seen first, if not drawn yet (a run
+        stopped by a signal or an error leaves that to its own one-line message)."""
         if self._closed:
             return
         self._closed = True
-        if self._trainer is not None and self._trainer.iteration != self._shown:
+        if final and self._trainer is not None and self._trainer.iteration != self._shown:
             self._draw(self._trainer)
         if self._bar is not None:
             self._bar.close()

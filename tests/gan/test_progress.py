@@ -95,3 +95,23 @@ def test_close_is_idempotent_and_needs_no_update():
 
 def test_postfix_of_an_empty_history_is_empty():
     assert postfix(FakeTrainer().history) == ""
+
+
+def test_close_without_the_final_line_leaves_the_last_word_to_the_caller():
+    """A run stopped by a signal or an error prints its own one line: no progress line after."""
+    log, trainer = io.StringIO(), FakeTrainer()
+    progress = TrainingProgress(1000, file=log)
+    for _ in range(150):
+        trainer.step()
+        progress.update(trainer)
+    progress.close(final=False)
+    assert [
+        re.search(r"\| (\d+)/1000 ", line).group(1) for line in log.getvalue().splitlines()
+    ] == ["100"]
+    log2, trainer2 = io.StringIO(), FakeTrainer()
+    progress = TrainingProgress(1000, file=log2)
+    for _ in range(150):
+        trainer2.step()
+        progress.update(trainer2)
+    progress.close()
+    assert "150/1000" in log2.getvalue().splitlines()[-1]
