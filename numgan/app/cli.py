@@ -173,10 +173,34 @@ def _leave_while_starting(command: str):
     return leave
 
 
+def _matplotlib_config_folder() -> None:
+    """Where home is read-only, give matplotlib a temporary config folder before it looks.
+
+    It would make one itself, but announce it in a two-line warning on every command; numgan's
+    own notice of a read-only install (numgan/kernels/flags.py) already says it in one.
+    """
+    if "MPLCONFIGDIR" in os.environ:
+        return
+    import tempfile
+    from pathlib import Path
+
+    config_home = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    folder = Path(config_home) / "matplotlib"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError:
+        try:
+            os.environ["MPLCONFIGDIR"] = tempfile.mkdtemp(prefix="numgan-matplotlib-")
+        except OSError:
+            pass  # nowhere to write at all: matplotlib says so itself
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one ``numgan`` command; returns the exit code."""
     argv = sys.argv[1:] if argv is None else list(argv)
     command = _command(argv)
+    _matplotlib_config_folder()
     main_thread = threading.current_thread() is threading.main_thread()
     if main_thread:
         previous = signal.signal(signal.SIGINT, _leave_while_starting(command)) or signal.SIG_DFL

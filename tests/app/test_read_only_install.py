@@ -49,11 +49,12 @@ def environment(home: str, tmp: Path, pythonpath: Path) -> dict[str, str]:
     return env
 
 
-def train_as(prefix: list[str], env: dict[str, str], work: Path) -> None:
-    """``python -m numgan train`` as that user: it trains, and says once where kernels go."""
-    run = work / "run"
+def train_as(prefix: list[str], env: dict[str, str], work: Path, dataset: str = "toy1d") -> None:
+    """``python -m numgan train`` as that user: it trains, and says once where kernels go
+    (and nothing else: matplotlib, for ring8's figures, finds a config folder quietly)."""
+    run = work / f"run-{dataset}"
     result = subprocess.run(
-        [*prefix, sys.executable, "-m", "numgan", "train", "--dataset", "toy1d"]
+        [*prefix, sys.executable, "-m", "numgan", "train", "--dataset", dataset]
         + ["--iterations", "20", "--out", str(run)],
         capture_output=True,
         text=True,
@@ -127,6 +128,7 @@ def test_root_without_capabilities_over_a_read_only_copy(tmp_path, backend):
     assert probe.stdout.strip() == str(copy / "numgan" / "__init__.py"), probe.stderr
     try:
         train_as(prefix, env, work)
+        train_as(prefix, env, work, dataset="ring8")  # sample figures: matplotlib too
         assert sorted(p.relative_to(copy) for p in copy.rglob("*")) == before
         assert list(home.iterdir()) == []
     finally:
