@@ -629,14 +629,14 @@ def figure1d(
         z_lo, z_hi = _pair(z_range, "z_range", func)
 
     P = len(snaps)
-    fig = _new_figure(2.9 * P + 0.5, 4.2)
-    grid = fig.add_gridspec(2, P, height_ratios=(3.0, 1.15))
-    tops, bottoms = [], []
+    # The row of z -> G(z) arrows, only where a snapshot has them (1-D noise).
+    arrows = any("z" in s for s in snaps)
+    fig = _new_figure(2.9 * P + 0.5, 4.2 if arrows else 3.3)
+    grid = fig.add_gridspec(2 if arrows else 1, P, height_ratios=(3.0, 1.15) if arrows else None)
+    tops = []
     for j, s in enumerate(snaps):
         top = fig.add_subplot(grid[0, j], sharey=tops[0] if tops else None)
-        bottom = fig.add_subplot(grid[1, j], sharex=top)
         tops.append(top)
-        bottoms.append(bottom)
         x = s["x_grid"]
         top.plot(x, s["p_data"], color="k", ls=":", lw=2.0, label="data density p_data")
         top.plot(x, s["d_on_grid"], color="C0", ls="--", lw=1.6, label="discriminator D(x)")
@@ -661,7 +661,14 @@ def figure1d(
         if j == 0:
             top.set_ylabel("density, D(x)")
 
+        label = _panel_name(j)
+        if s["iteration"] is not None:
+            label += f"  iteration {s['iteration']}"
+        if not arrows:
+            top.set_xlabel(label, fontsize=10)
+            continue
         # The z line below, the x line above it, arrows z -> G(z).
+        bottom = fig.add_subplot(grid[1, j], sharex=top)
         bottom.set_ylim(-0.15, 1.2)
         for spine in bottom.spines.values():
             spine.set_visible(False)
@@ -669,11 +676,11 @@ def figure1d(
         bottom.axhline(1.0, color="k", lw=1.0)
         bottom.axhline(0.0, color="k", lw=1.0)
         if j == 0:
-            for y, label in ((1.0, "x"), (0.0, "z")):
+            for y, line_name in ((1.0, "x"), (0.0, "z")):
                 bottom.text(
                     -0.02,
                     y,
-                    label,
+                    line_name,
                     transform=bottom.get_yaxis_transform(),
                     ha="right",
                     va="center",
@@ -696,9 +703,6 @@ def figure1d(
                         shrinkB=0,
                     )
                 )
-        label = _panel_name(j)
-        if s["iteration"] is not None:
-            label += f"  iteration {s['iteration']}"
         bottom.set_xlabel(label, fontsize=10)
     handles = tops[0].get_lines()
     fig.legend(handles=handles, loc="outside upper center", ncols=3, fontsize=9, frameon=False)
