@@ -501,6 +501,6 @@ def test_figure1d_without_noise_arrows_has_no_empty_z_row():
     """Data of one feature from a file, with noise of several dimensions: no z -> x row."""
     rng = np.random.default_rng(0)
     snaps = [snapshot(rng, with_arrows=False), snapshot(rng, iteration=5, with_arrows=False)]
-    fig = plots.figure1d(snaps, None, data_pdf=lambda x: np.exp(-0.5 * x**2))
+    fig = plots.figure1d(snaps, None, data_pdf=lambda x: np.exp(-0.5 * x**2), x_range=(0, 8))
     assert len(fig.axes) == 2  # one panel per snapshot, no arrow row under them
     assert fig.axes[0].get_xlabel().startswith("(a)")
