@@ -445,20 +445,32 @@ def _kept(run_dir: Path, saved_at: int | None) -> str:
     )
 
 
+# What a resumed run may change: how long it runs, how often it writes, and the path (both
+# compute the same iterations, to float32 rounding, on the same arrays; with the same path a
+# run resumes bit for bit).  Anything else would make the folder misdescribe its own run.
+RESUMABLE = ("iterations", "sample_every", "checkpoint_every", "path")
+
+
+def check_resumed_config(config: TrainConfig, saved: dict, run_dir: Path) -> None:
+    """Refuse a resume whose settings differ from the checkpoint's (a flag, or config.toml
+    edited by hand), naming the first that does."""
+    for key, value in saved.items():
+        if key in RESUMABLE or not hasattr(config, key) or value == getattr(config, key):
+            continue
+        raise RunError(
+            f"--resume: the run in {run_dir} has {key} = {value!r}, not "
+            f"{getattr(config, key)!r}: a resumed run keeps its settings (only --iterations, "
+            "--sample-every, --checkpoint-every and --path may change); start a new run "
+            "with --out to change it"
+        )
+
+
 def _resume_state(
     config: TrainConfig, run_dir: Path, trainer: Trainer, one_d: bool
 ) -> list[dict[str, np.ndarray]]:
     """Restore the checkpoint into ``trainer``; the snapshots up to its iteration."""
     state = checkpoint.load(run_dir / "checkpoints" / "last.npz")
-    saved = checkpoint.config_of(state)
-    # Not the path: both compute the same iterations (to float32 rounding), on the same
-    # arrays, so a run may switch; with the same path it resumes bit for bit.
-    for key in ("dataset", "model", "optimizer", "k", "batch_size", "g_loss"):
-        if key in saved and saved[key] != getattr(config, key):
-            raise RunError(
-                f"--resume: the run in {run_dir} has {key} = {saved[key]!r}, not "
-                f"{getattr(config, key)!r}: a resumed run keeps its model and data"
-            )
+    check_resumed_config(config, checkpoint.config_of(state), run_dir)
     checkpoint.restore(trainer, state)
     if trainer.iteration >= config.iterations:
         raise RunError(
@@ -504,6 +516,9 @@ def train(
         with stop:
             if not resume:
                 check_new_run_dir(run_dir)  # before the data loads; again under the lock
+            if resume:  # before the data loads: an edited config names itself, not a symptom
+                last = checkpoint.load(run_dir / "checkpoints" / "last.npz")
+                check_resumed_config(config, checkpoint.config_of(last), run_dir)
             data = load_data(config)
             trainer = build_trainer(config, data)
             if stop.signum is not None:

@@ -204,3 +204,36 @@ def test_the_reliability_page_names_tests_that_exist(backend):
         if name not in defined:
             missing.append(f"{path}::{name}")
     assert not missing, f"docs/reliability.md names tests that do not exist: {missing}"
+
+
+def test_a_resume_cannot_change_what_the_run_was(tmp_path):
+    """A flag or a hand-edited config.toml that differs from the checkpoint is refused, before
+    any file changes; how long a run goes and how often it writes may change."""
+    run = tmp_path / "run"
+    ok(numgan("train", "--dataset", "toy1d", "--iterations", "10", "--out", str(run)))
+    before = {p.name: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    one_line_error(
+        numgan("train", "--resume", str(run), "--iterations", "20", "--lr", "0.5"),
+        "has lr = 0.05, not 0.5",
+        "a resumed run keeps its settings",
+    )
+    config = run / "config.toml"
+    config.write_text(config.read_text().replace("seed = 0", "seed = 5"))
+    one_line_error(
+        numgan("train", "--resume", str(run), "--iterations", "20"), "has seed = 0, not 5"
+    )
+    config.write_text(
+        config.read_text()
+        .replace("seed = 5", "seed = 0")
+        .replace('dataset = "toy1d"', 'dataset = "ring8"')
+    )
+    one_line_error(
+        numgan("train", "--resume", str(run), "--iterations", "20"),
+        "has dataset = 'toy1d', not 'ring8'",
+    )
+    after = {
+        p.name: p.read_bytes() for p in run.rglob("*") if p.is_file() and p.name != "config.toml"
+    }
+    assert after == {k: v for k, v in before.items() if k != "config.toml"}
+    config.write_text(config.read_text().replace('dataset = "ring8"', 'dataset = "toy1d"'))
+    ok(numgan("train", "--resume", str(run), "--iterations", "20", "--checkpoint-every", "5"))
