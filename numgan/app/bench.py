@@ -483,6 +483,8 @@ class TimingConfig:
             raise ValueError(f"--sleep must be a number of seconds in [0, 3600], got {self.sleep}")
         if self.threads is not None and self.threads < 1:
             raise ValueError(f"--threads must be at least 1, got {self.threads}")
+        if self.seed < 0:
+            raise ValueError(f"--seed must be a whole number >= 0, got {self.seed}")
         if self.batch_size is not None and self.batch_size < 2:
             raise ValueError(f"--batch-size must be at least 2, got {self.batch_size}")
         model_specs(self.models)

@@ -126,6 +126,10 @@ def sample_run(run_dir: Path, n: int, output: Path, seed: int) -> Path:
         raise RunError(f"-o {output}: write {choices}, not {suffix or 'a file with no suffix'}")
     if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
         raise RunError(f"--n must be at least 1, got {n}")
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise RunError(f"--seed must be a whole number >= 0 (it seeds the noise), got {seed}")
+    if output.is_dir():
+        raise RunError(f"-o {output}: is a folder; give a file name ending in .npy or .png")
     config, data, trainer = restore_run(run_dir)
     gan = trainer.gan
     check_memory(int(n), "--n", bytes_per_sample(gan, data))

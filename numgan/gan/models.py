@@ -95,6 +95,9 @@ def build(name: str, *, data_dim: int, out: str = "sigmoid", dtype="float32") ->
         if data_dim != 1:
             raise ValueError(f"model toy1d is for 1-D data, this data has {data_dim} features")
         return toy1d(dtype=dtype)
-    if name == "toy2d":
-        return toy2d(data_dim=data_dim, dtype=dtype)
+    if name == "toy2d":  # for points; on pixels, G still ends in their range
+        gan = toy2d(data_dim=data_dim, dtype=dtype)
+        if out != "linear":
+            gan = GAN(_with_output(gan.G, out), gan.D, gan.noise)
+        return gan
     return PRESETS[name](data_dim=data_dim, out=out, dtype=dtype)

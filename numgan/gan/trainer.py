@@ -33,6 +33,8 @@ HISTORY_KEYS = ("d_loss", "g_loss", "d_real", "d_fake", "value")
 # no GAN trains with a loss (about a logit's size) or a weight anywhere near it, and a run
 # that got there (Adam at lr 1e6 reached a G loss of 4e22) is not a result.
 MAX_MAGNITUDE = 1e6
+# Data beyond this scale is named in a divergence message as the likely cause.
+DATA_SCALE_HINT = 1e3
 
 
 class UniformNoise:
@@ -110,6 +112,8 @@ class GAN:
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """n samples G(z), z ~ p_g(z), with G in eval mode.  (n, D_x)"""
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"GAN.sample: n must be a whole number >= 1, got {n!r}")
         return self.G.forward(self.noise.sample(n, rng, self.dtype), training=False)
 
     def discriminate(self, x: np.ndarray) -> np.ndarray:
@@ -230,12 +234,25 @@ class Trainer:
             raise ValueError(
                 f"Trainer: data samples have {dim} features but D expects {gan.D.in_features}"
             )
+        x = getattr(self.data, "x", None)  # an array's samples: their size is known up front
+        self._data_peak = float(np.abs(x).max()) if isinstance(x, np.ndarray) and x.size else 0.0
+        limit = float(np.finfo(gan.dtype).max)
+        if not self._data_peak <= limit:
+            raise ValueError(
+                f"Trainer: the data reaches |x| = {self._data_peak:.3g}, beyond {gan.dtype.name}'s "
+                f"range (+-{limit:.4g}) that these networks compute in: rescale it (to [-1, 1], "
+                "say)"
+            )
         self.batch_size, self.k = int(batch_size), int(k)
         _check_memory(gan, self.batch_size)
         self.opt_g = opt_g if opt_g is not None else SGD(lr=0.1, momentum=0.5)
         self.opt_d = opt_d if opt_d is not None else SGD(lr=0.1, momentum=0.5)
         if self.opt_g is self.opt_d:
             raise ValueError("Trainer: opt_g and opt_d must be separate optimiser instances")
+        if seed is not None and (
+            isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0
+        ):
+            raise ValueError(f"Trainer: seed must be a whole number >= 0 or None, got {seed!r}")
         self.rng = np.random.default_rng(seed)
         gan.initialize(self.rng)
         self.callback, self.callback_every = callback, int(callback_every)
@@ -340,9 +357,14 @@ class Trainer:
             else (f"the parameters are still finite and within +-{MAX_MAGNITUDE:.0e}")
         )
         iteration = self.iteration + 1 if iteration is None else iteration
+        fix = "Lower the learning rate or resume from an earlier checkpoint"
+        if self._data_peak > DATA_SCALE_HINT:  # GANs train on data of about unit scale
+            fix = (
+                f"The data reaches |x| = {self._data_peak:.3g}: rescale it (to [-1, 1], say), "
+                "or lower the learning rate"
+            )
         return DivergenceError(
-            f"training diverged at iteration {iteration}: {what}; {found}. "
-            "Lower the learning rate or resume from an earlier checkpoint"
+            f"training diverged at iteration {iteration}: {what}; {found}. {fix}"
         )
 
     def check_parameters(self) -> None:

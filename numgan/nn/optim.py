@@ -5,6 +5,7 @@ One optimiser instance holds the state of one network: G and D each get their ow
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -117,8 +118,8 @@ class SGD(Optimizer):
     def __init__(self, lr: float | Schedule = 0.1, momentum: float | Schedule = 0.5) -> None:
         super().__init__()
         lr0, mu0 = _at(lr, 0), _at(momentum, 0)
-        if not lr0 > 0:
-            raise ValueError(f"SGD: lr must be positive, got {lr0!r}")
+        if not (math.isfinite(lr0) and lr0 > 0):
+            raise ValueError(f"SGD: lr must be a positive, finite number, got {lr0!r}")
         if not 0.0 <= mu0 < 1.0:
             raise ValueError(f"SGD: momentum must be in [0, 1), got {mu0!r}")
         self.lr, self.momentum = lr, momentum
@@ -157,8 +158,8 @@ class Adam(Optimizer):
         eps: float = 1e-8,
     ) -> None:
         super().__init__()
-        if not _at(lr, 0) > 0:
-            raise ValueError(f"Adam: lr must be positive, got {_at(lr, 0)!r}")
+        if not (math.isfinite(_at(lr, 0)) and _at(lr, 0) > 0):
+            raise ValueError(f"Adam: lr must be a positive, finite number, got {_at(lr, 0)!r}")
         for name, b in (("beta1", beta1), ("beta2", beta2)):
             if not 0.0 <= b < 1.0:
                 raise ValueError(f"Adam: {name} must be in [0, 1), got {b!r}")

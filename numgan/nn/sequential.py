@@ -43,6 +43,11 @@ class Sequential(Widths):
         dtype=np.float32,
         rng: np.random.Generator | None = None,
     ) -> None:
+        if isinstance(layers, Layer) or not isinstance(layers, Iterable):
+            raise TypeError(
+                f"Sequential takes a list of layers, got {type(layers).__name__}: write "
+                "Sequential([layer, ...])"
+            )
         self.layers = list(layers)
         if not self.layers:
             raise ValueError("Sequential needs at least one layer")

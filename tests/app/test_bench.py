@@ -205,6 +205,7 @@ def test_torch_without_the_checkout_says_where_the_comparison_is(tmp_path, monke
         (["--block-seconds", "nan"], "--block-seconds must be a number of seconds in (0, 3600]"),
         (["--sleep", "inf"], "--sleep must be a number of seconds in [0, 3600]"),
         (["--threads", "0"], "--threads must be at least 1"),
+        (["--seed", "-1"], "--seed must be a whole number >= 0"),
         (["--batch-size", "1"], "--batch-size must be at least 2"),
         (["--variants", "numba"], "unrecognized arguments: --variants numba"),
     ],

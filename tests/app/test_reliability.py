@@ -237,3 +237,27 @@ def test_a_resume_cannot_change_what_the_run_was(tmp_path):
     assert after == {k: v for k, v in before.items() if k != "config.toml"}
     config.write_text(config.read_text().replace('dataset = "ring8"', 'dataset = "toy1d"'))
     ok(numgan("train", "--resume", str(run), "--iterations", "20", "--checkpoint-every", "5"))
+
+
+def test_sample_names_a_bad_seed_and_an_output_that_is_a_folder(toy_run, tmp_path):
+    one_line_error(
+        numgan("sample", toy_run, "--seed", "-1", "-o", tmp_path / "s.npy"),
+        "--seed must be a whole number >= 0",
+    )
+    folder = tmp_path / "samples.npy"
+    folder.mkdir()
+    one_line_error(numgan("sample", toy_run, "-o", folder), "is a folder")
+    assert list(folder.iterdir()) == []  # no temporary left inside or beside it
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["samples.npy"]
+
+
+def test_a_points_model_on_pixels_still_ends_in_the_pixel_range(tmp_path):
+    run = tmp_path / "run"
+    ok(
+        numgan(
+            "train", "--dataset", "digits", "--model", "toy2d", "--iterations", "3", "--out", run
+        )
+    )
+    ok(numgan("sample", run, "--n", "50", "-o", tmp_path / "s.npy"))
+    x = np.load(tmp_path / "s.npy")
+    assert x.min() >= 0.0 and x.max() <= 1.0  # --output sigmoid: pixels in [0, 1]

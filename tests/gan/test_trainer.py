@@ -380,3 +380,24 @@ def test_a_batch_that_cannot_fit_in_memory_says_how_much_it_needs():
     ):
         ng.Trainer(gan, data, batch_size=10**12)
     ng.Trainer(gan, data, batch_size=100)  # a sane batch is not refused
+
+
+def test_api_misuse_names_the_argument():
+    gan = ng.GAN(ng.models.mlp([2, 8, 1]), ng.models.mlp([1, 8, 1]), ng.UniformNoise(2))
+    data = np.random.default_rng(0).normal(size=(100, 1))
+    for seed in (-1, 1.5, "x", True):
+        with pytest.raises(ValueError, match=r"Trainer: seed must be a whole number >= 0"):
+            ng.Trainer(gan, data, seed=seed)
+    with pytest.raises(ValueError, match=r"the data reaches \|x\| = 1e\+39, beyond float32's"):
+        ng.Trainer(gan, np.full((100, 1), 1e39))
+    for n in (-1, 0, 2.5):
+        with pytest.raises(ValueError, match="GAN.sample: n must be a whole number >= 1"):
+            gan.sample(n, np.random.default_rng(0))
+
+
+def test_divergence_on_data_of_absurd_scale_says_to_rescale_it():
+    gan = ng.GAN(ng.models.mlp([2, 8, 1]), ng.models.mlp([1, 8, 1]), ng.UniformNoise(2))
+    data = np.random.default_rng(0).normal(size=(100, 1)) * 1e30
+    trainer = ng.Trainer(gan, data, batch_size=8, seed=0)
+    with pytest.raises(ng.DivergenceError, match=r"The data reaches \|x\| = [\d.e+]+: rescale it"):
+        trainer.train(20)

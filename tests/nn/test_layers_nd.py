@@ -259,3 +259,12 @@ def test_each_layer_states_its_sample_shapes():
     assert ng.BatchNorm(3).output_shape((3, 8, 8)) == (3, 8, 8)
     assert ng.Flatten().output_shape((3, 8, 8)) == (192,)
     assert ng.Reshape((3, 8, 8)).output_shape((192,)) == (3, 8, 8)
+
+
+def test_constructors_name_what_they_take():
+    for optimizer in (ng.SGD, ng.Adam):
+        with pytest.raises(ValueError, match="lr must be a positive, finite number, got inf"):
+            optimizer(lr=float("inf"))
+    for not_a_list in (None, ng.Dense(2, 2)):
+        with pytest.raises(TypeError, match=r"Sequential takes a list of layers"):
+            ng.Sequential(not_a_list)

@@ -71,7 +71,7 @@ def test_state_dict_round_trip():
 
 
 def test_bad_hyperparameters_are_named():
-    with pytest.raises(ValueError, match="lr must be positive"):
+    with pytest.raises(ValueError, match="lr must be a positive, finite number"):
         ng.SGD(lr=0.0)
     with pytest.raises(ValueError, match=r"momentum must be in \[0, 1\)"):
         ng.SGD(momentum=1.0)
