@@ -19,6 +19,7 @@ import numpy as np
 from ..data import DEFAULT_SPLITS, Dataset, as_rows, split_indices
 from ..fileio import atomic_write
 from ..gan import GAN
+from ..gan.trainer import memory_text, values_per_sample
 from .config import RunError
 from .run import is_one_d, load_snapshots, pixel_range, restore_run, snapshot1d, write_json
 
@@ -55,11 +56,7 @@ def available_memory() -> int | None:
 
 def network_bytes(net, in_width: int, itemsize: int) -> int:
     """Bytes per sample of a forward pass that keeps every layer's output: input and outputs."""
-    total, shape = in_width, net.in_shape
-    for layer in net.layers:
-        shape = layer.output_shape(shape)
-        total += int(np.prod(shape)) if shape is not None else in_width
-    return itemsize * total
+    return itemsize * (in_width + values_per_sample(net, (in_width,), passes=1))
 
 
 def bytes_per_sample(gan: GAN, data: Dataset, extra: int = 0) -> int:
@@ -69,22 +66,15 @@ def bytes_per_sample(gan: GAN, data: Dataset, extra: int = 0) -> int:
     return network_bytes(gan.G, gan.noise.dim, itemsize) + 8 * data.dim + extra
 
 
-def _size(n: float) -> str:
-    for unit, scale in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if n >= scale:
-            return f"{n / scale:,.1f} {unit}"
-    return f"{n:,.0f} bytes"
-
-
 def check_memory(n: int, flag: str, per_sample: int) -> None:
     """A RunError, before anything is allocated, if ``n`` samples cannot fit in memory."""
     free = available_memory()
     if free is None or n * per_sample <= free:
         return
     raise RunError(
-        f"{flag} {n:,}: that many samples need about {_size(n * per_sample)} of memory "
-        f"({_size(per_sample)} each); this machine has {_size(free)} free, enough for about "
-        f"{free // per_sample:,}: ask for at most that many"
+        f"{flag} {n:,}: that many samples need about {memory_text(n * per_sample)} of memory "
+        f"({memory_text(per_sample)} each); this machine has {memory_text(free)} free, enough "
+        f"for about {free // per_sample:,}: ask for at most that many"
     )
 
 

@@ -125,18 +125,20 @@ class DivergenceError(FloatingPointError):
     """Training produced a non-finite loss or parameter."""
 
 
-def _values_per_sample(net: Sequential, shape) -> int:
-    """How many numbers one sample leaves in a network's caches and gradients: each layer's
-    output, counted for forward and backward (a lower bound where shapes are unknown)."""
+def values_per_sample(net: Sequential, shape, *, passes: int = 2) -> int:
+    """How many numbers one sample of shape ``shape`` leaves in a network: each layer's
+    output, once per pass (forward and backward: 2; a forward alone: 1).  A lower bound where
+    shapes are unknown."""
     total = 0
     for layer in net.layers:
         shape = layer.output_shape(shape) if shape is not None else layer.out_shape
         if shape is not None:
-            total += 2 * math.prod(shape)
+            total += passes * math.prod(shape)
     return total
 
 
-def _memory_text(n: float) -> str:
+def memory_text(n: float) -> str:
+    """A byte count for people: 1,234 bytes, 12.3 MiB, 4.5 TiB."""
     for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
         if n < 1024 or unit == "PiB":
             return f"{n:,.0f} {unit}" if unit == "bytes" else f"{n:,.1f} {unit}"
@@ -158,14 +160,14 @@ def _check_memory(gan: GAN, m: int) -> None:
     memory = physical_memory()
     if memory is None:
         return
-    per_sample = _values_per_sample(gan.G, (gan.noise.dim,)) + _values_per_sample(
+    per_sample = values_per_sample(gan.G, (gan.noise.dim,)) + values_per_sample(
         gan.D, gan.G.out_shape
     )
     need = m * per_sample * gan.dtype.itemsize * 2  # D sees a real and a fake batch
     if need > memory:
         raise ValueError(
-            f"batch size {m:,} needs about {_memory_text(need)} for one iteration's "
-            f"activations, more than this machine's {_memory_text(memory)}: use a smaller "
+            f"batch size {m:,} needs about {memory_text(need)} for one iteration's "
+            f"activations, more than this machine's {memory_text(memory)}: use a smaller "
             "batch size (--batch-size)"
         )
 
