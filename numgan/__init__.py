@@ -28,8 +28,9 @@ _SOURCES = {
         "models",
         "gan.objectives": "discriminator_loss gan_value generator_loss",
         "kernels": "get_backend set_backend",
-        "nn": "SGD Adam BatchNorm Dense Dropout ExponentialDecay Flatten Layer LeakyReLU "
-        "LinearRamp Maxout NotInitializedError ReLU Reshape Sequential Sigmoid Tanh gradcheck",
+        "nn": "SGD Adam BatchNorm Conv2D ConvTranspose2D Dense Dropout ExponentialDecay Flatten "
+        "Layer LeakyReLU LinearRamp Maxout NotInitializedError ReLU Reshape Sequential Sigmoid "
+        "Tanh gradcheck",
     }.items()
     for name in names.split()
 }
@@ -62,6 +63,8 @@ if TYPE_CHECKING:  # what the names are, for type checkers and editors
         SGD,
         Adam,
         BatchNorm,
+        Conv2D,
+        ConvTranspose2D,
         Dense,
         Dropout,
         ExponentialDecay,
@@ -102,6 +105,8 @@ __all__ = [
     "Adam",
     "ArrayData",
     "BatchNorm",
+    "Conv2D",
+    "ConvTranspose2D",
     "CrossEntropy",
     "Dataset",
     "Dense",

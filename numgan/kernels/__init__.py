@@ -12,6 +12,7 @@ function and are named for what they are (``dense_forward_loop_or_blas``,
 
 One module per family, each kernel beside its twin:
 
+    conv.py         im2col, col2im and the layout changes around a convolution's product
     dense.py        Dense products (jitted loop or BLAS, by size) and Maxout's routing
     elementwise.py  LeakyReLU/ReLU, tanh, sigmoid
     loss.py         the logit loss (sigmoid cross-entropy with targets) and its gradient
@@ -27,7 +28,7 @@ from __future__ import annotations
 
 import os
 
-from . import dense, elementwise, loss, norm, optim
+from . import conv, dense, elementwise, loss, norm, optim
 from .dense import MATMUL_CROSSOVER
 from .flags import FASTMATH, jit
 
@@ -46,6 +47,10 @@ class Kernels:
         self.backend = backend
         self.dense_forward = dense.dense_forward_loop_or_blas if nb else dense.dense_forward_np
         self.dense_backward = dense.dense_backward_loop_or_blas if nb else dense.dense_backward_np
+        self.im2col = conv.im2col_nb if nb else conv.im2col_np
+        self.col2im = conv.col2im_nb if nb else conv.col2im_np
+        self.rows_to_nchw = conv.rows_to_nchw_nb if nb else conv.rows_to_nchw_np
+        self.nchw_to_rows = conv.nchw_to_rows_nb if nb else conv.nchw_to_rows_np
         self.maxout_forward = dense.maxout_forward_nb if nb else dense.maxout_forward_np
         self.maxout_backward = dense.maxout_backward_nb if nb else dense.maxout_backward_np
         e = elementwise

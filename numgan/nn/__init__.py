@@ -2,6 +2,7 @@
 
     layer.py        the Layer contract every layer follows, and weight initialisation
     dense.py        Dense, Maxout
+    conv.py         Conv2D, ConvTranspose2D
     activations.py  LeakyReLU, ReLU, Tanh, Sigmoid
     norm.py         BatchNorm
     dropout.py      Dropout
@@ -15,6 +16,7 @@ The arithmetic runs in numgan.kernels; nothing here knows about GANs.
 
 from . import gradcheck
 from .activations import LeakyReLU, ReLU, Sigmoid, Tanh
+from .conv import Conv2D, ConvTranspose2D
 from .dense import Dense, Maxout
 from .dropout import Dropout
 from .layer import Layer, NotInitializedError
@@ -27,6 +29,8 @@ __all__ = [
     "SGD",
     "Adam",
     "BatchNorm",
+    "Conv2D",
+    "ConvTranspose2D",
     "Dense",
     "Dropout",
     "ExponentialDecay",

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-INITS = ("uniform", "glorot", "he")
+INITS = ("uniform", "glorot", "he", "normal")
 
 Shape = tuple[int, ...]
 
@@ -194,6 +194,7 @@ def _draw_weights(rng, init: str, scale: float, fan_in: int, fan_out: int, shape
     uniform: U(-scale, scale), the paper's choice (its MNIST nets used scale ~0.05)
     glorot:  U(-a, a) with a = sqrt(6 / (fan_in + fan_out))
     he:      N(0, 2 / fan_in), for ReLU-family layers
+    normal:  N(0, scale**2), DCGAN's choice with scale 0.02
     """
     if init == "uniform":
         return rng.uniform(-scale, scale, size=shape)
@@ -202,4 +203,6 @@ def _draw_weights(rng, init: str, scale: float, fan_in: int, fan_out: int, shape
         return rng.uniform(-a, a, size=shape)
     if init == "he":
         return rng.normal(0.0, np.sqrt(2.0 / fan_in), size=shape)
+    if init == "normal":
+        return rng.normal(0.0, scale, size=shape)
     raise ValueError(f"unknown init {init!r}: choose one of {', '.join(INITS)}")
