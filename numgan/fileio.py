@@ -1,9 +1,9 @@
 """Files, shared by checkpoints, run files, data and figures.  Imports nothing of numgan.
 
-    atomic_write     write a file whole or not at all (a temporary, then a rename)
-    read_npy         read one .npy array from untrusted bytes: its header is checked against
-                     the bytes behind it before anything is read, and pickled objects are
-                     refused, so a damaged or hostile file is one DamagedFile line
+atomic_write     write a file whole or not at all (a temporary, then a rename)
+read_npy         read one .npy array from untrusted bytes: its header is checked against
+                 the bytes behind it before anything is read, and pickled objects are
+                 refused, so a damaged or hostile file is one DamagedFile line
 """
 
 from __future__ import annotations
@@ -154,9 +154,7 @@ def read_npy_header(fp: BinaryIO, where: str, size: int) -> NpyHeader:
             f"{offset:,} its .npy header alone takes"
         )
     read = (
-        npy_format.read_array_header_1_0
-        if version == (1, 0)
-        else npy_format.read_array_header_2_0
+        npy_format.read_array_header_1_0 if version == (1, 0) else npy_format.read_array_header_2_0
     )
     try:
         with warnings.catch_warnings():  # NumPy warns of headers written by Python 2: fine here

@@ -82,7 +82,7 @@ def build_gan(config: TrainConfig, data: Dataset) -> GAN:
     """The config's model preset, sized for the data."""
     out = "linear" if data.image_shape is None else config.output
     try:
-        return models.build(config.model, data_dim=data.dim, out=out)
+        return models.build(config.model, data_dim=data.dim, out=out, image_shape=data.image_shape)
     except ValueError as err:
         raise RunError(str(err)) from None
 

@@ -9,11 +9,33 @@ the whole run.  ``build(name, data_dim=..., out=...)`` is what ``numgan train --
     paper-mnist  the paper's MNIST pair: G 100-1200-1200-D ReLU, sigmoid out, z ~ U(-1, 1)^100;
                  D: dropout 0.2, maxout 240 units x 5 pieces, dropout 0.5, maxout 240 x 5,
                  dropout 0.5, a logit
+    dcgan        Radford et al. (2015) for 28x28 or 8x8 images (any sides divisible by 4), C = 64:
+                 G: z ~ U(-1, 1)^100 -> Dense(C x S x S) as (C, S, S) + BN + ReLU,
+                 ConvTranspose(C -> C/2, stride 2) + BN + ReLU, ConvTranspose(C/2 -> 1,
+                 stride 2), tanh; S = side / 4.
+                 D: Conv(1 -> C/2, stride 2) + LeakyReLU(0.2), Conv(C/2 -> C, stride 2) + BN +
+                 LeakyReLU(0.2), Dense -> logit.  4x4 kernels, padding 1, N(0, 0.02) weights.
+                 G ends in a Flatten and D starts with a Reshape, so both speak rows of pixels
+                 like every other image model.
 """
 
 from __future__ import annotations
 
-from ..nn import Dense, Dropout, LeakyReLU, Maxout, ReLU, Sequential, Sigmoid, Tanh
+from ..nn import (
+    BatchNorm,
+    Conv2D,
+    ConvTranspose2D,
+    Dense,
+    Dropout,
+    Flatten,
+    LeakyReLU,
+    Maxout,
+    ReLU,
+    Reshape,
+    Sequential,
+    Sigmoid,
+    Tanh,
+)
 from .trainer import GAN, GaussianNoise, UniformNoise
 
 OUTPUTS = ("linear", "sigmoid", "tanh")
@@ -84,13 +106,88 @@ def paper_mnist(*, data_dim: int = 784, out: str = "sigmoid", dtype="float32") -
     return GAN(_with_output(G, out), D, UniformNoise(100))
 
 
-PRESETS = {"toy1d": toy1d, "toy2d": toy2d, "mlp-small": mlp_small, "paper-mnist": paper_mnist}
+def dcgan(
+    *,
+    image_shape: tuple[int, int] = (28, 28),
+    out: str = "tanh",
+    channels: int = 64,
+    noise_dim: int = 100,
+    dtype="float32",
+) -> GAN:
+    """DCGAN (Radford et al. 2015) for one-channel images whose sides divide by 4.
+
+    Per 28x28 sample with C = 64, in multiply-adds: G 0.31M (Dense) + 1.61M + 0.10M (the
+    transposed convolutions); D 0.10M + 1.61M (the convolutions) + 3k (Dense).
+    """
+    height, width = image_shape
+    if height % 4 or width % 4 or channels % 2:
+        raise ValueError(
+            f"model dcgan needs images whose sides divide by 4 (two stride-2 layers) and an "
+            f"even channel count, got {height}x{width} images and {channels} channels"
+        )
+    c, h, w = channels, height // 4, width // 4
+    norm = {"init": "normal", "scale": 0.02}  # DCGAN's N(0, 0.02) weights
+    conv = {"kernel_size": 4, "stride": 2, "padding": 1, **norm}
+    G = Sequential(
+        [
+            Dense(noise_dim, c * h * w, **norm),
+            Reshape((c, h, w)),
+            BatchNorm(c),
+            ReLU(),
+            ConvTranspose2D(c, c // 2, **conv),
+            BatchNorm(c // 2),
+            ReLU(),
+            ConvTranspose2D(c // 2, 1, **conv),
+            Sigmoid() if out == "sigmoid" else Tanh(),
+            Flatten(),
+        ],
+        dtype=dtype,
+    )
+    D = Sequential(
+        [
+            Reshape((1, height, width)),
+            Conv2D(1, c // 2, **conv),
+            LeakyReLU(0.2),
+            Conv2D(c // 2, c, **conv),
+            BatchNorm(c),
+            LeakyReLU(0.2),
+            Flatten(),
+            Dense(c * h * w, 1, **norm),
+        ],
+        dtype=dtype,
+    )
+    return GAN(G, D, UniformNoise(noise_dim))
 
 
-def build(name: str, *, data_dim: int, out: str = "sigmoid", dtype="float32") -> GAN:
-    """The preset ``name`` sized for data of ``data_dim`` features."""
+PRESETS = {
+    "toy1d": toy1d,
+    "toy2d": toy2d,
+    "mlp-small": mlp_small,
+    "paper-mnist": paper_mnist,
+    "dcgan": dcgan,
+}
+
+
+def build(
+    name: str,
+    *,
+    data_dim: int,
+    out: str = "sigmoid",
+    image_shape: tuple[int, ...] | None = None,
+    dtype="float32",
+) -> GAN:
+    """The preset ``name`` sized for data of ``data_dim`` features (images: ``image_shape``)."""
     if name not in PRESETS:
         raise ValueError(f"unknown model {name!r}: choose one of {', '.join(PRESETS)}")
+    if name == "dcgan":
+        if image_shape is None or len(image_shape) != 2:
+            raise ValueError(
+                "model dcgan is for one-channel images (digits, mnist, or an (N, H, W) file); "
+                "this data is points: use toy2d or mlp-small"
+            )
+        if out not in ("sigmoid", "tanh"):
+            raise ValueError(f"model dcgan ends in sigmoid or tanh, not {out!r}")
+        return dcgan(image_shape=tuple(image_shape), out=out, dtype=dtype)
     if name == "toy1d":
         if data_dim != 1:
             raise ValueError(f"model toy1d is for 1-D data, this data has {data_dim} features")
