@@ -1,14 +1,15 @@
 """A run's config: its options, their defaults per dataset, and the one place that checks them.
 
-A run's config is resolved in three layers: the dataset's defaults (``DATASET_DEFAULTS``: a
-model and hyperparameters that train well on it), then a TOML file (``--config``), then the
-flags given on the command line.  ``resolve_config`` only merges the layers;
-``TrainConfig.__post_init__`` checks every value, whichever layer it came from, so a bad
-option is the same one-line error from a flag, a config file or the Python API.  The choices
-come from the code that owns them: the generator losses from ``numgan.gan.objectives``, the
-models from ``numgan.gan.models``, the pixel ranges from ``numgan.data``, the optimisers and
-paths from the tables below.  The dataset is the exception: a name or a file's path, it is
-checked when it is loaded.
+A run's config is resolved in layers: the dataset's defaults (``DATASET_DEFAULTS``: a model and
+hyperparameters that train well on it), the model's own where it has them (``MODEL_DEFAULTS``:
+dcgan's tanh output and Adam settings, whatever the dataset), then a TOML file (``--config``),
+then the flags given on the command line.  ``resolve_config`` only merges the layers;
+``TrainConfig.__post_init__`` checks every value, whichever layer it came from, so a bad option
+is the same one-line error from a flag, a config file or the Python API.  The choices come from
+the code that owns them: the generator losses from ``numgan.gan.objectives``, the models from
+``numgan.gan.models``, the pixel ranges from ``numgan.data``, the optimisers and paths from the
+tables below.  The dataset is the exception: a name or a file's path, it is checked when it is
+loaded.
 """
 
 from __future__ import annotations
@@ -79,6 +80,21 @@ DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
     "file": {
         "model": "mlp-small",
         "iterations": 5000,
+        "batch_size": 64,
+        "optimizer": "adam",
+        "lr": 2e-4,
+        "momentum": 0.5,
+    },
+}
+
+
+# What `--model NAME` brings with it, over the dataset's defaults (a file and flags still win).
+# dcgan: Radford et al.'s Adam settings and tanh pixels; its iterations are what gives
+# recognisable digits on MNIST in a few minutes on 2 cores (docs/results.md).
+MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
+    "dcgan": {
+        "output": "tanh",
+        "iterations": 3000,
         "batch_size": 64,
         "optimizer": "adam",
         "lr": 2e-4,
@@ -180,14 +196,18 @@ def dataset_kind(dataset: str) -> str:
 def resolve_config(
     flags: dict[str, Any], *, config_file: str | None = None, base: dict[str, Any] | None = None
 ) -> TrainConfig:
-    """Dataset defaults, then ``base`` (a resumed run's config), then the file, then flags.
+    """Dataset defaults, the model's, then ``base`` (a resumed run's config), the file, flags.
 
     A flag of None was not given.  TrainConfig checks the merged values.
     """
     from_file = read_config_file(config_file) if config_file else {}
     given = {k: v for k, v in flags.items() if v is not None}
-    dataset = given.get("dataset", from_file.get("dataset", (base or {}).get("dataset", "digits")))
-    values = {**DATASET_DEFAULTS[dataset_kind(dataset)], **(base or {}), **from_file, **given}
+    base = base or {}
+    dataset = given.get("dataset", from_file.get("dataset", base.get("dataset", "digits")))
+    defaults = DATASET_DEFAULTS[dataset_kind(dataset)]
+    model = given.get("model", from_file.get("model", base.get("model", defaults["model"])))
+    defaults = {**defaults, **MODEL_DEFAULTS.get(model, {})}
+    values = {**defaults, **base, **from_file, **given}
     values["dataset"] = dataset
     return TrainConfig(**values)
 
