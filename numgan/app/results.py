@@ -236,6 +236,12 @@ def evaluate_run(run_dir: Path, n_samples: int, out: IO[str] | None = None) -> d
     else:
         samples = gan.sample(n_samples, rng).astype(np.float64)
         valid, test = (as_rows(a).astype(np.float64) for a in (data.validation, data.test))
+        if data.image_shape is not None:
+            # Scored on pixels in [0, 1], the paper's scale, whatever G's output range: a
+            # density over 784 pixels in [-1, 1] would be 784 log 2 nats lower for the same
+            # images, and runs with either output could not be compared.
+            lo, hi = pixel_range(config)
+            samples, valid, test = ((a - lo) / (hi - lo) for a in (samples, valid, test))
         parzen = metrics.parzen_evaluate(samples, valid[:1000], test)
         result.update(
             parzen_log_likelihood=float(parzen["mean"]),
@@ -248,7 +254,8 @@ def evaluate_run(run_dir: Path, n_samples: int, out: IO[str] | None = None) -> d
         print(
             f"Parzen window log-likelihood {parzen['mean']:.1f} +- {parzen['stderr']:.1f} "
             f"(sigma {parzen['sigma']:.3f} chosen on {result['validation']:,} validation "
-            f"samples; {len(data.test):,} test samples, {n_samples:,} generated)",
+            f"samples; {len(data.test):,} test samples, {n_samples:,} generated"
+            + ("; pixels in [0, 1])" if data.image_shape is not None else ")"),
             file=out,
         )
     write_json(run_dir / "metrics.json", result)

@@ -88,3 +88,24 @@ def test_dcgan_on_images_whose_sides_do_not_divide_by_4(tmp_path):
         "train", "--dataset", str(path), "--model", "dcgan", "--out", str(tmp_path / "r")
     )
     one_line_error(result, "sides divide by 4")
+
+
+def test_parzen_scores_tanh_pixels_in_zero_one(digits_runs):
+    """A tanh run's samples and data are moved to [0, 1] before the Parzen estimate, so its
+    number compares with a sigmoid run's (in [-1, 1] it would be 64 log 2 nats lower)."""
+    import io
+
+    from numgan.app.results import evaluate_run
+    from numgan.app.run import restore_run
+    from numgan.eval import metrics
+
+    run = digits_runs[0] / "once"
+    result = evaluate_run(run, 300, out=io.StringIO())
+    config, data, trainer = restore_run(run)
+    samples = trainer.gan.sample(300, np.random.default_rng([config.seed, 5]))
+    rows = [np.asarray(a, np.float64).reshape(len(a), -1) for a in (data.validation, data.test)]
+    expected = metrics.parzen_evaluate(
+        (samples.astype(np.float64) + 1) / 2, *[(a + 1) / 2 for a in rows]
+    )
+    assert result["parzen_log_likelihood"] == pytest.approx(expected["mean"], rel=1e-12)
+    assert result["parzen_sigma"] == pytest.approx(expected["sigma"], rel=1e-12)
