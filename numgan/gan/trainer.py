@@ -127,10 +127,13 @@ class DivergenceError(FloatingPointError):
 
 def values_per_sample(net: Sequential, shape, *, passes: int = 2) -> int:
     """How many numbers one sample of shape ``shape`` leaves in a network: each layer's
-    output, once per pass (forward and backward: 2; a forward alone: 1).  A lower bound where
-    shapes are unknown."""
+    output, once per pass (forward and backward: 2; a forward alone: 1), and what a layer holds
+    beside it (``Layer.extra_values``: a convolution's patches).  A lower bound where shapes
+    are unknown."""
     total = 0
     for layer in net.layers:
+        if shape is not None:
+            total += layer.extra_values(shape) * passes // 2
         shape = layer.output_shape(shape) if shape is not None else layer.out_shape
         if shape is not None:
             total += passes * math.prod(shape)

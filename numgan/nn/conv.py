@@ -113,6 +113,12 @@ class _Conv(Layer):
             )
         return (self.out_channels, ho, wo)
 
+    def extra_values(self, in_shape: Shape) -> int:
+        """The patch matrix (cached, or built in backward) and its gradient: a row of
+        k_h * k_w * C values per pixel of the smaller image, C the larger image's channels."""
+        pixels, channels = self._patch_grid(tuple(in_shape))
+        return 2 * pixels * self.kernel_size[0] * self.kernel_size[1] * channels
+
     def _ready(self, x: np.ndarray) -> np.ndarray:
         """x checked (shape, initialised) and as a contiguous array of the weights' dtype."""
         if not self.initialized:
@@ -188,6 +194,10 @@ class Conv2D(_Conv):
     def _spatial_out(self, h, w):
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
         return out_size(h, kh, sh, ph), out_size(w, kw, sw, pw)
+
+    def _patch_grid(self, in_shape):
+        _, ho, wo = self.output_shape(in_shape)
+        return ho * wo, in_shape[0]  # a patch of the input under each output pixel
 
     def forward(self, x, training=True):
         x = self._ready(x)
@@ -289,6 +299,9 @@ class ConvTranspose2D(_Conv):
         (kh, kw), (sh, sw) = self.kernel_size, self.stride
         (ph, pw), (oh, ow) = self.padding, self.output_padding
         return (h - 1) * sh - 2 * ph + kh + oh, (w - 1) * sw - 2 * pw + kw + ow
+
+    def _patch_grid(self, in_shape):
+        return in_shape[1] * in_shape[2], self.out_channels  # a patch of the output per input pixel
 
     def forward(self, x, training=True):
         x = self._ready(x)

@@ -90,6 +90,11 @@ class Layer(Widths):
             raise ValueError(f"{self!r} expects samples of shape {self.in_shape}")
         return tuple(in_shape)
 
+    def extra_values(self, in_shape: Shape) -> int:
+        """Numbers per sample a forward and backward hold beyond the output (a convolution's
+        patch matrix, several times its output); 0 for most layers.  For memory checks."""
+        return 0
+
     @property
     def out_shape(self) -> Shape | None:
         """The shape of one output sample, where the layer alone fixes it; else None."""

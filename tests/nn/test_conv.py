@@ -373,3 +373,16 @@ def test_initialisation_counts_the_receptive_field():
 def test_unset_weights_are_refused():
     with pytest.raises(ng.NotInitializedError, match="no weights yet"):
         ng.Conv2D(1, 2, 3).forward(np.zeros((1, 1, 5, 5)))
+
+
+def test_extra_values_count_the_patch_matrix_for_memory_checks():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3, 4, 9, 7))
+    conv = ng.Conv2D(4, 5, (3, 2), stride=2, padding=1, rng=rng, dtype=F64)
+    conv.forward(x)
+    cols = conv.cache[0]
+    assert conv.extra_values((4, 9, 7)) == 2 * cols.size // 3  # patches and their gradient
+    convT = ng.ConvTranspose2D(4, 5, 3, stride=2, rng=rng, dtype=F64)
+    convT.forward(x)
+    dcols_size = 3 * 9 * 7 * 3 * 3 * 5  # backward's im2col of dout: a patch per input pixel
+    assert convT.extra_values((4, 9, 7)) == 2 * dcols_size // 3
