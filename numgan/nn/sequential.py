@@ -225,14 +225,20 @@ class Sequential(Widths):
         """dout: (N, *out_shape) -> dx: (N, *in_shape); parameter gradients accumulate if asked.
 
         input_grad=False: the caller has no use for dx (D's input in the D step is data, G's
-        input is noise); the first layer is told so, and may skip that product (Dense and
-        Maxout do).  Returns None then.
+        input is noise).  Backward then stops at the first layer with parameters, telling it so
+        (Dense, Maxout and the convolutions skip that product); the parameter-free layers before
+        it (a Reshape, an input Dropout) would only compute dx.  Returns None then.
         """
+        stop = 0 if input_grad else self._first_with_params
         g = dout
-        for i in range(len(self.layers) - 1, 0, -1):
+        for i in range(len(self.layers) - 1, stop, -1):
             g = self.layers[i].backward(g, param_grads=param_grads)
-        dx = self.layers[0].backward(g, param_grads=param_grads, input_grad=input_grad)
+        dx = self.layers[stop].backward(g, param_grads=param_grads, input_grad=input_grad)
         return dx if input_grad else None
+
+    @property
+    def _first_with_params(self) -> int:
+        return next((i for i, layer in enumerate(self.layers) if layer.params), 0)
 
     __call__ = forward
 

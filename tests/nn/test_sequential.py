@@ -139,3 +139,33 @@ def test_uninitialised_and_misused_layers_are_named():
         ng.LeakyReLU(-0.1)
     with pytest.raises(ValueError, match="p must be in"):
         ng.Dropout(1.0)
+
+
+def test_without_input_grad_backward_stops_at_the_first_layer_with_parameters():
+    """D's Reshape (or an input Dropout) only computes dx: with input_grad=False it is skipped,
+    and the parameter gradients are those of the full backward."""
+    rng = np.random.default_rng(0)
+    net = ng.Sequential(
+        [ng.Reshape((1, 4, 4)), ng.Conv2D(1, 2, 3, init="he"), ng.Flatten(), ng.Dense(8, 1)],
+        dtype=np.float64,
+        rng=rng,
+    )
+    x, dout = rng.normal(size=(3, 16)), rng.normal(size=(3, 1))
+    net.forward(x)
+    assert net.backward(dout).shape == (3, 16)
+    full = net.flat_grads.copy()
+    net.zero_grad()
+    calls = []
+    net.layers[0].backward = lambda *a, **k: calls.append(1)
+    net.layers[1].backward = _spy(net.layers[1].backward, calls)
+    assert net.backward(dout, input_grad=False) is None
+    assert calls == [False]  # the Conv2D was told dx is not needed; the Reshape never called
+    np.testing.assert_array_equal(net.flat_grads, full)
+
+
+def _spy(backward, calls):
+    def wrapped(g, param_grads=True, input_grad=True):
+        calls.append(input_grad)
+        return backward(g, param_grads=param_grads, input_grad=input_grad)
+
+    return wrapped
