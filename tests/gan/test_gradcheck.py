@@ -72,3 +72,28 @@ def test_g_loss_and_objective_together_are_refused():
         check_gan_objectives(
             gan, np.ones((2, 3)), np.ones((2, 2)), g_loss="minimax", objective=ng.CrossEntropy()
         )
+
+
+def test_dcgan_objectives_reach_every_conv_and_batchnorm_parameter():
+    """The dcgan preset at 8x8 in float64, narrowed to 4 channels so the differences are quick:
+    every G and D parameter's gradient, through BatchNorm over (N, C, H, W), the transposed
+    convolutions in G and the strided ones in D.  Two changes make the function smooth at the
+    step h: He weights instead of N(0, 0.02) (a step of 1e-3 is not small next to 0.02 once
+    BatchNorm rescales it), and tanh in place of (Leaky)ReLU, whose kinks a step can cross."""
+    rng = np.random.default_rng(3)
+    gan = ng.models.dcgan(image_shape=(8, 8), channels=4, noise_dim=3, dtype=F64)
+    for net in (gan.G, gan.D):
+        for i, layer in enumerate(net.layers):
+            if "W" in layer.params:
+                layer.init = "he"
+            if isinstance(layer, (ng.ReLU, ng.LeakyReLU)):
+                net.layers[i] = ng.Tanh()
+        net.initialize(rng)
+    x = rng.uniform(-1, 1, size=(4, 64))
+    z_d, z_g = rng.uniform(-1, 1, (4, 3)), rng.uniform(-1, 1, (4, 3))
+    errors = check_gan_objectives(gan, x, z_d, z_g)
+    assert {"4.W", "4.b", "7.W", "2.gamma", "5.beta"} <= set(errors["G"])
+    assert {"1.W", "1.b", "3.W", "4.gamma", "7.W"} <= set(errors["D"])
+    for net in ("D", "G"):
+        worst = max(errors[net], key=errors[net].get)
+        assert errors[net][worst] < TOLERANCE, (net, worst, errors[net][worst])
