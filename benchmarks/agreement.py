@@ -35,14 +35,16 @@ def numgan_state(gan: ng.GAN) -> dict[str, np.ndarray]:
 
 
 def zero_gradient_params(spec: ModelSpec) -> set[str]:
-    """Parameters whose gradient is zero in exact arithmetic: a Dense bias right before a
-    BatchNorm (the batch mean removes it).  In float32 that gradient is rounding noise, which
-    Adam scales up to steps of ~lr, so no two implementations agree on those values."""
+    """Parameters whose gradient is zero in exact arithmetic: the bias of a Dense layer (one
+    per feature) or a convolution (one per channel) right before a BatchNorm, whose batch mean
+    removes it.  In float32 that gradient is rounding noise, which Adam scales up to steps of
+    ~lr, so no two implementations agree on those values.  (A Dense bias reshaped into images
+    before a BatchNorm is not one: it differs per pixel, and only its channel mean cancels.)"""
     names = set()
     for net in ("g", "d"):
         layers = getattr(spec, net)
         for i, (layer, nxt) in enumerate(zip(layers[:-1], layers[1:], strict=True)):
-            if layer[0] == "dense" and nxt[0] == "bn":
+            if layer[0] in ("dense", "conv", "convT") and nxt[0] == "bn":
                 names.add(f"{net.upper()}.{i}.b")
     return names
 

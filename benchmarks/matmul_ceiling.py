@@ -1,7 +1,10 @@
 """The matmul ceiling: an iteration's matrix products alone, back to back.
 
-An iteration of Algorithm 1 cannot run faster than its Dense products; numgan's rate divided by
-this one is how close it comes to spending all its time in BLAS.
+An iteration of Algorithm 1 cannot run faster than its matrix products: the Dense layers', and
+a convolution's one product in its im2col form (numgan/nn/conv.py).  numgan's rate divided by
+this one is how close it comes to spending all its time in BLAS; one minus it is the share of
+the iteration spent outside the products (im2col, col2im, layouts, activations, BatchNorm, the
+optimiser, Python).
 """
 
 from __future__ import annotations
@@ -10,26 +13,26 @@ import numpy as np
 
 from numgan.app.bench import ModelSpec
 
+Product = tuple[str, int, str, int, int, int]  # (net, layer, kind, M, K, N)
 
-def matmul_products(spec: ModelSpec, m: int) -> list[tuple[str, int, str, int, int, int]]:
-    """The matrix products of one iteration, in order: (net, layer, kind, m, D_in, D_out).
 
-    ``layer`` counts the net's Dense layers from 0; kind "fwd" is x @ W, "dx" is dout @ W.T,
-    "dW" is x.T @ dout.  D step: G forward, D forward and backward (dW and dx) on the real
-    batch, then on the fake batch.  G step: G forward, D forward, D backward for dx only, G
-    backward (dW and dx).
+def matmul_products(spec: ModelSpec, m: int) -> list[Product]:
+    """The matrix products of one iteration, in order: (net, layer, kind, M, K, N).
+
+    ``layer`` counts the net's layers with a product (Dense, Conv2D, ConvTranspose2D) from 0.
+    With the layer's forward out (M, N) = A (M, K) @ B (K, N) (see Gemm; for a Dense layer
+    M = m, K = D_in, N = D_out): kind "fwd" is A @ B, "dx" is dout @ B.T, "dW" is A.T @ dout.
+    D step: G forward, D forward and backward (dW and dx) on the real batch, then on the fake
+    batch.  G step: G forward, D forward, D backward for dx only, G backward (dW and dx).
     """
-    shapes = {
-        "G": list(enumerate(spec.dense_shapes("g"))),
-        "D": list(enumerate(spec.dense_shapes("d"))),
-    }
+    shapes = {"G": list(enumerate(spec.gemms("g"))), "D": list(enumerate(spec.gemms("d")))}
 
-    def fwd(net: str) -> list[tuple[str, int, str, int, int, int]]:
-        return [(net, i, "fwd", m, a, b) for i, (a, b) in shapes[net]]
+    def fwd(net: str) -> list[Product]:
+        return [(net, i, "fwd", m * g.rows, g.K, g.N) for i, g in shapes[net]]
 
-    def bwd(net: str, params: bool) -> list[tuple[str, int, str, int, int, int]]:
+    def bwd(net: str, params: bool) -> list[Product]:
         kinds = ("dW", "dx") if params else ("dx",)
-        return [(net, i, k, m, a, b) for i, (a, b) in reversed(shapes[net]) for k in kinds]
+        return [(net, i, k, m * g.rows, g.K, g.N) for i, g in reversed(shapes[net]) for k in kinds]
 
     return (
         fwd("G")
@@ -45,7 +48,10 @@ def matmul_products(spec: ModelSpec, m: int) -> list[tuple[str, int, str, int, i
 
 
 class MatmulCeiling:
-    """The iteration's matrix products alone (np.matmul with out=, float32), back to back."""
+    """The iteration's matrix products alone (np.matmul with out=, float32), back to back,
+    with the operand layouts numgan's layers use: a Dense or ConvTranspose2D layer multiplies
+    by its weight matrix B (K, N) as stored; a Conv2D layer stores W as (N, K), multiplies by
+    its transpose and forms dW as dout.T @ A (numgan/nn/conv.py)."""
 
     def __init__(self, spec: ModelSpec, m: int, seed: int = 0) -> None:
         rng = np.random.default_rng([seed, 3])
@@ -53,25 +59,32 @@ class MatmulCeiling:
         def arr(*shape: int) -> np.ndarray:
             return (rng.standard_normal(shape) * 0.1).astype(np.float32)
 
+        forms = {
+            "G": {i: g.form for i, g in enumerate(spec.gemms("g"))},
+            "D": {i: g.form for i, g in enumerate(spec.gemms("d"))},
+        }
         buffers: dict[tuple[str, int], dict[str, np.ndarray]] = {}
         self.calls: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        for net, layer, kind, n, a, b in matmul_products(spec, m):
+        for net, layer, kind, M, K, N in matmul_products(spec, m):
+            conv = forms[net][layer] == "conv"
             if (net, layer) not in buffers:
                 buffers[(net, layer)] = {
-                    "x": arr(n, a),
-                    "W": arr(a, b),
-                    "dout": arr(n, b),
-                    "out": arr(n, b),
-                    "dx": arr(n, a),
-                    "dW": arr(a, b),
+                    "A": arr(M, K),
+                    "B": arr(N, K).T if conv else arr(K, N),
+                    "dout": arr(M, N),
+                    "out": arr(M, N),
+                    "dA": arr(M, K),
+                    "dB": arr(N, K) if conv else arr(K, N),
                 }
             buf = buffers[(net, layer)]
             if kind == "fwd":
-                self.calls.append((buf["x"], buf["W"], buf["out"]))
+                self.calls.append((buf["A"], buf["B"], buf["out"]))
             elif kind == "dx":
-                self.calls.append((buf["dout"], buf["W"].T, buf["dx"]))
+                self.calls.append((buf["dout"], buf["B"].T, buf["dA"]))
+            elif conv:
+                self.calls.append((buf["dout"].T, buf["A"], buf["dB"]))
             else:
-                self.calls.append((buf["x"].T, buf["dout"], buf["dW"]))
+                self.calls.append((buf["A"].T, buf["dout"], buf["dB"]))
 
     def run(self, n: int) -> None:
         calls, matmul = self.calls, np.matmul

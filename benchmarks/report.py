@@ -48,6 +48,22 @@ def _fmt_pct(res: dict[str, Any] | None) -> str:
     return f"{100 * res['ceiling_fraction']:.0f}%"
 
 
+def _ms(res: dict[str, Any] | None) -> str:
+    """Milliseconds per iteration of a variant's median."""
+    if not res or res.get("status") != "ok":
+        return "n/a"
+    ms = 1000 / res["median"]
+    return f"{ms:.3g}" if ms < 100 else f"{ms:,.0f}"
+
+
+def _outside(res: dict[str, Any] | None) -> str:
+    """The share of a variant's iteration spent outside the matrix products: 1 - (the
+    products' time alone) / (the iteration's time)."""
+    if not res or "ceiling_fraction" not in res:
+        return "n/a"
+    return f"{100 * (1 - res['ceiling_fraction']):.0f}%"
+
+
 def render_markdown(report: dict[str, Any]) -> str:
     """The report as Markdown: results table, GFLOP/s, spread, sweep, agreement, setup."""
     cfg, rows = report["config"], report["rows"]
@@ -80,9 +96,33 @@ def render_markdown(report: dict[str, Any]) -> str:
     lines += [
         "",
         "Ratios above 1 mean the first variant is faster.  The ceiling runs the iteration's "
-        "matrix products alone (np.matmul with out=, float32); GFLOP / iter counts those "
-        "products (2 m D_in D_out per Dense forward, the same again for each of dx and dW).",
+        "matrix products alone (np.matmul with out=, float32), a convolution's in its im2col "
+        "form; GFLOP / iter counts those products (2 m D_in D_out per Dense forward; 2 M K N "
+        "per convolution forward, M = m x output pixels, K = k_h k_w C_in, N = C_out, and for "
+        "a transposed one M = m x input pixels, K = C_in, N = k_h k_w C_out; the same again "
+        "for each of dx and dW).",
         "",
+    ]
+    if any("matmul" in row["results"] for row in rows):
+        lines += [
+            "### Time outside the matrix products",
+            "",
+            "Milliseconds per iteration (from the medians) and the share of numgan's iteration "
+            "spent outside the products: 1 - (ceiling time) / (iteration time).",
+            "",
+            "| model | matmul ceiling ms | numgan (Numba) ms | outside the products "
+            "| numgan (NumPy) ms | outside the products | PyTorch ms |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for row in rows:
+            res = row["results"]
+            lines.append(
+                f"| {row['key']} | {_ms(res.get('matmul'))} | {_ms(res.get('numba'))} "
+                f"| {_outside(res.get('numba'))} | {_ms(res.get('numpy'))} "
+                f"| {_outside(res.get('numpy'))} | {_ms(res.get('torch'))} |"
+            )
+        lines.append("")
+    lines += [
         "### Achieved GFLOP/s and spread (min to max over the blocks, it/s)",
         "",
         "| model | variant | median it/s | min | max | iterations per block | GFLOP/s |",
@@ -128,15 +168,18 @@ def render_markdown(report: dict[str, Any]) -> str:
         "implementation difference would remain while rounding differences vanish.  "
         "'float32 rounding' compares one side's float32 run with its own float64 run: the "
         "size of rounding alone.  A float32 gap over the tolerance counts as rounding when "
-        "float64 agrees and the gap is at most 3x the sides' own float32 rounding.",
+        "float64 agrees and the gap is at most 3x the sides' own float32 rounding.  Biases "
+        "right before a BatchNorm are left out (their gradient is zero in exact arithmetic); "
+        "the last column gives their largest absolute difference.",
         "",
-        "| model | dtype | path | compared | max rel. diff | worst tensor | BN buffers | result |",
-        "|---|---|---|---|---:|---|---:|---|",
+        "| model | dtype | path | compared | max rel. diff | worst tensor | BN buffers | result "
+        "| left out, max abs. diff |",
+        "|---|---|---|---|---:|---|---:|---|---:|",
     ]
     for row in rows:
         ag = row.get("agreement")
         if not ag or not ag["checks"]:
-            lines.append(f"| {row['key']} | | | | | | | not run |")
+            lines.append(f"| {row['key']} | | | | | | | not run | |")
             continue
         for c in ag["checks"] + ag.get("rounding", []):
             if c["verdict"] == "information":
@@ -147,9 +190,11 @@ def render_markdown(report: dict[str, Any]) -> str:
                 verdict = f"{VERDICTS[c['verdict']]} (tolerance {c['rtol']:g})"
                 if c["verdict"] == "failed":
                     verdict = f"**{verdict}**"
+            left_out = max(c["excluded"].values(), default=None)
             lines.append(
                 f"| {row['key']} | {c['dtype']} | {c['path']} | {compared} | {c['max_rel']:.1e} "
-                f"| {c['worst']} | {c['buffers_max_rel']:.1e} | {verdict} |"
+                f"| {c['worst']} | {c['buffers_max_rel']:.1e} | {verdict} "
+                f"| {'' if left_out is None else f'{left_out:.1e}'} |"
             )
     if report["notes"]:
         lines += ["", "### Notes", ""] + [f"- {n}" for n in report["notes"]]

@@ -29,19 +29,28 @@ def load_torch() -> tuple[Any | None, str]:
         return None, f"torch is not importable ({type(err).__name__}: {err})"
 
 
+def _copy(param: Any, value: np.ndarray, torch: Any) -> None:
+    param.copy_(torch.from_numpy(np.ascontiguousarray(value)))
+
+
 def torch_sequential(net: ng.Sequential, torch: Any) -> Any:
     """The PyTorch twin of a numgan Sequential, holding a copy of its current weights (same
     dtype: float32, or float64 for a float64 net).
 
-    Dense W (D_in, D_out) becomes Linear.weight (D_out, D_in) = W.T; BatchNorm becomes
-    BatchNorm1d with numgan's eps and momentum (both use running = (1 - momentum) * running +
-    momentum * batch statistic, with the unbiased variance for the running estimate).
+    Dense W (D_in, D_out) becomes Linear.weight (D_out, D_in) = W.T; Conv2D and
+    ConvTranspose2D keep PyTorch's weight layouts, so their W copies into Conv2d and
+    ConvTranspose2d unchanged; BatchNorm becomes BatchNorm1d on rows and BatchNorm2d on images,
+    with numgan's eps and momentum (both use running = (1 - momentum) * running + momentum *
+    batch statistic, with the unbiased variance for the running estimate); Reshape becomes
+    Unflatten and Flatten Flatten.
     """
     nn = torch.nn
     dtype = torch.float64 if net.dtype == np.float64 else torch.float32
     mods = []
+    shape = net.in_shape
     with torch.no_grad():
         for layer in net.layers:
+            in_shape, shape = shape, layer.output_shape(shape)
             if isinstance(layer, ng.Dense):
                 lin = nn.Linear(layer.in_features, layer.out_features, dtype=dtype)
                 lin.weight.copy_(torch.from_numpy(np.ascontiguousarray(layer.params["W"].T)))
@@ -52,7 +61,8 @@ def torch_sequential(net: ng.Sequential, torch: Any) -> Any:
             elif isinstance(layer, ng.LeakyReLU):
                 mods.append(nn.LeakyReLU(layer.alpha))
             elif isinstance(layer, ng.BatchNorm):
-                bn = nn.BatchNorm1d(
+                images = in_shape is not None and len(in_shape) == 3
+                bn = (nn.BatchNorm2d if images else nn.BatchNorm1d)(
                     layer.in_features, eps=layer.eps, momentum=layer.momentum, dtype=dtype
                 )
                 bn.weight.copy_(torch.from_numpy(layer.params["gamma"].copy()))
@@ -64,6 +74,26 @@ def torch_sequential(net: ng.Sequential, torch: Any) -> Any:
                 mods.append(nn.Sigmoid())
             elif isinstance(layer, ng.Tanh):
                 mods.append(nn.Tanh())
+            elif isinstance(layer, (ng.Conv2D, ng.ConvTranspose2D)):
+                transposed = isinstance(layer, ng.ConvTranspose2D)
+                kind = nn.ConvTranspose2d if transposed else nn.Conv2d
+                extra = {"output_padding": layer.output_padding} if transposed else {}
+                conv = kind(
+                    layer.in_channels,
+                    layer.out_channels,
+                    layer.kernel_size,
+                    stride=layer.stride,
+                    padding=layer.padding,
+                    dtype=dtype,
+                    **extra,
+                )
+                _copy(conv.weight, layer.params["W"], torch)
+                _copy(conv.bias, layer.params["b"], torch)
+                mods.append(conv)
+            elif isinstance(layer, ng.Reshape):
+                mods.append(nn.Unflatten(1, layer.shape))
+            elif isinstance(layer, ng.Flatten):
+                mods.append(nn.Flatten())
             else:
                 raise ValueError(f"no PyTorch counterpart for {layer!r}")
     return nn.Sequential(*mods).train()
@@ -76,12 +106,25 @@ def torch_state(tnet: Any, net: ng.Sequential) -> dict[str, np.ndarray]:
         if isinstance(layer, ng.Dense):
             state[f"{i}.W"] = mod.weight.detach().numpy().T.copy()
             state[f"{i}.b"] = mod.bias.detach().numpy().copy()
+        elif isinstance(layer, (ng.Conv2D, ng.ConvTranspose2D)):
+            state[f"{i}.W"] = mod.weight.detach().contiguous().numpy().copy()
+            state[f"{i}.b"] = mod.bias.detach().numpy().copy()
         elif isinstance(layer, ng.BatchNorm):
             state[f"{i}.gamma"] = mod.weight.detach().numpy().copy()
             state[f"{i}.beta"] = mod.bias.detach().numpy().copy()
             state[f"{i}.running_mean"] = mod.running_mean.numpy().copy()
             state[f"{i}.running_var"] = mod.running_var.numpy().copy()
     return state
+
+
+#: torch.optim.Adam's implementation: "loop" (one tensor at a time: what Adam(...) gives on the
+#: CPU, where foreach is not the default), "foreach" (multi-tensor) or "fused" (one kernel per
+#: step, Adam(..., fused=True)).  Measured on the DCGAN row (2 threads): fused updates G's and D's
+#: 387k parameters in 0.26 ms against 0.78 ms for the loop, 1.03x the loop's iterations/s.
+ADAM_IMPL = "fused"
+#: the 4-D weights in channels-last memory (model.to(memory_format=torch.channels_last)).
+#: Measured on the DCGAN row: no faster than PyTorch's default NCHW (0.98x), so left off.
+CHANNELS_LAST = False
 
 
 class TorchGAN:
@@ -101,10 +144,17 @@ class TorchGAN:
         batch_size: int,
         seed: int,
         torch: Any,
+        *,
+        adam: str = ADAM_IMPL,
+        channels_last: bool = CHANNELS_LAST,
     ) -> None:
         self.torch, self.spec, self.m = torch, spec, int(batch_size)
         self.numgan_gan = gan
+        self.adam = adam
         self.G, self.D = torch_sequential(gan.G, torch), torch_sequential(gan.D, torch)
+        if channels_last:
+            self.G.to(memory_format=torch.channels_last)
+            self.D.to(memory_format=torch.channels_last)
         self.opt_g, self.opt_d = self._optimizer(self.G), self._optimizer(self.D)
         self.d_params = list(self.D.parameters())
         self.data = torch.from_numpy(np.ascontiguousarray(data, dtype=np.float32))
@@ -117,7 +167,11 @@ class TorchGAN:
     def _optimizer(self, net: Any) -> Any:
         spec, optim = self.spec, self.torch.optim
         if spec.optimizer == "adam":
-            return optim.Adam(net.parameters(), lr=spec.lr, betas=(0.5, 0.999), eps=1e-8)
+            impl = {"loop": {"foreach": False}, "foreach": {"foreach": True}}
+            impl["fused"] = {"fused": True}
+            return optim.Adam(
+                net.parameters(), lr=spec.lr, betas=(0.5, 0.999), eps=1e-8, **impl[self.adam]
+            )
         # torch: b = mu b + g, p -= lr b; numgan: v = mu v - lr g, p += v.  With a constant lr,
         # v = -lr b at every step: the same trajectory.
         return optim.SGD(net.parameters(), lr=spec.lr, momentum=spec.momentum)

@@ -1,6 +1,6 @@
 """Training iterations/s of Algorithm 1: numgan (Numba, NumPy) against PyTorch on the CPU.
 
-    python benchmarks/train_speed.py [--models 1,2,3] [--repeats N] [--block-seconds S]
+    python benchmarks/train_speed.py [--models 1,2,3,4] [--repeats N] [--block-seconds S]
         [--sleep S] [--threads N] [--batch-size M] [--batch-sizes 16,32,...|none]
         [--sweep-repeats N] [--variants numba,numpy,torch,matmul] [--no-torch] [--seed S]
         [--out DIR] [--quick]
@@ -239,10 +239,12 @@ def run(config: BenchConfig, command: str = "python benchmarks/train_speed.py") 
         )
         if excluded:
             notes.append(
-                "agreement check: Dense biases right before a BatchNorm ("
+                "agreement check: the biases of Dense and convolution layers right before a "
+                "BatchNorm ("
                 + ", ".join(excluded)
                 + ") are left out: their gradient is zero in exact arithmetic, so their values "
-                "are rounding noise (amplified to steps of ~lr by Adam)"
+                "are rounding noise (amplified to steps of ~lr by Adam); the agreement table's "
+                "last column gives their largest absolute difference"
             )
     cfg = asdict(config)
     cfg["out"] = str(config.out)

@@ -1,6 +1,6 @@
 """Training speed of numgan alone: iterations per second of Algorithm 1 on each backend.
 
-    numgan bench [--models 1,2,3] [--repeats N] [--block-seconds S] [--sleep S] [--threads N]
+    numgan bench [--models 1,2,3,4] [--repeats N] [--block-seconds S] [--sleep S] [--threads N]
                  [--batch-size M] [--seed S] [--quick]
     numgan bench --torch [flags of benchmarks/train_speed.py]
 
@@ -17,6 +17,10 @@ Models (float32 throughout):
            D 784-512-256-1 (LeakyReLU 0.2, logit out), m = 64, SGD (lr 0.01, momentum 0.5)
     2-adam the same with Adam (lr 2e-4, beta1 0.5, beta2 0.999, eps 1e-8)
     3      the 1-D toy: G and D 1-16-16-1 (LeakyReLU 0.2), m = 64, SGD (lr 0.1, momentum 0.5)
+    4      DCGAN MNIST: the ``dcgan`` preset (numgan/gan/models.py) for 28x28 images, G
+           Dense 100 -> 64x7x7, BN, ReLU, ConvTranspose 64 -> 32 (4x4, stride 2), BN, ReLU,
+           ConvTranspose 32 -> 1, Tanh; D Conv 1 -> 32 (4x4, stride 2), LeakyReLU 0.2,
+           Conv 32 -> 64, BN, LeakyReLU 0.2, Dense 3136 -> 1; m = 64, Adam (lr 2e-4, beta1 0.5)
 
 The two backends are timed in blocks interleaved in one process, with a pause before each
 block (OpenBLAS threads spin for ~0.1 s after a product and would slow whatever runs next on a
@@ -38,6 +42,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import math
 import os
 import statistics
 import sys
@@ -51,7 +56,23 @@ import numpy as np
 
 from .. import kernels
 from ..gan import GAN, Trainer, UniformNoise
-from ..nn import SGD, Adam, BatchNorm, Dense, Layer, LeakyReLU, ReLU, Sequential, Sigmoid, Tanh
+from ..gan import models as presets
+from ..nn import (
+    SGD,
+    Adam,
+    BatchNorm,
+    Conv2D,
+    ConvTranspose2D,
+    Dense,
+    Flatten,
+    Layer,
+    LeakyReLU,
+    ReLU,
+    Reshape,
+    Sequential,
+    Sigmoid,
+    Tanh,
+)
 from .parser import OneLineParser
 
 BACKENDS = kernels.BACKENDS
@@ -61,7 +82,10 @@ DATA_SIZE = 10_000
 #: benchmarks/ of a source checkout, beside the package; an installed package has none.
 BENCHMARKS_DIR = Path(__file__).resolve().parents[2] / "benchmarks"
 
-LayerSpec = tuple  # ("dense", in, out) | ("relu",) | ("lrelu", alpha) | ("bn", n) | ("sigmoid",)
+#: ("dense", in, out) | ("relu",) | ("lrelu", alpha) | ("bn", n) | ("sigmoid",) | ("tanh",)
+#: | ("conv", c_in, c_out, kernel, stride, padding) | ("convT", c_in, c_out, kernel, stride,
+#: padding, output_padding) | ("reshape", shape) | ("flatten",); the conv sizes are (h, w) pairs
+LayerSpec = tuple
 
 
 # -- the models -----------------------------------------------------------------------------
@@ -83,9 +107,100 @@ def _mlp(
     return tuple(layers)
 
 
+def layer_spec(layer: Layer) -> LayerSpec:
+    """A numgan layer as a LayerSpec tuple (what the benchmark reads a preset's networks as)."""
+    if isinstance(layer, Dense):
+        return ("dense", layer.in_features, layer.out_features)
+    if isinstance(layer, ReLU):  # before LeakyReLU: it may be its subclass
+        return ("relu",)
+    if isinstance(layer, LeakyReLU):
+        return ("lrelu", layer.alpha)
+    if isinstance(layer, BatchNorm):
+        return ("bn", layer.num_features)
+    if isinstance(layer, Sigmoid):
+        return ("sigmoid",)
+    if isinstance(layer, Tanh):
+        return ("tanh",)
+    if isinstance(layer, Conv2D):
+        c = (layer.in_channels, layer.out_channels)
+        return ("conv", *c, layer.kernel_size, layer.stride, layer.padding)
+    if isinstance(layer, ConvTranspose2D):
+        c = (layer.in_channels, layer.out_channels)
+        k, s, p, op = layer.kernel_size, layer.stride, layer.padding, layer.output_padding
+        return ("convT", *c, k, s, p, op)
+    if isinstance(layer, Reshape):
+        return ("reshape", layer.shape)
+    if isinstance(layer, Flatten):
+        return ("flatten",)
+    raise ValueError(f"the benchmark has no spec for layer {layer!r}")
+
+
+def _spec_shapes(layers: Sequence[LayerSpec], in_shape: tuple[int, ...]) -> list[tuple[int, ...]]:
+    """The per-sample shape after each layer, from the input's ``in_shape``."""
+    shapes, shape = [], tuple(in_shape)
+    for s in layers:
+        kind = s[0]
+        if kind == "dense":
+            shape = (s[2],)
+        elif kind in ("conv", "convT"):
+            _, _, c_out, (kh, kw), (sh, sw), (ph, pw), *op = s
+            h, w = shape[1:]
+            if kind == "conv":
+                shape = (c_out, (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1)
+            else:
+                oh, ow = op[0]
+                shape = (c_out, (h - 1) * sh - 2 * ph + kh + oh, (w - 1) * sw - 2 * pw + kw + ow)
+        elif kind == "reshape":
+            shape = tuple(s[1])
+        elif kind == "flatten":
+            shape = (math.prod(shape),)
+        shapes.append(shape)
+    return shapes
+
+
+@dataclass(frozen=True)
+class Gemm:
+    """One layer's matrix product, per sample: out (M, N) = A (M, K) @ B (K, N) with
+    M = m * rows.  Its backward passes are dA = dout @ B.T and dB = A.T @ dout, the same
+    2 M K N flops each.
+
+    dense   A = x (m, D_in), B = W (D_in, D_out)
+    conv    A = im2col(x) (m H_o W_o, k_h k_w C_in), B = W as (C_out, k_h k_w C_in), transposed
+    convT   A = x as rows (m H W, C_in), B = W as (C_in, k_h k_w C_out)
+    """
+
+    layer: int  # the index in its Sequential
+    form: str  # "dense", "conv" or "convT"
+    rows: int  # M per sample
+    K: int
+    N: int
+
+    def flops(self, m: int) -> int:
+        return 2 * m * self.rows * self.K * self.N
+
+
+def _gemms(layers: Sequence[LayerSpec], in_shape: tuple[int, ...]) -> list[Gemm]:
+    out, shape = [], tuple(in_shape)
+    for i, (s, after) in enumerate(zip(layers, _spec_shapes(layers, in_shape), strict=True)):
+        if s[0] == "dense":
+            out.append(Gemm(i, "dense", 1, s[1], s[2]))
+        elif s[0] == "conv":
+            (kh, kw), area = s[3], after[1] * after[2]
+            out.append(Gemm(i, "conv", area, kh * kw * s[1], s[2]))
+        elif s[0] == "convT":
+            (kh, kw), area = s[3], shape[1] * shape[2]
+            out.append(Gemm(i, "convT", area, s[1], kh * kw * s[2]))
+        shape = after
+    return out
+
+
 @dataclass(frozen=True)
 class ModelSpec:
-    """One row of the benchmark: G, D, batch size, optimiser and data."""
+    """One row of the benchmark: G, D, batch size, optimiser and data.
+
+    ``preset``: the row's networks are that numgan.models preset (``g`` and ``d`` then
+    describe its layers, for the counts and the twins), sized for ``image_shape``.
+    """
 
     key: str
     model: int
@@ -99,15 +214,35 @@ class ModelSpec:
     init: str = "glorot"
     noise_dim: int = 100
     data: str = "uniform01"  # "uniform01", "uniform11" or "normal4"
+    preset: str = ""
+    image_shape: tuple[int, int] | None = None
 
     def dense_shapes(self, net: str) -> list[tuple[int, int]]:
         """(D_in, D_out) of each Dense layer of ``net`` ("g" or "d"), in order."""
         return [(s[1], s[2]) for s in getattr(self, net) if s[0] == "dense"]
 
+    @property
+    def data_dim(self) -> int:
+        """Features of one data row (D's input, flat)."""
+        first = self.d[0]
+        return first[1] if first[0] == "dense" else math.prod(first[1])
+
+    def in_shape(self, net: str) -> tuple[int, ...]:
+        return (self.noise_dim,) if net == "g" else (self.data_dim,)
+
+    def gemms(self, net: str) -> list[Gemm]:
+        """The matrix product of each Dense and convolution layer of ``net``, in order."""
+        return _gemms(getattr(self, net), self.in_shape(net))
+
     def arch(self) -> str:
+        """The input shape, then the output shape of each layer with a product: "G 100-1200-
+        1200-784" for an MLP, "G 100-3136-32x14x14-1x28x28" with convolutions."""
+
         def widths(net: str) -> str:
-            shapes = self.dense_shapes(net)
-            return "-".join(str(w) for w in [shapes[0][0]] + [o for _, o in shapes])
+            layers = getattr(self, net)
+            shapes = _spec_shapes(layers, self.in_shape(net))
+            seq = [self.in_shape(net)] + [shapes[g.layer] for g in self.gemms(net)]
+            return "-".join("x".join(map(str, s)) for s in seq)
 
         return f"G {widths('g')}, D {widths('d')}"
 
@@ -117,8 +252,20 @@ class ModelSpec:
         return f"SGD (lr {self.lr:g}, momentum {self.momentum:g})"
 
 
-def model_specs(models: Sequence[int] = (1, 2, 3)) -> list[ModelSpec]:
+MODELS = (1, 2, 3, 4)
+
+
+def _preset_specs(name: str, image_shape: tuple[int, int]) -> tuple[tuple, tuple]:
+    """G's and D's LayerSpecs of a numgan.models preset (built without weights to read them)."""
+    gan = presets.build(name, data_dim=math.prod(image_shape), out="tanh", image_shape=image_shape)
+    return tuple(map(layer_spec, gan.G.layers)), tuple(map(layer_spec, gan.D.layers))
+
+
+def model_specs(models: Sequence[int] = MODELS) -> list[ModelSpec]:
     """The benchmark's rows for the given model numbers (2 gives an SGD and an Adam row)."""
+    unknown = sorted(set(models) - set(MODELS))
+    if unknown:
+        raise ValueError(f"unknown model(s) {unknown}: choose from {', '.join(map(str, MODELS))}")
     lrelu: LayerSpec = ("lrelu", 0.2)
     dcgan_g = _mlp((100, 256, 512, 1024, 784), lrelu, ("tanh",), bn=True)
     dcgan_d = _mlp((784, 512, 256, 1), lrelu)
@@ -176,9 +323,24 @@ def model_specs(models: Sequence[int] = (1, 2, 3)) -> list[ModelSpec]:
             )
         ],
     }
-    unknown = sorted(set(models) - set(table))
-    if unknown:
-        raise ValueError(f"unknown model(s) {unknown}: choose from 1, 2, 3")
+    if 4 in models:
+        dcgan_g4, dcgan_d4 = _preset_specs("dcgan", (28, 28))
+        table[4] = [
+            ModelSpec(
+                "4",
+                4,
+                "DCGAN MNIST",
+                dcgan_g4,
+                dcgan_d4,
+                batch_size=64,
+                optimizer="adam",
+                lr=2e-4,
+                init="normal",
+                data="uniform11",
+                preset="dcgan",
+                image_shape=(28, 28),
+            )
+        ]
     return [spec for m in sorted(set(models)) for spec in table[m]]
 
 
@@ -209,7 +371,7 @@ def build_sequential(
 
 def make_data(spec: ModelSpec, n: int, rng: np.random.Generator) -> np.ndarray:
     """n float32 training rows; their values do not change the speed."""
-    width = spec.dense_shapes("d")[0][0]
+    width = spec.data_dim
     if spec.data == "uniform01":
         x = rng.uniform(0.0, 1.0, size=(n, width))
     elif spec.data == "uniform11":
@@ -244,10 +406,20 @@ def build_trainer(
     """
     if data is None:
         data = make_data(spec, data_size, np.random.default_rng([seed, 1]))
-    G = build_sequential(spec.g, init=spec.init, dtype=dtype)
-    D = build_sequential(spec.d, init=spec.init, dtype=dtype)
+    if spec.preset:
+        gan = presets.build(
+            spec.preset,
+            data_dim=spec.data_dim,
+            out="tanh",
+            image_shape=spec.image_shape,
+            dtype=np.dtype(dtype).name,
+        )
+    else:
+        G = build_sequential(spec.g, init=spec.init, dtype=dtype)
+        D = build_sequential(spec.d, init=spec.init, dtype=dtype)
+        gan = GAN(G, D, UniformNoise(spec.noise_dim))
     return Trainer(
-        GAN(G, D, UniformNoise(spec.noise_dim)),
+        gan,
         data,
         batch_size=batch_size or spec.batch_size,
         k=1,
@@ -262,13 +434,14 @@ def build_trainer(
 def flops_per_iteration(spec: ModelSpec, m: int | None = None) -> int:
     """Floating-point operations of one iteration's matrix products.
 
-    A Dense forward costs 2 m D_in D_out; its backward dx and dW the same again each.  With
-    F_G and F_D the forward costs of G and D:  G runs forward twice and backward (dx, dW) once,
-    4 F_G; D runs forward three times, backward with dW twice and dx-only once, 8 F_D.
+    A Dense forward costs 2 m D_in D_out, a convolution's 2 M K N in its im2col form (Gemm);
+    the backward dx and dW the same again each.  With F_G and F_D the forward costs of G and
+    D:  G runs forward twice and backward (dx, dW) once, 4 F_G; D runs forward three times,
+    backward with dW twice and dx-only once, 8 F_D.
     """
     m = m or spec.batch_size
-    f_g = sum(2 * m * a * b for a, b in spec.dense_shapes("g"))
-    f_d = sum(2 * m * a * b for a, b in spec.dense_shapes("d"))
+    f_g = sum(g.flops(m) for g in spec.gemms("g"))
+    f_d = sum(g.flops(m) for g in spec.gemms("d"))
     return 4 * f_g + 8 * f_d
 
 
@@ -460,7 +633,7 @@ TIMING_FLAGS = ("models", "repeats", "block_seconds", "sleep", "threads", "batch
 class TimingConfig:
     """What ``numgan bench`` times, and how long; the flags map onto these fields."""
 
-    models: tuple[int, ...] = (1, 2, 3)
+    models: tuple[int, ...] = MODELS
     repeats: int = 9
     block_seconds: float = 0.5
     sleep: float = 0.2
@@ -621,7 +794,8 @@ def add_timing_flags(parser: argparse.ArgumentParser, defaults: TimingConfig) ->
         type=int_list,
         default=None,
         help="comma-separated model numbers: 1 MNIST MLP, 2 DCGAN-style MLP "
-        "(SGD and Adam rows), 3 1-D toy (default 1,2,3)",
+        "(SGD and Adam rows), 3 1-D toy, 4 DCGAN MNIST (convolutions, Adam) "
+        f"(default {','.join(map(str, MODELS))})",
     )
     parser.add_argument(
         "--repeats",
@@ -661,7 +835,7 @@ def add_timing_flags(parser: argparse.ArgumentParser, defaults: TimingConfig) ->
 def given_flags(args: argparse.Namespace, names: Sequence[str]) -> dict[str, Any]:
     """The flags among ``names`` that were given (not None); rejects an empty --models."""
     if getattr(args, "models", None) == ():
-        raise ValueError("--models needs at least one of 1, 2, 3")
+        raise ValueError(f"--models needs at least one of {', '.join(map(str, MODELS))}")
     return {k: getattr(args, k) for k in names if getattr(args, k, None) is not None}
 
 
@@ -723,6 +897,7 @@ def main(argv: list[str] | None = None) -> int:
 __all__ = [
     "BACKENDS",
     "FunctionRunner",
+    "Gemm",
     "ModelSpec",
     "NumganRunner",
     "Runner",

@@ -10,7 +10,7 @@ import pytest
 import numgan as ng
 from numgan.app import bench
 
-SPECS = {spec.key: spec for spec in bench.model_specs((1, 2, 3))}
+SPECS = {spec.key: spec for spec in bench.model_specs()}
 
 
 @pytest.fixture(autouse=True)
@@ -58,8 +58,21 @@ def kinds(net):
             "G 1-16-16-1, D 1-16-16-1",
             64,
         ),
+        (
+            "4",
+            ["Dense", "Reshape", "BatchNorm", "ReLU", "ConvTranspose2D", "BatchNorm", "ReLU",
+             "ConvTranspose2D", "Tanh", "Flatten"],
+            ["Reshape", "Conv2D", "LeakyReLU", "Conv2D", "BatchNorm", "LeakyReLU", "Flatten",
+             "Dense"],
+            # 100*3136+3136, BN(64), 64*32*4*4+32, BN(32), 32*1*4*4+1;
+            # 1*32*4*4+32, 32*64*4*4+64, BN(64), 3136+1
+            316_736 + 128 + 32_800 + 64 + 513,
+            544 + 32_832 + 128 + 3_137,
+            "G 100-3136-32x14x14-1x28x28, D 784-32x14x14-64x7x7-1",
+            64,
+        ),
     ],
-)
+)  # fmt: skip
 def test_model_builders_make_the_documented_architectures(
     key, g_kinds, d_kinds, g_params, d_params, arch, m
 ):
@@ -78,7 +91,7 @@ def test_model_builders_make_the_documented_architectures(
             assert (layer.eps, layer.momentum) == (1e-5, 0.1)
 
 
-@pytest.mark.parametrize("key, fused", [("1", False), ("2-sgd", False), ("3", True)])
+@pytest.mark.parametrize("key, fused", [("1", False), ("2-sgd", False), ("3", True), ("4", False)])
 def test_timed_trainers_take_the_fused_step_where_the_model_allows(key, fused):
     """fused="auto": the toy runs as one jitted call on numba (its products are small and
     its optimiser SGD); the large models fall back to the layers; NumPy always uses them."""
@@ -94,9 +107,10 @@ def test_optimisers_of_each_row():
     sgd = bench.make_optimizer(SPECS["1"])
     assert isinstance(sgd, ng.SGD) and (sgd.lr, sgd.momentum) == (0.1, 0.5)
     assert SPECS["2-sgd"].optimizer == "sgd" and SPECS["3"].optimizer == "sgd"
-    adam = bench.make_optimizer(SPECS["2-adam"])
-    assert isinstance(adam, ng.Adam)
-    assert (adam.lr, adam.beta1, adam.beta2, adam.eps) == (2e-4, 0.5, 0.999, 1e-8)
+    for key in ("2-adam", "4"):
+        adam = bench.make_optimizer(SPECS[key])
+        assert isinstance(adam, ng.Adam)
+        assert (adam.lr, adam.beta1, adam.beta2, adam.eps) == (2e-4, 0.5, 0.999, 1e-8)
 
 
 def test_flop_count_formula():
@@ -105,6 +119,27 @@ def test_flop_count_formula():
     assert bench.flops_per_iteration(SPECS["1"], 100) == 100 * (4 * 5_001_600 + 8 * 492_000)
     assert bench.flops_per_iteration(SPECS["1"]) == 2_394_240_000
     assert bench.flops_per_iteration(SPECS["3"], 64) == 64 * 12 * 2 * (16 + 256 + 16)
+    # DCGAN, per sample, the products' multiply-adds: G 313,600 (Dense) + 1,605,632 + 100,352
+    # (the transposed convolutions: 49 input pixels x 64 x 512, 196 x 32 x 16); D 100,352 +
+    # 1,605,632 (196 output pixels x 16 x 32, 49 x 512 x 64) + 3,136 (Dense).
+    f_g, f_d = 2 * (313_600 + 1_605_632 + 100_352), 2 * (100_352 + 1_605_632 + 3_136)
+    assert bench.flops_per_iteration(SPECS["4"], 64) == 64 * (4 * f_g + 8 * f_d)
+
+
+def test_the_dcgan_row_is_the_dcgan_preset():
+    """Model 4 trains numgan.models' "dcgan" preset itself, weights drawn from the seed."""
+    spec = SPECS["4"]
+    assert (spec.preset, spec.image_shape) == ("dcgan", (28, 28))
+    assert (spec.noise_dim, spec.data_dim) == (100, 784)
+    trainer = bench.build_trainer(spec, data_size=16, seed=3)
+    preset = ng.models.build("dcgan", data_dim=784, out="tanh", image_shape=(28, 28))
+    ref = ng.Trainer(preset, np.zeros((16, 784), np.float32), batch_size=64, seed=3)
+    for net, ref_net in ((trainer.gan.G, ref.gan.G), (trainer.gan.D, ref.gan.D)):
+        assert repr(net) == repr(ref_net)
+        np.testing.assert_array_equal(net.flat_params, ref_net.flat_params)
+    assert isinstance(trainer.gan.noise, ng.UniformNoise) and trainer.gan.noise.dim == 100
+    assert trainer.objective.kind == "non-saturating"
+    assert bench.make_data(spec, 5, np.random.default_rng(0)).shape == (5, 784)
 
 
 class Counter(bench.Runner):
@@ -163,16 +198,15 @@ def test_a_diverged_run_restarts_from_its_seed():
 
 
 def test_quick_run_prints_both_backends(capsys):
-    code = bench.main(["--quick", "--models", "3,1"])
+    code = bench.main(["--quick", "--models", "3,4,1"])
     out, err = capsys.readouterr()
     assert code == 0, err
     assert "| model | m | optimiser | numgan (Numba) it/s | numgan (NumPy) it/s |" in out
-    lines = [
-        line for line in out.splitlines() if line.startswith("| 1 ") or line.startswith("| 3 ")
-    ]
-    assert len(lines) == 2
+    lines = [line for line in out.splitlines() if line[:4] in ("| 1 ", "| 3 ", "| 4 ")]
+    assert len(lines) == 3
     assert lines[0].startswith("| 1 MNIST MLP GAN (the paper's) | 8 |") and "| layers |" in lines[0]
     assert lines[1].startswith("| 3 1-D toy GAN | 8 |") and "| fused step |" in lines[1]
+    assert lines[2].startswith("| 4 DCGAN MNIST | 8 | Adam") and "| layers |" in lines[2]
     assert "numgan bench --torch" in out
     assert "bench: model 1" in err and "repeat 2/2" in err  # progress goes to stderr
 
@@ -196,9 +230,9 @@ def test_torch_without_the_checkout_says_where_the_comparison_is(tmp_path, monke
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--models", "4"], "unknown model(s) [4]"),
+        (["--models", "5"], "unknown model(s) [5]"),
         (["--models", "one"], "expected comma-separated integers"),
-        (["--models", "none"], "--models needs at least one of 1, 2, 3"),
+        (["--models", "none"], "--models needs at least one of 1, 2, 3, 4"),
         (["--repeats", "0"], "--repeats must be at least 1"),
         (["--block-seconds", "-1"], "--block-seconds must be a number of seconds in (0, 3600]"),
         (["--block-seconds", "inf"], "--block-seconds must be a number of seconds in (0, 3600]"),

@@ -5,7 +5,7 @@ from matmul_ceiling import MatmulCeiling, matmul_products
 
 from numgan.app.bench import flops_per_iteration, model_specs
 
-SPECS = {spec.key: spec for spec in model_specs((1, 2, 3))}
+SPECS = {spec.key: spec for spec in model_specs()}
 
 
 def test_products_add_up_to_the_flop_count():
@@ -18,7 +18,7 @@ def test_products_add_up_to_the_flop_count():
 def test_matmul_products_follow_algorithm_1():
     spec = SPECS["1"]
     products = matmul_products(spec, 100)
-    g, d = len(spec.dense_shapes("g")), len(spec.dense_shapes("d"))
+    g, d = len(spec.gemms("g")), len(spec.gemms("d"))
     count = {(net, kind): 0 for net in "GD" for kind in ("fwd", "dx", "dW")}
     for net, _, kind, *_ in products:
         count[net, kind] += 1
@@ -37,3 +37,32 @@ def test_matmul_products_follow_algorithm_1():
     out[...] = 0
     ceiling.run(1)
     np.testing.assert_allclose(out, a @ b, rtol=1e-6)
+
+
+def test_dcgan_products_are_the_im2col_products_of_its_layers():
+    spec, m = SPECS["4"], 64
+    # Per layer with a product: (form, M, K, N) of its forward out (M, N) = A (M, K) @ B (K, N).
+    assert [(g.form, m * g.rows, g.K, g.N) for g in spec.gemms("g")] == [
+        ("dense", 64, 100, 3136),  # z @ W
+        ("convT", 64 * 7 * 7, 64, 4 * 4 * 32),  # input pixels as rows @ W as (C_in, k k C_out)
+        ("convT", 64 * 14 * 14, 32, 4 * 4 * 1),
+    ]
+    assert [(g.form, m * g.rows, g.K, g.N) for g in spec.gemms("d")] == [
+        ("conv", 64 * 14 * 14, 4 * 4 * 1, 32),  # im2col(x) @ W as (k k C_in, C_out)
+        ("conv", 64 * 7 * 7, 4 * 4 * 32, 64),
+        ("dense", 64, 3136, 1),
+    ]
+    products = matmul_products(spec, m)
+    assert len(products) == 2 * 3 * 2 + 3 * 3 * 2 + 2 * 3  # fwd, dx, dW as for the MLPs
+    assert flops_per_iteration(spec, m) == 2_784_165_888
+    ceiling = MatmulCeiling(spec, 4)
+    for (net, layer, kind, n, k, width), (a, b, out) in zip(
+        matmul_products(spec, 4), ceiling.calls, strict=True
+    ):
+        expected = {"fwd": (n, width), "dx": (n, k), "dW": (k, width)}[kind]
+        conv = spec.gemms(net.lower())[layer].form == "conv"
+        if conv and kind == "dW":  # Conv2D forms dW as dout.T @ cols, in W's (C_out, K) shape
+            expected = (width, k)
+        assert out.shape == expected and a.shape[1] == b.shape[0]
+        if conv and kind == "fwd":  # cols @ Wm.T: W stored (C_out, K), read transposed
+            assert b.flags.f_contiguous and not b.flags.c_contiguous
