@@ -42,6 +42,10 @@ def _fmt_ratio(r: float | None) -> str:
     return "n/a" if r is None else f"{r:.2f}x"
 
 
+def _per_round(results: dict[str, Any], a: str, b: str) -> float | None:
+    return results.get(a, {}).get("per_round", {}).get(b)
+
+
 def _fmt_pct(res: dict[str, Any] | None) -> str:
     if not res or "ceiling_fraction" not in res:
         return "n/a"
@@ -103,6 +107,28 @@ def render_markdown(report: dict[str, Any]) -> str:
         "for each of dx and dW).",
         "",
     ]
+    if any("per_round" in res for row in rows for res in row["results"].values()):
+        lines += [
+            "### Ratios per round",
+            "",
+            "Each round times one block of every variant, a few seconds apart: the ratio of "
+            "two variants' blocks in the same round, median over the rounds.  It holds up "
+            "when the machine's speed changes between rounds, which the ratio of the medians "
+            "above does not.",
+            "",
+            "| model | Numba / NumPy | Numba / PyTorch | NumPy / PyTorch | Numba of ceiling "
+            "| NumPy of ceiling |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        for row in rows:
+            res, ok = row["results"], row["torch_comparable"]
+            cells = [_per_round(res, "numba", "numpy")]
+            cells += [_per_round(res, v, "torch") if ok else None for v in ("numba", "numpy")]
+            cells += [_per_round(res, v, "matmul") for v in ("numba", "numpy")]
+            text = [_fmt_ratio(c) for c in cells[:3]]
+            text += ["n/a" if c is None else f"{100 * c:.0f}%" for c in cells[3:]]
+            lines.append(f"| {row['key']} | " + " | ".join(text) + " |")
+        lines.append("")
     if any("matmul" in row["results"] for row in rows):
         lines += [
             "### Time outside the matrix products",

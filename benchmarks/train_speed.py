@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import statistics
 import sys
 import time
 from dataclasses import asdict, dataclass, replace
@@ -129,12 +130,22 @@ def time_row(
     )
     flops = flops_per_iteration(spec, m)
     ceiling = results.get("matmul", {}).get("median")
-    for v, res in results.items():
-        if res["status"] != "ok":
-            continue
+    timed = [v for v, res in results.items() if res["status"] == "ok"]
+    for v in timed:
+        res = results[v]
         res["gflops"] = flops * res["median"] / 1e9
         if ceiling and v != "matmul":
             res["ceiling_fraction"] = res["median"] / ceiling
+        # Each round times one block of every variant within a few seconds: the ratio of two
+        # variants' blocks of one round, median over the rounds, holds up when the machine's
+        # speed changes between rounds, which moves each variant's median on its own.
+        res["per_round"] = {
+            w: statistics.median(
+                a / b for a, b in zip(res["samples"], results[w]["samples"], strict=True)
+            )
+            for w in timed
+            if w != v
+        }
     return {v: results[v] for v in config.variants if v in results}
 
 

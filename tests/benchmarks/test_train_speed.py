@@ -39,10 +39,16 @@ def test_quick_run_writes_markdown_json_and_plot(tmp_path, capsys):
     assert "| model | m | optimiser |" in markdown and "| 3 1-D toy GAN | 8 |" in markdown
     assert "| 4 DCGAN MNIST | 8 | Adam (lr 0.0002, betas 0.5, 0.999) |" in markdown
     # The share of the iteration outside the matrix products, from the ceiling's time.
-    (outside,) = [line for line in markdown.splitlines() if line.startswith("| 4 | ")][:1]
+    section = markdown.split("### Time outside the matrix products")[1].split("###")[0]
+    (outside,) = [line for line in section.splitlines() if line.startswith("| 4 | ")]
     dcgan = report["rows"][4]["results"]
     share = 1 - dcgan["numpy"]["median"] / dcgan["matmul"]["median"]
     assert outside.split(" | ")[5] == f"{100 * share:.0f}%"
+    # Ratios per round: the blocks of one round against each other, median over the rounds.
+    numpy_blocks, ceiling_blocks = dcgan["numpy"]["samples"], dcgan["matmul"]["samples"]
+    per_round = [a / b for a, b in zip(numpy_blocks, ceiling_blocks, strict=True)]
+    assert dcgan["numpy"]["per_round"] == {"matmul": pytest.approx(sum(per_round) / 2)}
+    assert "### Ratios per round" in markdown
     assert report["rows"][4]["arch"] == "G 100-3136-32x14x14-1x28x28, D 784-32x14x14-64x7x7-1"
     assert markdown in out  # the table is printed to stdout too
     assert (tmp_path / "train_speed_model1.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
