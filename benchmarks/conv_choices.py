@@ -1,0 +1,205 @@
+"""The choices behind numgan's convolution kernels, each timed against the alternative.
+
+    python benchmarks/conv_choices.py [--repeats N]
+
+On the dcgan preset's largest layer, D's Conv2D(32, 64) on 14x14 (and G's ConvTranspose2D(64,
+32) on 7x7 for the transposed case), batch 64, float32, with the backend's kernels:
+
+- patch order: im2col with patches in (i, j, c) order, as numgan does (contiguous k_w * C runs
+  of a channels-last copy), against PyTorch's (c, i, j) order (runs of k_w values), written
+  here as a jitted kernel of the same style;
+- threads: the serial im2col against the same kernel parallel over the batch (``prange``),
+  each followed by the layer's GEMM, as in a forward pass: on 2 cores Numba's worker threads
+  and OpenBLAS's compete;
+- fusions: the bias added inside the layout change (rows_to_nchw) against a separate
+  ``out += b``; db summed inside the transpose (nchw_to_rows) against a separate
+  ``dout.sum(axis=(0, 2, 3))``; ConvTranspose2D's bias as col2im's starting value against a
+  separate add.
+
+Medians of interleaved repeats (each repeat times both contenders of a row, in alternating
+order), milliseconds per call.  docs/kernels.md quotes a run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numba
+import numpy as np
+from machine import machine_info
+
+from numgan.kernels import conv
+from numgan.kernels.flags import FASTMATH, jit
+
+N, C, SIDE, C_OUT, K, S, P = 64, 32, 14, 64, 4, 2, 1
+
+
+@jit
+def im2col_cij_nb(x, kh, kw, sh, sw, ph, pw, cols):
+    """im2col with patches in (c, i, j) order: the innermost copy is k_w values long."""
+    N, C, H, W = x.shape
+    Ho = (H + 2 * ph - kh) // sh + 1
+    Wo = (W + 2 * pw - kw) // sw + 1
+    r = 0
+    for n in range(N):
+        for oh in range(Ho):
+            for ow in range(Wo):
+                q = 0
+                for c in range(C):
+                    for i in range(kh):
+                        h = oh * sh + i - ph
+                        for j in range(kw):
+                            w = ow * sw + j - pw
+                            inside = 0 <= h < H and 0 <= w < W
+                            cols[r, q] = x[n, c, h, w] if inside else 0.0
+                            q += 1
+                r += 1
+
+
+@numba.njit(parallel=True, nogil=True, fastmath=FASTMATH, cache=True)
+def im2col_prange_nb(x, kh, kw, sh, sw, ph, pw, cols):
+    """numgan's im2col, its images shared out among Numba's threads."""
+    N, C, H, W = x.shape
+    Ho = (H + 2 * ph - kh) // sh + 1
+    Wo = (W + 2 * pw - kw) // sw + 1
+    run = kw * C
+    for n in numba.prange(N):
+        image = np.zeros((H + 2 * ph, (W + 2 * pw) * C), dtype=x.dtype)
+        for c in range(C):
+            for h in range(H):
+                for w in range(W):
+                    image[h + ph, (w + pw) * C + c] = x[n, c, h, w]
+        for oh in range(Ho):
+            for ow in range(Wo):
+                row = cols[(n * Ho + oh) * Wo + ow]
+                for i in range(kh):
+                    start = ow * sw * C
+                    row[i * run : (i + 1) * run] = image[oh * sh + i, start : start + run]
+
+
+def _median_ms(fn_a, fn_b, repeats):
+    fn_a(), fn_b()  # compile and warm
+    a, b = [], []
+    for r in range(repeats):
+        for fn, out in ((fn_a, a), (fn_b, b)) if r % 2 == 0 else ((fn_b, b), (fn_a, a)):
+            start = time.perf_counter()
+            for _ in range(10):
+                fn()
+            out.append((time.perf_counter() - start) / 10 * 1e3)
+    return statistics.median(a), statistics.median(b)
+
+
+def rows(repeats: int) -> list[tuple[str, str, float, str, float]]:
+    rng = np.random.default_rng(0)
+    f32 = np.float32
+    ho = conv.out_size(SIDE, K, S, P)
+    x = rng.normal(size=(N, C, SIDE, SIDE)).astype(f32)
+    cols, cols2 = (np.empty((N * ho * ho, K * K * C), f32) for _ in range(2))
+    Wm = rng.normal(size=(C_OUT, K * K * C)).astype(f32)
+    y = rng.normal(size=(N * ho * ho, C_OUT)).astype(f32)
+    b = rng.normal(size=C_OUT).astype(f32)
+    out = np.empty((N, C_OUT, ho, ho), f32)
+    dout = rng.normal(size=out.shape).astype(f32)
+    dy, db = np.empty_like(y), np.zeros(C_OUT, f32)
+    zeros = np.zeros(C_OUT, f32)
+    # ConvTranspose2D(64, 32) on 7x7 -> 14x14: col2im of (N * 49, 16 * 32) into (N, 32, 14, 14)
+    t_cols = rng.normal(size=(N * 49, K * K * C)).astype(f32)
+    t_out, t_b, t_zero = np.empty((N, C, SIDE, SIDE), f32), b[:C].copy(), np.zeros(C, f32)
+    args = (K, K, S, S, P, P)
+
+    def separate_db():
+        conv.nchw_to_rows_nb(dout, dy, db, False)
+        db[...] += dout.sum(axis=(0, 2, 3))
+
+    def separate_bias():
+        conv.rows_to_nchw_nb(y, zeros, out)
+        out[...] += b.reshape(1, -1, 1, 1)
+
+    def separate_base():
+        conv.col2im_nb(t_cols, *args, t_out, t_zero)
+        t_out[...] += t_b.reshape(1, -1, 1, 1)
+
+    cases = [
+        (
+            "im2col patch order",
+            "(i, j, c)",
+            lambda: conv.im2col_nb(x, *args, cols),
+            "(c, i, j)",
+            lambda: im2col_cij_nb(x, *args, cols2),
+        ),
+        (
+            "im2col + GEMM, threads",
+            "serial",
+            lambda: (conv.im2col_nb(x, *args, cols), cols @ Wm.T),
+            "prange",
+            lambda: (im2col_prange_nb(x, *args, cols2), cols2 @ Wm.T),
+        ),
+        (
+            "bias in rows_to_nchw",
+            "fused",
+            lambda: conv.rows_to_nchw_nb(y, b, out),
+            "separate add",
+            separate_bias,
+        ),
+        (
+            "db in nchw_to_rows",
+            "fused",
+            lambda: conv.nchw_to_rows_nb(dout, dy, db, True),
+            "separate sum",
+            separate_db,
+        ),
+        (
+            "bias as col2im's base",
+            "fused",
+            lambda: conv.col2im_nb(t_cols, *args, t_out, t_b),
+            "separate add",
+            separate_base,
+        ),
+    ]
+    result = []
+    for name, a_name, a, b_name, b_fn in cases:
+        ta, tb = _median_ms(a, b_fn, repeats)
+        result.append((name, a_name, ta, b_name, tb))
+    return result
+
+
+def check() -> None:
+    """The alternatives compute what numgan's kernels compute (before any timing)."""
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(3, 5, 7, 6)).astype(np.float32)
+    ho, wo = conv.out_size(7, K, S, P), conv.out_size(6, K, S, P)
+    ours, cij, par = (np.empty((3 * ho * wo, K * K * 5), np.float32) for _ in range(3))
+    conv.im2col_nb(x, K, K, S, S, P, P, ours)
+    im2col_cij_nb(x, K, K, S, S, P, P, cij)
+    im2col_prange_nb(x, K, K, S, S, P, P, par)
+    as_cij = ours.reshape(-1, K, K, 5).transpose(0, 3, 1, 2).reshape(ours.shape)
+    if not (np.array_equal(as_cij, cij) and np.array_equal(ours, par)):
+        raise AssertionError("an im2col variant disagrees with numgan's im2col")
+
+
+def table(results) -> str:
+    lines = [
+        "| choice | numgan | ms | alternative | ms | alternative / numgan |",
+        "|---|---|---:|---|---:|---:|",
+    ]
+    for name, a_name, ta, b_name, tb in results:
+        lines.append(f"| {name} | {a_name} | {ta:.3f} | {b_name} | {tb:.3f} | {tb / ta:.2f}x |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=21)
+    options = parser.parse_args(argv)
+    check()
+    m = machine_info()
+    cpu = (m.get("lscpu") or {}).get("Model name", "unknown CPU")
+    print(f"# {cpu}, {m['nproc']} CPUs, numpy {m['numpy']}, numba {m['numba']}")
+    print(f"# python benchmarks/conv_choices.py --repeats {options.repeats}")
+    print(table(rows(options.repeats)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,25 @@
+"""benchmarks/conv_choices.py: the alternatives agree with numgan's kernels, and the table has
+every choice with a time for both sides."""
+
+import conv_choices
+
+
+def test_the_alternatives_compute_the_same_patches():
+    conv_choices.check()  # raises if the (c, i, j) or prange im2col disagrees
+
+
+def test_table_has_every_choice(capsys):
+    conv_choices.main(["--repeats", "2"])
+    out = capsys.readouterr().out
+    assert "conv_choices.py --repeats 2" in out
+    lines = [line for line in out.splitlines() if line.startswith("| ") and "ms" not in line]
+    assert [line.split(" | ")[0][2:] for line in lines] == [
+        "im2col patch order",
+        "im2col + GEMM, threads",
+        "bias in rows_to_nchw",
+        "db in nchw_to_rows",
+        "bias as col2im's base",
+    ]
+    for line in lines:
+        cells = line.strip("|").split("|")
+        assert float(cells[2]) > 0 and float(cells[4]) > 0 and cells[5].strip().endswith("x")
