@@ -10,7 +10,7 @@ On the dcgan preset's largest layer, D's Conv2D(32, 64) on 14x14 (and G's ConvTr
   here as a jitted kernel of the same style;
 - threads: the serial im2col against the same kernel parallel over the batch (``prange``),
   each followed by the layer's GEMM, as in a forward pass: on 2 cores Numba's worker threads
-  and OpenBLAS's compete;
+  and OpenBLAS's compete.  Each form runs in its own process, the processes alternating;
 - fusions: the bias added inside the layout change (rows_to_nchw) against a separate
   ``out += b``; db summed inside the transpose (nchw_to_rows) against a separate
   ``dout.sum(axis=(0, 2, 3))``; ConvTranspose2D's bias as col2im's starting value against a
@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
+import sys
 import time
 
 import numba
@@ -97,7 +99,6 @@ def rows(repeats: int) -> list[tuple[str, str, float, str, float]]:
     ho = conv.out_size(SIDE, K, S, P)
     x = rng.normal(size=(N, C, SIDE, SIDE)).astype(f32)
     cols, cols2 = (np.empty((N * ho * ho, K * K * C), f32) for _ in range(2))
-    Wm = rng.normal(size=(C_OUT, K * K * C)).astype(f32)
     y = rng.normal(size=(N * ho * ho, C_OUT)).astype(f32)
     b = rng.normal(size=C_OUT).astype(f32)
     out = np.empty((N, C_OUT, ho, ho), f32)
@@ -130,13 +131,6 @@ def rows(repeats: int) -> list[tuple[str, str, float, str, float]]:
             lambda: im2col_cij_nb(x, *args, cols2),
         ),
         (
-            "im2col + GEMM, threads",
-            "serial",
-            lambda: (conv.im2col_nb(x, *args, cols), cols @ Wm.T),
-            "prange",
-            lambda: (im2col_prange_nb(x, *args, cols2), cols2 @ Wm.T),
-        ),
-        (
             "bias in rows_to_nchw",
             "fused",
             lambda: conv.rows_to_nchw_nb(y, b, out),
@@ -162,20 +156,55 @@ def rows(repeats: int) -> list[tuple[str, str, float, str, float]]:
     for name, a_name, a, b_name, b_fn in cases:
         ta, tb = _median_ms(a, b_fn, repeats)
         result.append((name, a_name, ta, b_name, tb))
+    # Threads: each form in its own process (once Numba's worker threads exist they slow the
+    # serial kernel and BLAS too), the processes alternating, the median of their medians.
+    times = {"serial": [], "prange": []}
+    for r in range(max(2, repeats // 10)):
+        for form in ("serial", "prange") if r % 2 == 0 else ("prange", "serial"):
+            command = [sys.executable, __file__, "--threads-only", form, "--repeats", str(repeats)]
+            done = subprocess.run(command, capture_output=True, text=True, check=True)
+            times[form].append(float(done.stdout))
+    result.append(
+        (
+            "im2col + GEMM, threads",
+            "serial",
+            statistics.median(times["serial"]),
+            "prange",
+            statistics.median(times["prange"]),
+        )
+    )
     return result
 
 
-def check() -> None:
+def threads_only(form: str, repeats: int) -> float:
+    """One process's median of im2col + the layer's GEMM, serial or parallel over the batch."""
+    rng = np.random.default_rng(0)
+    ho = conv.out_size(SIDE, K, S, P)
+    x = rng.normal(size=(N, C, SIDE, SIDE)).astype(np.float32)
+    cols = np.empty((N * ho * ho, K * K * C), np.float32)
+    Wm = rng.normal(size=(C_OUT, K * K * C)).astype(np.float32)
+    im2col = conv.im2col_nb if form == "serial" else im2col_prange_nb
+
+    def step():
+        im2col(x, K, K, S, S, P, P, cols)
+        return cols @ Wm.T
+
+    return _median_ms(step, step, repeats)[0]
+
+
+def check(*, parallel: bool) -> None:
     """The alternatives compute what numgan's kernels compute (before any timing)."""
     rng = np.random.default_rng(1)
     x = rng.normal(size=(3, 5, 7, 6)).astype(np.float32)
     ho, wo = conv.out_size(7, K, S, P), conv.out_size(6, K, S, P)
-    ours, cij, par = (np.empty((3 * ho * wo, K * K * 5), np.float32) for _ in range(3))
+    ours, other = (np.empty((3 * ho * wo, K * K * 5), np.float32) for _ in range(2))
     conv.im2col_nb(x, K, K, S, S, P, P, ours)
-    im2col_cij_nb(x, K, K, S, S, P, P, cij)
-    im2col_prange_nb(x, K, K, S, S, P, P, par)
-    as_cij = ours.reshape(-1, K, K, 5).transpose(0, 3, 1, 2).reshape(ours.shape)
-    if not (np.array_equal(as_cij, cij) and np.array_equal(ours, par)):
+    if parallel:
+        im2col_prange_nb(x, K, K, S, S, P, P, other)
+    else:
+        im2col_cij_nb(x, K, K, S, S, P, P, other)
+        ours = ours.reshape(-1, K, K, 5).transpose(0, 3, 1, 2).reshape(ours.shape)
+    if not np.array_equal(ours, other):
         raise AssertionError("an im2col variant disagrees with numgan's im2col")
 
 
@@ -192,12 +221,17 @@ def table(results) -> str:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=21)
+    parser.add_argument("--threads-only", choices=("serial", "prange"), help=argparse.SUPPRESS)
     options = parser.parse_args(argv)
-    check()
+    if options.threads_only:
+        print(threads_only(options.threads_only, options.repeats))
+        return
+    check(parallel=False)
     m = machine_info()
     cpu = (m.get("lscpu") or {}).get("Model name", "unknown CPU")
     print(f"# {cpu}, {m['nproc']} CPUs, numpy {m['numpy']}, numba {m['numba']}")
     print(f"# python benchmarks/conv_choices.py --repeats {options.repeats}")
+    check(parallel=True)
     print(table(rows(options.repeats)))
 
 
