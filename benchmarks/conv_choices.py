@@ -60,7 +60,7 @@ def im2col_cij_nb(x, kh, kw, sh, sw, ph, pw, cols):
                 r += 1
 
 
-@numba.njit(parallel=True, nogil=True, fastmath=FASTMATH, cache=True)
+@numba.njit(parallel=True, nogil=True, fastmath=FASTMATH, error_model="numpy", cache=True)
 def im2col_prange_nb(x, kh, kw, sh, sw, ph, pw, cols):
     """numgan's im2col, its images shared out among Numba's threads."""
     N, C, H, W = x.shape

@@ -1,7 +1,11 @@
 """The Numba flags, defined once, and the decorator every jitted kernel uses.
 
 fastmath without ``nnan``/``ninf``: a diverging GAN shows NaN, and the checks for it must not
-be optimised away.  ``nogil=True`` lets a kernel run beside other threads.
+be optimised away.  ``error_model="numpy"``: a float division by zero gives inf or NaN, as in
+NumPy, instead of raising ZeroDivisionError; the check that Python's model puts before every
+division kept LLVM from vectorising loops that divide (Adam's update among them:
+docs/kernels.md has the before and after from benchmarks/kernel_timings.py).  ``nogil=True``
+lets a kernel run beside other threads.
 
 ``cache=True`` keeps compiled kernels on disk between processes, in the package's
 ``__pycache__`` folders or the user's cache folder.  Where neither can be written (a read-only
@@ -58,4 +62,4 @@ if _NOTICE is not None:
 
 def jit(fn):
     """Compile ``fn`` in nopython mode with the project's flags."""
-    return numba.njit(cache=CACHE, nogil=True, fastmath=FASTMATH)(fn)
+    return numba.njit(cache=CACHE, nogil=True, fastmath=FASTMATH, error_model="numpy")(fn)

@@ -36,8 +36,8 @@ def sgd_momentum_nb(theta, g, v, lr, mu):
 
 @jit
 def adam_nb(theta, g, m, v, lr, beta1, beta2, eps, bc1, bc2):
-    # Three passes, each simple enough to vectorise; the update is memory-bound, and the kernel
-    # runs level with the NumPy twin (benchmarks/kernel_timings.py).
+    # Three passes, each simple enough to vectorise; the division vectorises only under
+    # error_model="numpy" (flags.py).
     step = lr / bc1
     root_bc2 = np.sqrt(bc2)
     one = beta1 - beta1 + 1  # 1 in the arrays' precision: float32 stays float32

@@ -7,7 +7,7 @@ finite difference across a kink measures a different function than the one being
 
 import numpy as np
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 import numgan as ng
@@ -70,12 +70,16 @@ def random_batchnorm(rng, d, *, running=False):
 
 
 @given(n=st.integers(min_value=3, max_value=6), d=width, s=seed)
+@example(n=3, d=6, s=37767112)
 def test_batchnorm_training(n, d, s):
     # N = 2 is left out: two rows normalise to -1 and +1 whatever x is, so the true dx is
     # O(eps / var), too small against round-off for a relative error to mean anything.
+    # h = 1e-4: with a batch of 3 the normalisation curves sharply, and the central
+    # difference's O(h**2) truncation error reached 3.5e-7 at h = 1e-3 (the example below);
+    # at 1e-4 it is ~1e-9, with round-off still ~1e-12.
     rng = np.random.default_rng(s)
     layer = random_batchnorm(rng, d)
-    errors = check_layer(layer, rng.normal(loc=1.0, scale=3.0, size=(n, d)), rng=rng)
+    errors = check_layer(layer, rng.normal(loc=1.0, scale=3.0, size=(n, d)), rng=rng, h=1e-4)
     assert set(errors) == {"x", "gamma", "beta"}
     assert_all_below(errors)
 
