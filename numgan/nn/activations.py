@@ -33,6 +33,7 @@ class LeakyReLU(Layer):
 
     def backward(self, dout, param_grads=True, input_grad=True):
         (y,) = self._need_cache()
+        self._check_dout(dout, y.shape)
         dx = np.empty_like(dout)
         ops.leaky_relu_backward(dout, y, self.alpha, dx)
         return dx
@@ -65,6 +66,7 @@ class Tanh(Layer):
 
     def backward(self, dout, param_grads=True, input_grad=True):
         (y,) = self._need_cache()
+        self._check_dout(dout, y.shape)
         dx = np.empty_like(dout)
         ops.tanh_backward(dout, y, dx)
         return dx
@@ -92,6 +94,7 @@ class Sigmoid(Layer):
 
     def backward(self, dout, param_grads=True, input_grad=True):
         (y,) = self._need_cache()
+        self._check_dout(dout, y.shape)
         dx = np.empty_like(dout)
         ops.sigmoid_backward(dout, y, dx)
         return dx

@@ -162,7 +162,7 @@ class Conv2D(_Conv):
         dW += (dy.T @ cols) viewed as W's shape
         dx  = col2im(dy @ Wm)            each patch's gradient added back onto its pixels
 
-    Cached: cols (dW needs the patches; x itself is not read again) and x's shape.
+    Cached: cols (dW needs the patches; x itself is not read again), x's and out's shapes.
     """
 
     def __init__(
@@ -210,11 +210,12 @@ class Conv2D(_Conv):
         y = cols @ _patch_order(W).T
         out = np.empty((N, self.out_channels, ho, wo), dtype=W.dtype)
         ops.rows_to_nchw(y, self.params["b"], out)
-        self.cache = (cols, x.shape)
+        self.cache = (cols, x.shape, out.shape)
         return out
 
     def backward(self, dout, param_grads=True, input_grad=True):
-        cols, x_shape = self._need_cache()
+        cols, x_shape, out_shape = self._need_cache()
+        self._check_dout(dout, out_shape)
         W = self.params["W"]
         Wm = _patch_order(W)
         dout = np.ascontiguousarray(dout, dtype=W.dtype)
@@ -259,7 +260,7 @@ class ConvTranspose2D(_Conv):
         dW   += (xr.T @ dcols) viewed as W's shape
         dx    = (dcols @ Wm.T) as (N, C_in, H, W)
 
-    Cached: xr (dW needs x, in rows).
+    Cached: xr (dW needs x, in rows), x's and out's shapes.
     """
 
     def __init__(
@@ -314,11 +315,12 @@ class ConvTranspose2D(_Conv):
         cols = xr @ _patch_order(W)
         out = np.empty((N, self.out_channels, ho, wo), dtype=W.dtype)
         ops.col2im(cols, kh, kw, sh, sw, ph, pw, out, self.params["b"])
-        self.cache = (xr, x.shape)
+        self.cache = (xr, x.shape, out.shape)
         return out
 
     def backward(self, dout, param_grads=True, input_grad=True):
-        xr, x_shape = self._need_cache()
+        xr, x_shape, out_shape = self._need_cache()
+        self._check_dout(dout, out_shape)
         W = self.params["W"]
         Wm = _patch_order(W)
         dout = np.ascontiguousarray(dout, dtype=W.dtype)

@@ -93,6 +93,7 @@ class Dense(_Affine):
 
     def backward(self, dout, param_grads=True, input_grad=True):
         (x,) = self._need_cache()
+        self._check_dout(dout, (len(x), self.width))
         dx = np.empty_like(x) if input_grad else None
         ops.dense_backward(
             dout, x, self.params["W"], dx, self.grads["W"], self.grads["b"], param_grads
@@ -152,6 +153,7 @@ class Maxout(_Affine):
 
     def backward(self, dout, param_grads=True, input_grad=True):
         x, arg = self._need_cache()
+        self._check_dout(dout, arg.shape)
         dz = np.empty((len(x), self.units * self.pieces), dtype=dout.dtype)
         ops.maxout_backward(dout, arg, self.pieces, dz)
         dx = np.empty_like(x) if input_grad else None

@@ -171,6 +171,14 @@ class Layer(Widths):
             )
         return self.cache
 
+    def _check_dout(self, dout: np.ndarray, shape: tuple[int, ...]) -> None:
+        """backward's dout must have the shape forward returned: the kernels index by it."""
+        if getattr(dout, "shape", None) != tuple(shape):
+            raise ValueError(
+                f"{self!r}.backward: dout has shape {getattr(dout, 'shape', type(dout))}, "
+                f"expected {tuple(shape)}, the shape of the last forward's output"
+            )
+
     def _check_input(self, x: np.ndarray) -> None:
         """Cheap shape check at the top of forward: (N, ...) that fits ``output_shape``."""
         if x.ndim < 2:

@@ -124,6 +124,7 @@ class BatchNorm(Layer):
 
     def backward(self, dout, param_grads=True, input_grad=True):
         xhat, s, training = self._need_cache()
+        self._check_dout(dout, xhat.shape)
         dout = np.ascontiguousarray(dout, dtype=xhat.dtype)
         dx = np.empty_like(dout)
         ops.batchnorm_backward(

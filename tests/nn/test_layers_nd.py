@@ -268,3 +268,27 @@ def test_constructors_name_what_they_take():
     for not_a_list in (None, ng.Dense(2, 2)):
         with pytest.raises(TypeError, match=r"Sequential takes a list of layers"):
             ng.Sequential(not_a_list)
+
+
+@pytest.mark.parametrize(
+    "layer, x",
+    [
+        (ng.Dense(3, 4, rng=np.random.default_rng(0)), np.ones((2, 3))),
+        (ng.Maxout(3, 2, 2, rng=np.random.default_rng(0)), np.ones((2, 3))),
+        (ng.LeakyReLU(0.2), np.ones((2, 3, 4, 4))),
+        (ng.Tanh(), np.ones((2, 3))),
+        (ng.Sigmoid(), np.ones((2, 3))),
+        (ng.BatchNorm(3), np.arange(96.0).reshape(2, 3, 4, 4)),
+        (ng.Conv2D(3, 2, 3, rng=np.random.default_rng(0)), np.ones((2, 3, 5, 5))),
+        (ng.ConvTranspose2D(3, 2, 3, rng=np.random.default_rng(0)), np.ones((2, 3, 5, 5))),
+    ],
+    ids=lambda v: repr(v) if isinstance(v, ng.Layer) else "",
+)
+def test_backward_refuses_a_dout_of_another_shape(layer, x):
+    """The kernels index by the shapes forward saw: a wrong dout is an error naming both shapes,
+    never a read or write past an array's end."""
+    out = layer.forward(x.astype(np.float32))
+    wrong = np.ones((out.shape[0] + 1, *out.shape[1:]), np.float32)
+    with pytest.raises(ValueError, match=r"backward: dout has shape .* expected"):
+        layer.backward(wrong)
+    assert layer.backward(np.ones_like(out)).shape == x.shape  # the right one still works
