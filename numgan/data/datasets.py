@@ -428,6 +428,8 @@ def load_dataset(
         description = f"{len(x):,} samples of shape {x.shape[1:]} ({x.dtype}) from {name}"
         if y is not None:
             description += f", labelled ({int(y.max()) + 1} classes)"
+        if x.ndim == 4 and x.shape[1] == 1:  # (N, 1, H, W): one channel, as (N, H, W)
+            x = x[:, 0]
         image_shape = x.shape[1:] if x.ndim == 3 else None
         parts = _split_dict(len(x), sizes, rng)
         return _with_splits(name, x, y, image_shape, description, parts)

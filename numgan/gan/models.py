@@ -182,8 +182,8 @@ def build(
     if name == "dcgan":
         if image_shape is None or len(image_shape) != 2:
             raise ValueError(
-                "model dcgan is for one-channel images (digits, mnist, or an (N, H, W) file); "
-                "this data is points: use toy2d or mlp-small"
+                "model dcgan is for one-channel images (digits, mnist, or a file of shape "
+                "(N, H, W) or (N, 1, H, W)); this data is not: use toy2d or mlp-small"
             )
         if out not in ("sigmoid", "tanh"):
             raise ValueError(f"model dcgan ends in sigmoid or tanh, not {out!r}")

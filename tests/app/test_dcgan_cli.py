@@ -109,3 +109,24 @@ def test_parzen_scores_tanh_pixels_in_zero_one(digits_runs):
     )
     assert result["parzen_log_likelihood"] == pytest.approx(expected["mean"], rel=1e-12)
     assert result["parzen_sigma"] == pytest.approx(expected["sigma"], rel=1e-12)
+
+
+def test_a_one_channel_image_file_trains_as_images(tmp_path):
+    """(N, 1, H, W), the layout image libraries save, is images with one channel, like (N, H, W)."""
+    path = tmp_path / "one.npy"
+    np.save(path, np.random.default_rng(0).uniform(size=(40, 1, 8, 8)).astype(np.float32))
+    run = tmp_path / "r"
+    ok(
+        numgan(
+            "train",
+            "--dataset",
+            str(path),
+            "--model",
+            "dcgan",
+            "--iterations",
+            "3",
+            "--out",
+            str(run),
+        )
+    )
+    assert sample_npy(run, tmp_path / "s.npy", "--n", "2").shape == (2, 8, 8)
