@@ -14,7 +14,7 @@ import numpy as np
 
 from ..kernels import ops
 from ..kernels.conv import out_size
-from .layer import INITS, Layer, NotInitializedError, Shape, _draw_weights, _empty_params
+from .layer import INITS, Layer, Shape, _draw_weights, _empty_params
 
 
 def _pair(name: str, value, least: int) -> tuple[int, int]:
@@ -121,12 +121,7 @@ class _Conv(Layer):
 
     def _ready(self, x: np.ndarray) -> np.ndarray:
         """x checked (shape, initialised) and as a contiguous array of the weights' dtype."""
-        if not self.initialized:
-            raise NotInitializedError(
-                f"{self!r} has no weights yet: pass rng= when building it, call "
-                "net.initialize(rng) or layer.set_params(W=..., b=...), or let "
-                "Trainer(seed=...) initialise it"
-            )
+        self._require_initialized()
         self._check_input(x)
         return np.ascontiguousarray(x, dtype=self.params["W"].dtype)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..kernels import ops
-from .layer import INITS, Layer, NotInitializedError, _draw_weights, _empty_params
+from .layer import INITS, Layer, _draw_weights, _empty_params
 
 
 class _Affine(Layer):
@@ -43,12 +43,7 @@ class _Affine(Layer):
     def _check_ready(self, x):
         if self._initialized and x.ndim == 2 and x.shape[1] == self.in_shape[0]:
             return  # the common case, checked without a call
-        if not self.initialized:
-            raise NotInitializedError(
-                f"{self!r} has no weights yet: pass rng= when building it, call "
-                "net.initialize(rng) or layer.set_params(W=..., b=...), or let "
-                "Trainer(seed=...) initialise it"
-            )
+        self._require_initialized()
         self._check_input(x)
 
 

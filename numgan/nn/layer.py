@@ -163,6 +163,14 @@ class Layer(Widths):
         """State that is not trained by gradients but is saved (BatchNorm running stats)."""
         return {}
 
+    def _require_initialized(self) -> None:
+        if not self.initialized:
+            raise NotInitializedError(
+                f"{self!r} has no weights yet: pass rng= when building it, call "
+                "net.initialize(rng) or layer.set_params(W=..., b=...), or let "
+                "Trainer(seed=...) initialise it"
+            )
+
     def _need_cache(self) -> tuple:
         if self.cache is None:
             raise RuntimeError(
