@@ -29,19 +29,18 @@ PyTorch is optional: without it, its columns say why.  docs/kernels.md quotes a 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import statistics
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from machine import machine_info
 from torch_twin import load_torch
+from train_speed import script_prog
 
 from numgan import kernels
 from numgan.app.bench import (
@@ -505,17 +504,10 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     return parser
 
 
-def _script_prog() -> str:
-    script = Path(sys.argv[0])
-    with contextlib.suppress(ValueError):
-        script = script.resolve().relative_to(Path.cwd())
-    return f"python {script}"
-
-
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     """Print the tables; exit status 1 if an agreement check failed."""
     argv = sys.argv[1:] if argv is None else argv
-    prog = prog or _script_prog()
+    prog = prog or script_prog()
     try:
         args = build_parser(prog).parse_args(argv)
     except SystemExit as exit_:

@@ -343,7 +343,7 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
     return config
 
 
-def _script_prog() -> str:
+def script_prog() -> str:
     """How this script was started, for the report: "python benchmarks/train_speed.py"."""
     script = Path(sys.argv[0])
     with contextlib.suppress(ValueError):
@@ -356,7 +356,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     command in the report and in errors (default: how this script was started)."""
     if argv is None:
         argv = sys.argv[1:]
-    prog = prog or _script_prog()
+    prog = prog or script_prog()
     try:
         args = build_parser(prog).parse_args(argv)
     except SystemExit as exit_:
