@@ -157,7 +157,8 @@ class Conv2D(_Conv):
         dW += (dy.T @ cols) viewed as W's shape
         dx  = col2im(dy @ Wm)            each patch's gradient added back onto its pixels
 
-    Cached: cols (dW needs the patches; x itself is not read again), x's and out's shapes.
+    Cached: cols (dW needs the patches; x itself is not read again), Wm (W in patch order,
+    which dx multiplies by), x's and out's shapes.
     """
 
     def __init__(
@@ -202,17 +203,17 @@ class Conv2D(_Conv):
         W = self.params["W"]
         cols = np.empty((N * ho * wo, W[0].size), dtype=W.dtype)
         ops.im2col(x, kh, kw, sh, sw, ph, pw, cols)
-        y = cols @ _patch_order(W).T
+        Wm = _patch_order(W)
+        y = cols @ Wm.T
         out = np.empty((N, self.out_channels, ho, wo), dtype=W.dtype)
         ops.rows_to_nchw(y, self.params["b"], out)
-        self.cache = (cols, x.shape, out.shape)
+        self.cache = (cols, Wm, x.shape, out.shape)
         return out
 
     def backward(self, dout, param_grads=True, input_grad=True):
-        cols, x_shape, out_shape = self._need_cache()
+        cols, Wm, x_shape, out_shape = self._need_cache()
         self._check_dout(dout, out_shape)
         W = self.params["W"]
-        Wm = _patch_order(W)
         dout = np.ascontiguousarray(dout, dtype=W.dtype)
         dy = np.empty((len(cols), self.out_channels), dtype=W.dtype)
         ops.nchw_to_rows(dout, dy, self.grads["b"], param_grads)
@@ -255,7 +256,7 @@ class ConvTranspose2D(_Conv):
         dW   += (xr.T @ dcols) viewed as W's shape
         dx    = (dcols @ Wm.T) as (N, C_in, H, W)
 
-    Cached: xr (dW needs x, in rows), x's and out's shapes.
+    Cached: xr (dW needs x, in rows), Wm (dx multiplies by it), x's and out's shapes.
     """
 
     def __init__(
@@ -307,17 +308,17 @@ class ConvTranspose2D(_Conv):
         W = self.params["W"]
         xr = np.empty((N * h * w, self.in_channels), dtype=W.dtype)
         ops.nchw_to_rows(x, xr, self.grads["b"], False)  # False: only the layout, no bias sum
-        cols = xr @ _patch_order(W)
+        Wm = _patch_order(W)
+        cols = xr @ Wm
         out = np.empty((N, self.out_channels, ho, wo), dtype=W.dtype)
         ops.col2im(cols, kh, kw, sh, sw, ph, pw, out, self.params["b"])
-        self.cache = (xr, x.shape, out.shape)
+        self.cache = (xr, Wm, x.shape, out.shape)
         return out
 
     def backward(self, dout, param_grads=True, input_grad=True):
-        xr, x_shape, out_shape = self._need_cache()
+        xr, Wm, x_shape, out_shape = self._need_cache()
         self._check_dout(dout, out_shape)
         W = self.params["W"]
-        Wm = _patch_order(W)
         dout = np.ascontiguousarray(dout, dtype=W.dtype)
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
         dcols = np.empty((len(xr), Wm.shape[1]), dtype=W.dtype)
