@@ -4,6 +4,8 @@
     numgan sample RUN_DIR [--n 64] [-o grid.png|samples.npy]
     numgan evaluate RUN_DIR            prints the metrics, writes RUN_DIR/metrics.json
     numgan plot RUN_DIR                loss curves and sample figures into RUN_DIR
+    numgan sweep SWEEP.toml [--out SWEEP_DIR] [--scheduler ADDRESS] [--workers N]
+                                       many runs on Dask (see docs/sweeps.md)
     numgan bench [...]                 training speed (see docs/benchmarks.md)
 
 Errors are one line on stderr and a non-zero exit code, never a traceback.  argparse only
@@ -106,6 +108,31 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plot", help="loss curves and sample figures into RUN_DIR")
     p.add_argument("run_dir", metavar="RUN_DIR")
 
+    p = sub.add_parser(
+        "sweep",
+        help="many runs (settings x seeds) from one file, on Dask; then their results",
+        description="Run every configuration x seed of SWEEP.toml as a Dask task, each an "
+        "ordinary run folder under SWEEP_DIR/runs/, then evaluate each and write "
+        "SWEEP_DIR/results.csv, summary.md and sweep.png. Run it again to skip finished runs "
+        "and resume unfinished ones. See docs/sweeps.md.",
+    )
+    p.add_argument("sweep_file", metavar="SWEEP.toml")
+    p.add_argument("--out", metavar="SWEEP_DIR", help="the sweep folder (default: sweeps/STEM)")
+    p.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="a running Dask scheduler, e.g. tcp://host:8786 (default: a local cluster)",
+    )
+    p.add_argument(
+        "--workers", type=int, help="process workers of the local cluster (default: one per core)"
+    )
+    p.add_argument("--dry-run", action="store_true", help="print the runs; start nothing")
+    p.add_argument(
+        "--evaluate-only",
+        action="store_true",
+        help="train nothing: evaluate trained runs, rebuild results.csv and summary.md",
+    )
+
     sub.add_parser(
         "bench",
         add_help=False,
@@ -136,6 +163,7 @@ def _train(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from .config import RunError
     from .results import evaluate_run, plot_run, sample_run
 
     if args.command == "train":
@@ -147,12 +175,25 @@ def _run(args: argparse.Namespace) -> int:
         evaluate_run(Path(args.run_dir), args.n_samples)
     elif args.command == "plot":
         plot_run(Path(args.run_dir))
+    elif args.command == "sweep":
+        from .sweep import run_sweep
+
+        if args.dry_run and args.evaluate_only:
+            raise RunError("--dry-run and --evaluate-only: give one of them")
+        run_sweep(
+            args.sweep_file,
+            args.out,
+            scheduler=args.scheduler,
+            workers=args.workers,
+            dry_run=args.dry_run,
+            evaluate_only=args.evaluate_only,
+        )
     return 0
 
 
 def _command(argv: list[str]) -> str:
     """``numgan train`` for the messages, as far as argv says before parsing."""
-    names = ("train", "sample", "evaluate", "plot", "bench")
+    names = ("train", "sample", "evaluate", "plot", "sweep", "bench")
     return next((f"numgan {a}" for a in argv if a in names), "numgan")
 
 

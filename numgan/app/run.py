@@ -202,8 +202,9 @@ def check_new_run_dir(run_dir: Path) -> None:
 
 
 @contextlib.contextmanager
-def run_lock(run_dir: Path) -> Iterator[None]:
-    """Hold RUN_DIR/.lock (flock, exclusive) while the block runs: one writer per run folder.
+def run_lock(run_dir: Path, *, holder: str = "numgan train") -> Iterator[None]:
+    """Hold RUN_DIR/.lock (flock, exclusive) while the block runs: one writer per run folder
+    (or, ``holder`` "numgan sweep", one sweep per sweep folder).
 
     The operating system releases the lock when the process ends, however it ends, so a kill -9
     leaves no stale lock.  The file keeps the holder's process id, for the error message.  Where
@@ -222,8 +223,8 @@ def run_lock(run_dir: Path) -> Iterator[None]:
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
             by = f" (process {holder})" if holder.isdigit() else ""
             raise RunError(
-                f"{run_dir} is in use by another numgan train{by}: let it finish or stop it "
-                "first, or train into another --out"
+                f"{run_dir} is in use by another {holder}{by}: let it finish or stop it "
+                "first, or give another --out"
             ) from None
         except OSError:
             pass  # no flock on this file system

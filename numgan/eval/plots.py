@@ -9,6 +9,7 @@ the model.  Figure 1's p_g is metrics.kde_1d, the same estimate the 1-D diagnost
     loss_curves              Trainer history: losses, mean D(x) and D(G(z)), V(D, G) per iteration
     figure1d                 Figure 1: p_data, D(x), p_g and z -> x = G(z), at several iterations
     scatter2d                2-D samples over a mixture's modes, with 3-sigma circles
+    metric_dots              one metric per configuration of a sweep, a dot per seed
 
 Each function builds a ``matplotlib.figure.Figure`` on its own Agg canvas and never touches
 pyplot's global state: it needs no display, leaks no figures, and leaves a user's interactive
@@ -36,7 +37,14 @@ from ..fileio import atomic_write
 from ._checks import column_to_1d, real_array
 from .metrics import OPTIMAL_VALUE, kde_1d, silverman_bandwidth
 
-__all__ = ["figure1d", "loss_curves", "nearest_neighbour_grid", "sample_grid", "scatter2d"]
+__all__ = [
+    "figure1d",
+    "loss_curves",
+    "metric_dots",
+    "nearest_neighbour_grid",
+    "sample_grid",
+    "scatter2d",
+]
 
 DPI = 100
 """Dots per inch of every figure; the image grids are drawn one array pixel per PNG pixel."""
@@ -787,4 +795,54 @@ def scatter2d(
     fig.legend(
         handles=handles, loc="outside lower center", ncols=len(handles), fontsize=8, frameon=False
     )
+    return _finish(fig, path)
+
+
+# --- sweeps -------------------------------------------------------------------------------------
+
+
+def metric_dots(panels: Sequence[Mapping], path: PathLike | None) -> str | Figure:
+    """One metric per configuration of a sweep: a dot per seed, a bar at the mean.
+
+    panels: one per dataset, each a mapping with
+            "title"   the panel's title (the dataset)
+            "ylabel"  the metric's name
+            "labels"  the configurations, best first (n,)
+            "values"  the metric of each configuration's runs: n sequences of numbers (NaN or
+                      an empty sequence: a configuration with no finished run, drawn empty)
+    Returns the path, or the Figure when path is None.
+    """
+    func = "metric_dots"
+    path = _check_path(path, func)
+    if not panels:
+        raise ValueError(f"{func}: give at least one panel")
+    widest = max(len(p["labels"]) for p in panels)
+    fig = _new_figure(min(16.0, 2.0 + 0.6 * widest), 3.2 * len(panels))
+    for p in panels:
+        labels, values = list(p["labels"]), list(p["values"])
+        if len(labels) != len(values):
+            raise ValueError(
+                f"{func}: panel {p.get('title')!r} has {len(labels)} labels and "
+                f"{len(values)} value lists"
+            )
+        ax = fig.add_subplot(len(panels), 1, len(fig.axes) + 1)
+        for i, v in enumerate(values):
+            v = np.asarray(v, dtype=np.float64).ravel()
+            v = v[np.isfinite(v)]
+            if not len(v):
+                continue
+            # Seeds that tie (modes are whole numbers) spread sideways, so each dot shows.
+            offsets = np.linspace(-0.15, 0.15, len(v)) if len(v) > 1 else np.zeros(1)
+            ax.scatter(i + offsets, v, s=22, color="C0", zorder=3)
+            ax.hlines(v.mean(), i - 0.3, i + 0.3, color="C3", lw=2, zorder=2)
+        ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize=8)
+        ax.set_xlim(-0.6, len(labels) - 0.4)
+        ax.set_ylabel(str(p["ylabel"]))
+        ax.set_title(str(p["title"]))
+        ax.grid(axis="y", alpha=0.25)
+    handles = [
+        Line2D([], [], ls="", marker="o", ms=5, color="C0", label="one seed"),
+        Line2D([], [], color="C3", lw=2, label="mean over seeds"),
+    ]
+    fig.legend(handles=handles, loc="outside lower center", ncols=2, fontsize=8, frameon=False)
     return _finish(fig, path)

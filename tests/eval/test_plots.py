@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import LineCollection, PathCollection
 from matplotlib.figure import Figure
 
 from numgan.eval import metrics, plots
@@ -78,6 +79,24 @@ def all_calls(rng):
             "scatter2d",
             lambda p: plots.scatter2d(rng.normal(size=(300, 2)), p, means=np.eye(2), sigma=0.1),
         ),
+        ("metric_dots", lambda p: plots.metric_dots(sweep_panels(), p)),
+    ]
+
+
+def sweep_panels():
+    return [
+        {
+            "title": "ring8",
+            "ylabel": "modes",
+            "labels": ["lr=0.001", "lr=0.0002"],
+            "values": [[8, 7, 8], [6, 7]],
+        },
+        {
+            "title": "grid25",
+            "ylabel": "modes",
+            "labels": ["lr=0.001", "lr=0.0002"],
+            "values": [[20.0, float("nan")], []],
+        },
     ]
 
 
@@ -504,3 +523,33 @@ def test_figure1d_without_noise_arrows_has_no_empty_z_row():
     fig = plots.figure1d(snaps, None, data_pdf=lambda x: np.exp(-0.5 * x**2), x_range=(0, 8))
     assert len(fig.axes) == 2  # one panel per snapshot, no arrow row under them
     assert fig.axes[0].get_xlabel().startswith("(a)")
+
+
+# --- metric_dots ------------------------------------------------------------------------------
+
+
+def test_metric_dots_draws_each_seed_and_each_mean():
+    fig = plots.metric_dots(sweep_panels(), None)
+    ring, grid = fig.axes
+    assert [t.get_text() for t in ring.get_xticklabels()] == ["lr=0.001", "lr=0.0002"]
+    dots = [c.get_offsets() for c in ring.collections if isinstance(c, PathCollection)]
+    ys = sorted(float(y) for offsets in dots for _, y in offsets)
+    assert ys == [6.0, 7.0, 7.0, 8.0, 8.0]
+    # One dot per seed, sideways around its configuration's position (0 and 1).
+    xs = [float(x) for offsets in dots for x, _ in offsets]
+    assert sum(abs(x) < 0.5 for x in xs) == 3 and sum(abs(x - 1) < 0.5 for x in xs) == 2
+    lines = [c for c in ring.collections if isinstance(c, LineCollection)]
+    means = sorted(float(seg[0][1]) for c in lines for seg in c.get_segments())
+    assert means == pytest.approx([6.5, 23 / 3])
+    # NaN and an empty list: a configuration with no finished run draws nothing.
+    grid_dots = [c.get_offsets() for c in grid.collections if isinstance(c, PathCollection)]
+    assert [float(y) for offsets in grid_dots for _, y in offsets] == [20.0]
+    assert ring.get_ylabel() == "modes" and grid.get_title() == "grid25"
+
+
+def test_metric_dots_refuses_mismatched_labels_and_values():
+    panel = {"title": "ring8", "ylabel": "modes", "labels": ["a", "b"], "values": [[1]]}
+    with pytest.raises(ValueError, match="2 labels and 1 value lists"):
+        plots.metric_dots([panel], None)
+    with pytest.raises(ValueError, match="at least one panel"):
+        plots.metric_dots([], None)
