@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import importlib.metadata
 import io
 import os
 import shutil
@@ -325,7 +326,7 @@ def render(report: dict[str, Any]) -> str:
     lines = [
         f"## numgan sweep: {s.runs} {DATASET} runs on Dask, in a shell loop and in one process",
         "",
-        f"- machine: {machine_line(report)}",
+        f"- machine: {machine_line(report)}; Dask {importlib.metadata.version('distributed')}",
         f"- command: `{report['command']}`",
         f"- runs: {DATASET}, seeds 0..{s.runs - 1}, {s.iterations} iterations, batch size "
         f"{s.batch_size}, each then evaluated on {s.evaluate_samples} samples; backend "

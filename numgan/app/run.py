@@ -546,7 +546,7 @@ def train(
         signum = stop.signum or signal.SIGINT
         raise Stopped(
             f"{_signal_name(signum)} again: stopped at once, without saving; "
-            + _kept(run_dir, _saved_iteration(run_dir)),
+            + _kept(run_dir, saved_iteration(run_dir)),
             128 + signum,
         ) from None
     h = trainer.history
@@ -559,7 +559,7 @@ def train(
     return trainer
 
 
-def _saved_iteration(run_dir: Path) -> int | None:
+def saved_iteration(run_dir: Path) -> int | None:
     """The iteration of RUN_DIR's checkpoint, or None if it has none (or none readable)."""
     try:
         return int(checkpoint.load(run_dir / "checkpoints" / "last.npz")["iteration"])

@@ -237,11 +237,11 @@ def read_sweep(path: str | os.PathLike) -> Sweep:
 def run_state(run_dir: Path, iterations: int) -> tuple[str, int]:
     """(state, iteration) of a run folder: "new" (no checkpoint), "resume" (an earlier one),
     "evaluate" (trained, no metrics.json yet) or "done"."""
-    from .run import _saved_iteration
+    from .run import saved_iteration
 
     if not (run_dir / "checkpoints" / "last.npz").exists():
         return "new", 0
-    saved = _saved_iteration(run_dir)
+    saved = saved_iteration(run_dir)
     if saved is None:
         return "resume", 0  # unreadable: the task's resume says why, in one line
     if saved < iterations:
@@ -302,7 +302,7 @@ def run_task(task: Task) -> dict[str, Any]:
     from .results import evaluate_run
     from .run import train
 
-    numba.set_num_threads(1)  # numgan's kernels are serial; say so for any prange to come
+    numba.set_num_threads(1)  # one Numba thread per worker, on any cluster (as BLAS's)
     sweep_dir, run_dir = Path(task.sweep_dir), task.run_dir
     config = TrainConfig(**task.config)
     state, iteration = run_state(run_dir, config.iterations)
@@ -323,8 +323,10 @@ def run_task(task: Task) -> dict[str, Any]:
         except (RunError, DivergenceError, CheckpointError, MemoryError) as err:
             status = {"status": "failed", "reason": one_line(err)}
             print(f"failed: {status['reason']}", file=log)
-    seconds = previous.get("seconds", 0.0) if previous.get("status") != "done" else 0.0
-    status["seconds"] = round(float(seconds) + time.perf_counter() - started, 3)
+    # Summed over the attempts that ended (a killed worker's attempt writes no status).
+    before = previous.get("seconds") if state != "new" else None
+    before = before if isinstance(before, (int, float)) else 0.0
+    status["seconds"] = round(before + time.perf_counter() - started, 3)
     write_status(sweep_dir, task.name, status)
     return status
 
@@ -341,26 +343,27 @@ def sweep_lock(sweep_dir: Path) -> Iterator[None]:
         yield
 
 
-def _stop_on_signals() -> contextlib.AbstractContextManager:
-    """SIGTERM as KeyboardInterrupt in the main thread while the sweep waits (SIGINT is one
-    already), so that both close the cluster and write the results before leaving."""
+class _StopSignals:
+    """SIGTERM as KeyboardInterrupt in the main thread while the sweep runs (SIGINT is one
+    already), so that both close the cluster and write the results before leaving;
+    ``signum`` says which one came."""
 
-    @contextlib.contextmanager
-    def handlers() -> Iterator[None]:
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
+    def __init__(self) -> None:
+        self.signum = signal.SIGINT
+        self._previous: Any = None
 
-        def interrupt(signum: int, frame: object) -> None:
-            raise KeyboardInterrupt
+    def __enter__(self) -> _StopSignals:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGTERM, self._handle)
+        return self
 
-        previous = signal.signal(signal.SIGTERM, interrupt)
-        try:
-            yield
-        finally:
-            signal.signal(signal.SIGTERM, previous)
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGTERM, self._previous)
 
-    return handlers()
+    def _handle(self, signum: int, frame: object) -> None:
+        self.signum = signum
+        raise KeyboardInterrupt
 
 
 def start_client(scheduler: str | None, workers: int | None, log_path: Path):
@@ -429,17 +432,21 @@ class Progress:
         from ..gan.progress import _isatty
 
         self.total, self.file = total, file
-        self.done = self.failed = 0
+        self.done = self.failed = self.running = 0
         self.bar = None
         if _isatty(file):
             from tqdm import tqdm
 
             self.bar = tqdm(total=total, file=file, unit="run", dynamic_ncols=True)
 
+    def counts(self) -> str:
+        return f"done {self.done}, running {self.running}, failed {self.failed}"
+
     def finished(self, name: str, status: dict[str, Any]) -> None:
         ok = status.get("status") == "done"
         self.done += ok
         self.failed += not ok
+        self.running = max(0, self.running - 1)
         what = "done" if ok else f"failed: {status.get('reason', '')}"
         line = f"[{self.done + self.failed}/{self.total}] {name}: {what}"
         if self.bar is None:
@@ -447,12 +454,24 @@ class Progress:
             return
         self.bar.write(line, file=self.file)
         self.bar.update(1)
-        running = self.total - self.done - self.failed
-        self.bar.set_postfix_str(f"done {self.done}, running {running}, failed {self.failed}")
+        self.bar.set_postfix_str(self.counts())
+
+    def set_running(self, n: int) -> None:
+        self.running = n
+        if self.bar is not None:
+            self.bar.set_postfix_str(self.counts())
 
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+def _running(client, keys: set[str]) -> int:
+    """How many of ``keys`` a worker is running now (0 if the scheduler does not say)."""
+    try:
+        return sum(key in keys for tasks in client.processing().values() for key in tasks)
+    except Exception:  # noqa: BLE001  (only the bar's count depends on it)
+        return 0
 
 
 def plan(sweep: Sweep, sweep_dir: Path) -> dict[str, tuple[str, int]]:
@@ -461,6 +480,26 @@ def plan(sweep: Sweep, sweep_dir: Path) -> dict[str, tuple[str, int]]:
         run.name: run_state(sweep_dir / "runs" / run.name, run.config.iterations)
         for run in sweep.runs
     }
+
+
+def check_run_folders(sweep: Sweep, sweep_dir: Path) -> None:
+    """A RunError, before anything starts, if a run folder was trained with other settings
+    than the file now gives its run (the file was edited; only how long a run goes and how
+    often it writes may change, as for numgan train --resume)."""
+    from .run import RESUMABLE, is_run_folder, read_run_config
+
+    for run in sweep.runs:
+        run_dir = sweep_dir / "runs" / run.name
+        if not is_run_folder(run_dir):
+            continue
+        saved = read_run_config(run_dir)
+        for key, value in dataclasses.asdict(run.config).items():
+            if key in RESUMABLE or saved.get(key, value) == value:
+                continue
+            raise RunError(
+                f"{run_dir} was trained with {key} = {saved[key]!r}, but {sweep.path} now gives "
+                f"it {key} = {value!r}: put the setting back, or give another --out"
+            )
 
 
 def describe(sweep: Sweep, states: dict[str, tuple[str, int]], out: IO[str]) -> None:
@@ -507,18 +546,19 @@ def run_sweep(
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
     sweep = read_sweep(sweep_file)
-    if workers is not None and (isinstance(workers, bool) or workers < 1):
+    if workers is not None and (type(workers) is not int or workers < 1):
         raise RunError(f"--workers must be a whole number >= 1, got {workers}")
     if scheduler is not None and workers is not None:
         raise RunError("--workers starts a local cluster; with --scheduler the cluster has its own")
     folder = Path(sweep_dir) if sweep_dir else Path("sweeps") / Path(sweep.path).stem
     folder = folder.absolute()
+    if folder.exists() and not folder.is_dir():
+        raise RunError(f"--out {folder}: a file, not a folder")
     states = plan(sweep, folder)
+    check_run_folders(sweep, folder)
     if dry_run:
         describe(sweep, states, out)
         return []
-    if folder.exists() and not folder.is_dir():
-        raise RunError(f"--out {folder}: a file, not a folder")
     folder.mkdir(parents=True, exist_ok=True)
     with sweep_lock(folder):
         atomic_write(folder / "sweep.toml", lambda f: f.write(sweep.text.encode()))
@@ -531,15 +571,18 @@ def run_sweep(
                 what = "evaluated" if ok else f"failed: {status['reason']}"
                 print(f"{run.name}: {what}", file=out)
         elif todo:
+            stop = _StopSignals()
             try:
-                _run_tasks(sweep, todo, states, folder, scheduler, workers, out, err)
+                with stop:
+                    _run_tasks(sweep, todo, states, folder, scheduler, workers, out, err)
             except KeyboardInterrupt:
                 rows = summary.write_results(sweep, folder)
                 done = sum(r["status"] == "done" for r in rows)
+                what = "interrupted" if stop.signum == signal.SIGINT else "terminated (SIGTERM)"
                 raise Stopped(
-                    f"interrupted: {done} of {len(rows)} runs done; the others keep their last "
+                    f"{what}: {done} of {len(rows)} runs done; the others keep their last "
                     f"checkpoints: run the same command again to continue ({folder})",
-                    130,
+                    128 + stop.signum,
                 ) from None
         else:
             print(f"all {len(sweep.runs)} runs are done; nothing to run", file=out)
@@ -574,7 +617,7 @@ def _run_tasks(
     client, cluster = start_client(scheduler, workers, folder / "dask.log")
     progress = None
     try:
-        from distributed import as_completed
+        from distributed import wait
 
         where = scheduler or f"a local cluster of {len(cluster.workers)} process workers"
         link = dashboard(client)
@@ -582,7 +625,9 @@ def _run_tasks(
         progress = Progress(len(todo), err)
         token = uuid.uuid4().hex[:8]
         # Longer runs first (iterations x batch), so that the sweep does not end with one
-        # long run on one worker while the others idle.
+        # long run on one worker while the others idle: submitted first, the first go out at
+        # once to idle workers, and the priority orders the rest.
+        todo = sorted(todo, key=lambda r: -r.config.iterations * r.config.batch_size)
         futures = {
             client.submit(
                 run_task,
@@ -594,18 +639,23 @@ def _run_tasks(
             ): run
             for run in todo
         }
-        with _stop_on_signals():
-            for future in as_completed(futures):
+        pending = set(futures)
+        while pending:
+            try:
+                finished, pending = wait(pending, timeout=1.0, return_when="FIRST_COMPLETED")
+            except TimeoutError:  # nothing finished this second: refresh the running count
+                finished = set()
+            for future in finished:
                 run = futures[future]
                 try:
                     status = future.result()
                 except Exception as error:  # noqa: BLE001  (Dask gave up: record why, go on)
                     reason = f"{type(error).__name__}: {one_line(error)}"
                     status = {"status": "failed", "reason": reason}
-                    previous = read_status(folder, run.name)
-                    status["seconds"] = previous.get("seconds")
+                    status["seconds"] = read_status(folder, run.name).get("seconds")
                     write_status(folder, run.name, status)
                 progress.finished(run.name, status)
+            progress.set_running(_running(client, {f.key for f in pending}))
     finally:
         if progress is not None:
             progress.close()

@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -311,7 +312,13 @@ def test_without_dask_it_says_how_to_install_it(backend, tmp_path, monkeypatch):
     assert sweep_module.INSTALL.startswith("numgan sweep runs on Dask")
 
 
-def test_interrupted_sweep_exits_130_with_one_line_and_keeps_its_runs(backend, tmp_path):
+@pytest.mark.parametrize(
+    ("signum", "code", "what"),
+    [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated (SIGTERM)")],
+)
+def test_a_stopped_sweep_exits_with_one_line_and_keeps_its_runs(
+    backend, tmp_path, signum, code, what
+):
     file = write(tmp_path, SWEEP)
     out = tmp_path / "out"
     proc = subprocess.Popen(
@@ -324,11 +331,11 @@ def test_interrupted_sweep_exits_130_with_one_line_and_keeps_its_runs(backend, t
     while not (out / "runs" / NAMES[0] / "checkpoints" / "last.npz").exists():
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
         time.sleep(0.005)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
     stdout, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 130, stderr
+    assert proc.returncode == code, stderr
     last = stderr.splitlines()[-1]
-    assert last.startswith("numgan sweep: interrupted: ") and "run the same command again" in last
+    assert last.startswith(f"numgan sweep: {what}: ") and "run the same command again" in last
     assert "Traceback" not in stderr
     rows = read_csv(out / "results.csv")
     assert [r["name"] for r in rows] == NAMES
@@ -352,3 +359,35 @@ def test_the_same_sweep_runs_on_a_cluster_given_by_address(backend, reference, t
         want = state_of(reference / "out" / "runs" / row["name"])
         for key in want:
             np.testing.assert_array_equal(got[key], want[key], err_msg=f"{row['name']}: {key}")
+
+
+def test_a_setting_changed_under_finished_runs_is_refused_before_anything_starts(
+    reference, tmp_path
+):
+    out = reference / "out"
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    edited = write(tmp_path, SWEEP.replace("batch_size = 32", "batch_size = 16"))
+    with pytest.raises(RunError) as caught:
+        sweep(edited, out)
+    message = str(caught.value)
+    assert f"runs/{NAMES[0]} was trained with batch_size = 32" in message
+    assert "now gives it batch_size = 16: put the setting back, or give another --out" in message
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == before
+
+
+def test_the_sweep_files_in_the_docs_and_examples_are_valid(backend, tmp_path):
+    root = Path(__file__).resolve().parents[2]
+    blocks = {
+        page: re.findall(r"```toml\n(.*?)```", (root / page).read_text(), re.S)
+        for page in ("README.md", "docs/sweeps.md")
+    }
+    texts = [p.read_text() for p in sorted((root / "examples").glob("*.toml"))]
+    texts += [text for found in blocks.values() for text in found]
+    assert len(texts) >= 4
+    for i, text in enumerate(texts):
+        assert read_sweep(write(tmp_path, text, f"{i}.toml")).runs
+    # The names docs/sweeps.md gives for its first file.
+    runs = read_sweep(write(tmp_path, blocks["docs/sweeps.md"][0], "format.toml")).runs
+    assert len(runs) == 5 * 3
+    assert runs[0].name == "lr=0.001,k=1,optimizer=adam,seed=0"
+    assert runs[-1].name == "lr=0.05,k=1,optimizer=sgd,seed=2"
