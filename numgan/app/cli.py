@@ -180,7 +180,7 @@ def _run(args: argparse.Namespace) -> int:
 
         if args.dry_run and args.evaluate_only:
             raise RunError("--dry-run and --evaluate-only: give one of them")
-        run_sweep(
+        rows = run_sweep(
             args.sweep_file,
             args.out,
             scheduler=args.scheduler,
@@ -188,6 +188,12 @@ def _run(args: argparse.Namespace) -> int:
             dry_run=args.dry_run,
             evaluate_only=args.evaluate_only,
         )
+        failed = [r for r in rows if r["status"] == "failed"]
+        if failed:  # the sweep went on past them; the exit code still says so
+            raise RunError(
+                f"{len(failed)} of {len(rows)} runs failed (the first: {failed[0]['name']}: "
+                f"{failed[0]['reason']}); summary.md lists them"
+            )
     return 0
 
 

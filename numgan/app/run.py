@@ -201,6 +201,10 @@ def check_new_run_dir(run_dir: Path) -> None:
         )
 
 
+class FolderBusy(RunError):
+    """Another process holds the folder's lock (``run_lock``)."""
+
+
 @contextlib.contextmanager
 def run_lock(run_dir: Path, *, holder: str = "numgan train") -> Iterator[None]:
     """Hold RUN_DIR/.lock (flock, exclusive) while the block runs: one writer per run folder
@@ -220,9 +224,9 @@ def run_lock(run_dir: Path, *, holder: str = "numgan train") -> Iterator[None]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
-            by = f" (process {holder})" if holder.isdigit() else ""
-            raise RunError(
+            pid = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            by = f" (process {pid})" if pid.isdigit() else ""
+            raise FolderBusy(
                 f"{run_dir} is in use by another {holder}{by}: let it finish or stop it "
                 "first, or give another --out"
             ) from None

@@ -34,6 +34,7 @@ import itertools
 import json
 import os
 import re
+import shlex
 import signal
 import sys
 import threading
@@ -45,9 +46,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from ..data import DATASETS
 from ..fileio import atomic_write
-from .config import FIELDS, RunError, TrainConfig, flag, resolve_config
-from .summary import RANKED
+from .config import FIELDS, RunError, TrainConfig, dataset_kind, resolve_config
+from .summary import RANKED, metrics_of
 
 INSTALL = (
     "numgan sweep runs on Dask, which is not installed: pip install 'numgan[sweep]' "
@@ -104,33 +106,56 @@ def _error(path: str, message: str) -> RunError:
     return RunError(f"{path}: {message}")
 
 
-def _setting_names(path: str, table: Any, where: str) -> dict[str, Any]:
-    """A table of numgan train settings; an unknown key (or seed) is an error naming it."""
+SCALARS = (str, int, float, bool)  # what a setting's value may be (TrainConfig checks which)
+
+
+def _settings_table(path: str, table: Any, where: str, *, lists: bool = False) -> dict[str, Any]:
+    """A table of numgan train settings, checked: known names, no seed, plain values (for the
+    grid, ``lists``: non-empty lists of distinct plain values)."""
     if not isinstance(table, dict):
         raise _error(path, f"{where} must be a table of numgan train settings")
-    for key in table:
+    for key, value in table.items():
         if key == "seed":
             raise _error(path, f"{where} sets seed: give the seeds as seeds = [0, 1, ...] on top")
         if key not in FIELDS:
             known = ", ".join(k for k in FIELDS if k != "seed")
             raise _error(path, f"{where}: unknown setting {key!r}; known settings: {known}")
+        values = value if lists else [value]
+        if lists and not isinstance(value, list):
+            raise _error(path, f"{where} {key} must be a list of values, e.g. {key} = [a, b]")
+        if lists and not value:
+            raise _error(path, f"{where} {key} = []: give it at least one value")
+        for v in values:
+            if not isinstance(v, SCALARS):
+                raise _error(
+                    path, f"{where} {key} = {v!r}: a setting is a string, a number or a boolean"
+                )
+        if lists and len({_key(v) for v in values}) != len(values):
+            raise _error(path, f"{where} {key} lists a value twice: {value!r}")
     return dict(table)
 
 
-def _whole_numbers(path: str, name: str, value: Any, least: int) -> None:
+def _key(value: Any) -> tuple[str, Any]:
+    """A value as a dict key that tells 1 from 1.0 and True (TOML's types are distinct)."""
+    return (type(value).__name__, value)
+
+
+def _check_whole_number(path: str, name: str, value: Any, least: int) -> None:
     ok = isinstance(value, int) and not isinstance(value, bool) and value >= least
     if not ok:
         raise _error(path, f"{name} must be a whole number >= {least}, got {value!r}")
 
 
 def _value_text(value: Any) -> str:
-    """A setting's value in a run's name: strings as they are, numbers as Python writes them."""
+    """A setting's value in a run's name: strings as they are (a file by its stem), numbers as
+    Python writes them."""
     if isinstance(value, str):
         return Path(value).stem if ("/" in value or value.endswith((".npy", ".npz"))) else value
     return repr(value)
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._=,+-]")
+MAX_NAME = 200  # bytes: room for status/NAME.json and logs/NAME.log under the usual 255
 
 
 def run_name(config: TrainConfig, varying: tuple[str, ...]) -> str:
@@ -139,22 +164,58 @@ def run_name(config: TrainConfig, varying: tuple[str, ...]) -> str:
     return _UNSAFE.sub("_", ",".join([*parts, f"seed={config.seed}"]))
 
 
-def read_sweep(path: str | os.PathLike) -> Sweep:
-    """Read and check a sweep file: a RunError (one line, naming the file) for anything wrong.
-
-    Every run's config is resolved and checked here, so a bad value fails before any run
-    starts, with the setting that made it.
-    """
-    path = str(path)
+def _read_toml(path: str) -> tuple[str, dict[str, Any]]:
     try:
         text = Path(path).read_text(encoding="utf-8")
-        spec = tomllib.loads(text)
+        return text, tomllib.loads(text)
     except FileNotFoundError:
         raise RunError(f"{path}: no such sweep file") from None
     except IsADirectoryError:
         raise RunError(f"{path}: a folder, not a sweep file") from None
+    except PermissionError:
+        raise RunError(f"{path}: not allowed to read it") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise _error(path, f"not valid TOML ({err})") from None
+        raise _error(path, f"not valid TOML ({one_line(err)})") from None
+
+
+def _configurations(path: str, spec: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
+    """The file's configurations ([base] under each grid point, then each [[runs]]) and the
+    settings it names, in order."""
+    base = _settings_table(path, spec.get("base", {}), "[base]")
+    grid = _settings_table(path, spec.get("grid", {}), "[grid]", lists=True)
+    if "grid" in spec and not grid:
+        raise _error(path, "[grid] is empty: give settings lists of values, or drop [grid]")
+    runs = spec.get("runs", [])
+    if not isinstance(runs, list):
+        raise _error(path, "runs must be written as [[runs]] tables")
+    explicit = [_settings_table(path, r, f"[[runs]] number {i + 1}") for i, r in enumerate(runs)]
+    product = itertools.product(*grid.values())
+    points = [dict(zip(grid, values, strict=True)) for values in product] if grid else []
+    if not grid and not explicit:
+        points = [{}]  # [base] alone
+    keys = list(dict.fromkeys([*base, *grid, *(k for r in explicit for k in r)]))
+    return [{**base, **c} for c in [*points, *explicit]], keys
+
+
+def _seeds(path: str, spec: dict[str, Any]) -> list[int]:
+    seeds = spec.get("seeds", [0])
+    if not isinstance(seeds, list) or not seeds:
+        raise _error(path, f"seeds must be a non-empty list of whole numbers, got {seeds!r}")
+    for s in seeds:
+        _check_whole_number(path, "every seed", s, 0)
+    if len(set(seeds)) != len(seeds):
+        raise _error(path, f"seeds lists a seed twice: {seeds!r}")
+    return seeds
+
+
+def read_sweep(path: str | os.PathLike) -> Sweep:
+    """Read and check a sweep file: a RunError (one line, naming the file) for anything wrong.
+
+    Every run's config is resolved and checked here, so a bad value fails before any run
+    starts, with the run it belongs to.
+    """
+    path = str(path)
+    text, spec = _read_toml(path)
     unknown = [key for key in spec if key not in SWEEP_KEYS]
     if unknown:
         hint = " (settings go in [base] or [grid])" if any(k in FIELDS for k in unknown) else ""
@@ -162,47 +223,19 @@ def read_sweep(path: str | os.PathLike) -> Sweep:
             path,
             f"unknown key(s) {', '.join(unknown)}{hint}; a sweep file has {', '.join(SWEEP_KEYS)}",
         )
-    base = _setting_names(path, spec.get("base", {}), "[base]")
-    grid = _setting_names(path, spec.get("grid", {}), "[grid]")
-    if "grid" in spec and not grid:
-        raise _error(path, "[grid] is empty: give settings lists of values, or drop [grid]")
-    for key, values in grid.items():
-        if not isinstance(values, list):
-            raise _error(path, f"[grid] {key} must be a list of values, e.g. {key} = [a, b]")
-        if not values:
-            raise _error(path, f"[grid] {key} = []: give it at least one value")
-        if len({json.dumps(v) for v in values}) != len(values):
-            raise _error(path, f"[grid] {key} lists a value twice: {values!r}")
-    runs = spec.get("runs", [])
-    if not isinstance(runs, list):
-        raise _error(path, "runs must be written as [[runs]] tables")
-    explicit = [_setting_names(path, r, f"[[runs]] number {i + 1}") for i, r in enumerate(runs)]
-
-    seeds = spec.get("seeds", [0])
-    if not isinstance(seeds, list) or not seeds:
-        raise _error(path, f"seeds must be a non-empty list of whole numbers, got {seeds!r}")
-    for s in seeds:
-        _whole_numbers(path, "every seed", s, 0)
-    if len(set(seeds)) != len(seeds):
-        raise _error(path, f"seeds lists a seed twice: {seeds!r}")
+    seeds = _seeds(path, spec)
     n_eval = spec.get("evaluate_samples", 10_000)
-    _whole_numbers(path, "evaluate_samples", n_eval, 2)
+    _check_whole_number(path, "evaluate_samples", n_eval, 2)
     metric = spec.get("metric")
-    if metric is not None and metric not in RANKED:
+    if metric is not None and (not isinstance(metric, str) or metric not in RANKED):
         raise _error(path, f"metric = {metric!r}: rank by one of {', '.join(RANKED)}")
-
-    keys = list(dict.fromkeys([*base, *grid, *(k for r in explicit for k in r)]))
-    product = itertools.product(*grid.values())
-    configurations = [dict(zip(grid, values, strict=True)) for values in product]
-    if not grid:
-        configurations = [] if explicit else [{}]
-    configurations += explicit
-    merged = [{**base, **c} for c in configurations]
-    varying = tuple(k for k in keys if len({json.dumps(m.get(k)) for m in merged}) > 1)
+    if not any(key in spec for key in ("base", "grid", "runs")):
+        raise _error(path, "names no settings: give a [base], [grid] or [[runs]] table")
+    merged, keys = _configurations(path, spec)
+    varying = tuple(k for k in keys if len({_key(m.get(k)) for m in merged}) > 1)
 
     built: list[Run] = []
-    seen: dict[str, int] = {}
-    for i, settings in enumerate(merged):
+    for settings in merged:
         for seed in seeds:
             try:
                 config = resolve_config({**settings, "seed": seed})
@@ -210,15 +243,25 @@ def read_sweep(path: str | os.PathLike) -> Sweep:
                 shown = [f"{k}={_value_text(settings[k])}" for k in varying if k in settings]
                 which = ",".join([*shown, f"seed={seed}"])
                 raise _error(path, f"run {which}: {err}") from None
-            name = run_name(config, varying)
-            if name in seen:
+            if dataset_kind(config.dataset) == "file" and not config.dataset.endswith(
+                (".npy", ".npz")
+            ):
                 raise _error(
                     path,
-                    f"two configurations are the same run {name} (configurations {seen[name] + 1} "
-                    f"and {i + 1}): drop one",
+                    f"dataset = {config.dataset!r}: not a dataset numgan knows "
+                    f"({', '.join(DATASETS)}) nor a .npy/.npz file",
                 )
-            seen[name] = i
-            built.append(Run(name, settings, config))
+            built.append(Run(run_name(config, varying), settings, config))
+    _check_names(path, built)
+    if metric is not None:
+        for run in built:
+            has = metrics_of(run.config.dataset)
+            if metric not in has:
+                raise _error(
+                    path,
+                    f"metric = {metric!r}: {run.config.dataset} runs have no such metric "
+                    f"(they have {', '.join(has)})",
+                )
     return Sweep(
         path=path,
         text=text,
@@ -231,12 +274,35 @@ def read_sweep(path: str | os.PathLike) -> Sweep:
     )
 
 
+def _check_names(path: str, runs: list[Run]) -> None:
+    """Each run's folder name is its own, and short enough for a file name."""
+    seen: dict[str, Run] = {}
+    for run in runs:
+        if len(f"{run.name}.json".encode()) > MAX_NAME:
+            raise _error(
+                path,
+                f"run {run.name[:60]}...: its folder name would be longer than {MAX_NAME} bytes; "
+                "vary fewer settings in one sweep",
+            )
+        other = seen.setdefault(run.name, run)
+        if other is run:
+            continue
+        if other.config == run.config:
+            raise _error(path, f"the same run twice: {run.name}: drop one of its configurations")
+        raise _error(
+            path,
+            f"two different runs get the folder name {run.name} ({other.settings} and "
+            f"{run.settings}): names keep a file's stem and letters, digits and ._=,+- only, "
+            "so give the files or values names that differ there",
+        )
+
+
 # -- one run, as a task ----------------------------------------------------------------------
 
 
-def run_state(run_dir: Path, iterations: int) -> tuple[str, int]:
+def run_state(run_dir: Path, iterations: int, evaluate_samples: int) -> tuple[str, int]:
     """(state, iteration) of a run folder: "new" (no checkpoint), "resume" (an earlier one),
-    "evaluate" (trained, no metrics.json yet) or "done"."""
+    "evaluate" (trained, and no metrics.json of this checkpoint and sample count) or "done"."""
     from .run import saved_iteration
 
     if not (run_dir / "checkpoints" / "last.npz").exists():
@@ -246,7 +312,14 @@ def run_state(run_dir: Path, iterations: int) -> tuple[str, int]:
         return "resume", 0  # unreadable: the task's resume says why, in one line
     if saved < iterations:
         return "resume", saved
-    if not (run_dir / "metrics.json").is_file():
+    try:
+        metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "evaluate", saved
+    # Metrics of an earlier checkpoint (a run continued to more iterations) or of another
+    # sample count are not this run's.
+    current = isinstance(metrics, dict) and metrics.get("iteration") == saved
+    if not current or metrics.get("samples", evaluate_samples) != evaluate_samples:
         return "evaluate", saved
     return "done", saved
 
@@ -285,44 +358,77 @@ def write_status(sweep_dir: Path, name: str, status: dict[str, Any]) -> None:
     atomic_write(folder / f"{name}.json", lambda f: f.write(text.encode()))
 
 
+def wait_for_folder(run_dir: Path, log: IO[str]) -> None:
+    """Wait while another process holds the run folder's lock: a task of an earlier
+    ``numgan sweep`` still running on a cluster, or a task Dask started again while the first
+    one lives on a worker it lost touch with.  The run is theirs until they end."""
+    from .run import FolderBusy, run_lock
+
+    said = False
+    while True:
+        try:
+            with run_lock(run_dir):
+                return
+        except FolderBusy as busy:
+            if not said:
+                print(f"waiting: {busy}", file=log, flush=True)
+                said = True
+            time.sleep(1.0)
+
+
 def run_task(task: Task) -> dict[str, Any]:
     """Train (or resume, or only evaluate) one run, and evaluate it; the status it ends in.
 
     Runs on a Dask worker, or in-process.  What the run's folder holds decides what is left to
     do, so the task can be run again at any point (a retry after its worker died, the same
     sweep started again) and only continues.  A run that cannot train (it diverges, its data
-    is missing, a changed setting refuses to resume) is a "failed" status with the one-line
-    reason, not an exception: the sweep records it and goes on.  Anything else raises, for
-    Dask to retry.
+    is missing) is a "failed" status with the one-line reason, not an exception: the sweep
+    records it and goes on.  Anything else raises, for Dask to retry.
     """
     import numba
 
     from ..gan import DivergenceError
     from ..gan.checkpoint import CheckpointError
     from .results import evaluate_run
-    from .run import train
+    from .run import FolderBusy, train
 
-    numba.set_num_threads(1)  # one Numba thread per worker, on any cluster (as BLAS's)
     sweep_dir, run_dir = Path(task.sweep_dir), task.run_dir
+    if not (sweep_dir / "sweep.toml").is_file():
+        raise RunError(
+            f"{sweep_dir} is not visible on this worker ({os.uname().nodename}): put the sweep "
+            "folder on a file system every worker shares, at the same path"
+        )
+    numba.set_num_threads(1)  # one Numba thread per worker, on any cluster (as BLAS's)
     config = TrainConfig(**task.config)
-    state, iteration = run_state(run_dir, config.iterations)
     previous = read_status(sweep_dir, task.name)
     (sweep_dir / "logs").mkdir(parents=True, exist_ok=True)
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     with open(sweep_dir / "logs" / f"{task.name}.log", "a", encoding="utf-8") as log:
-        what = {"new": "starting", "resume": f"resuming from iteration {iteration}"}.get(
-            state, f"trained to iteration {iteration}; evaluating"
-        )
-        print(f"== {task.name}: {what} (process {os.getpid()})", file=log, flush=True)
-        try:
-            if state in ("new", "resume"):
-                run_dir.parent.mkdir(parents=True, exist_ok=True)
-                train(config, run_dir, resume=state == "resume", out=log, err=log)
-            metrics = evaluate_run(run_dir, task.evaluate_samples, out=log)
-            status: dict[str, Any] = {"status": "done", "iteration": metrics["iteration"]}
-        except (RunError, DivergenceError, CheckpointError, MemoryError) as err:
-            status = {"status": "failed", "reason": one_line(err)}
-            print(f"failed: {status['reason']}", file=log)
+        while True:
+            run_dir.mkdir(exist_ok=True)
+            wait_for_folder(run_dir, log)
+            state, iteration = run_state(run_dir, config.iterations, task.evaluate_samples)
+            what = {
+                "new": "starting",
+                "resume": f"resuming from iteration {iteration}",
+                "done": "done already",
+            }.get(state, f"trained to iteration {iteration}; evaluating")
+            print(f"== {task.name}: {what} (process {os.getpid()})", file=log, flush=True)
+            try:
+                if state in ("new", "resume"):
+                    train(config, run_dir, resume=state == "resume", out=log, err=log)
+                if state != "done":  # done already: by a task that held the folder before
+                    evaluate_run(run_dir, task.evaluate_samples, out=log)
+                status: dict[str, Any] = {"status": "done"}
+            except FolderBusy:
+                continue  # taken between the wait and train's own lock: wait again
+            except (RunError, DivergenceError, CheckpointError, MemoryError, ValueError) as err:
+                # The run's own problem (its settings, its data, a divergence): the same again
+                # on any worker, so recorded, not retried.  (RunError is a ValueError.)
+                status = {"status": "failed", "reason": one_line(err)}
+                print(f"failed: {status['reason']}", file=log)
+            break
     # Summed over the attempts that ended (a killed worker's attempt writes no status).
     before = previous.get("seconds") if state != "new" else None
     before = before if isinstance(before, (int, float)) else 0.0
@@ -351,42 +457,76 @@ class _StopSignals:
     def __init__(self) -> None:
         self.signum = signal.SIGINT
         self._previous: Any = None
+        self._installed = False
 
     def __enter__(self) -> _StopSignals:
-        if threading.current_thread() is threading.main_thread():
+        self._installed = threading.current_thread() is threading.main_thread()
+        if self._installed:
             self._previous = signal.signal(signal.SIGTERM, self._handle)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGTERM, self._previous)
+        if self._installed:
+            # None: a handler installed outside Python, which Python cannot put back.
+            previous = signal.SIG_DFL if self._previous is None else self._previous
+            signal.signal(signal.SIGTERM, previous)
 
     def _handle(self, signum: int, frame: object) -> None:
         self.signum = signum
         raise KeyboardInterrupt
 
 
-def start_client(scheduler: str | None, workers: int | None, log_path: Path):
-    """A Dask client: on a new LocalCluster of ``workers`` process workers, or ``scheduler``'s.
+@contextlib.contextmanager
+def cluster_log(log_path: Path) -> Iterator[None]:
+    """Dask's messages in this process (a worker that died and was restarted, a task given to
+    another worker) into ``log_path`` instead of the terminal, while the block runs."""
+    import logging
 
-    The cluster's own messages (a worker that died and was restarted, a task retried) go to
-    ``log_path`` instead of the terminal.
-    """
+    class LogFile(logging.Handler):
+        """Appends each record to log_path.  Not a StreamHandler, which Dask's silence_logs
+        would silence along with the terminal's."""
+
+        def emit(self, record: logging.LogRecord) -> None:
+            try:
+                with open(log_path, "a", encoding="utf-8") as f:
+                    f.write(self.format(record) + "\n")
+            except OSError:
+                pass  # a full disk loses a log line, not the sweep
+
+    handler = LogFile()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    saved = []
+    for name in ("distributed", "tornado"):
+        logger = logging.getLogger(name)
+        saved.append((logger, list(logger.handlers), logger.propagate, logger.level))
+        logger.handlers = [handler]
+        logger.propagate = False
+        logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for logger, handlers, propagate, level in saved:
+            logger.handlers, logger.propagate = handlers, propagate
+            logger.setLevel(level)
+        handler.close()
+
+
+def cores() -> int:
+    """The cores this process may run on (its affinity; all of them where it cannot say)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def start_client(scheduler: str | None, workers: int | None) -> tuple[Any, Any]:
+    """(client, cluster): a new LocalCluster of ``workers`` process workers (cluster: it), or
+    the cluster of the running ``scheduler`` (cluster: None)."""
     import logging
 
     try:
         from distributed import Client, LocalCluster
     except ImportError:
         raise RunError(INSTALL) from None
-    handler = logging.FileHandler(log_path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
-    for name in ("distributed", "tornado"):
-        logger = logging.getLogger(name)
-        logger.addHandler(handler)
-        logger.propagate = False
-        for h in list(logger.handlers):
-            if h is not handler and isinstance(h, logging.StreamHandler):
-                logger.removeHandler(h)
     if scheduler:
         try:
             return Client(scheduler, timeout=CONNECT_TIMEOUT), None
@@ -395,33 +535,50 @@ def start_client(scheduler: str | None, workers: int | None, log_path: Path):
                 f"--scheduler {scheduler}: no Dask scheduler answered ({one_line(err)}); start "
                 "one with 'dask scheduler' and give the address it prints"
             ) from None
-        except ValueError as err:
+        except (ValueError, TypeError) as err:
             raise RunError(f"--scheduler {scheduler}: {one_line(err)}") from None
-    n = workers or os.cpu_count() or 1
-    env = {**ONE_THREAD, "DASK_LOGGING__DISTRIBUTED": "error"}
-    cluster = LocalCluster(
-        n_workers=n,
-        threads_per_worker=1,
-        processes=True,
-        env=env,
-        dashboard_address=":0",
-        silence_logs=logging.ERROR,
-    )
-    return Client(cluster), cluster
+    # Ctrl-C in a terminal goes to every process of its group, the workers too, which would
+    # die with tracebacks.  A signal ignored when a process starts stays ignored in it (Python
+    # and asyncio then leave SIGINT alone), so the workers start with SIGINT ignored, and this
+    # process takes Ctrl-C again once they run.  (A worker a nanny restarts later starts
+    # without it.)
+    main = threading.current_thread() is threading.main_thread()
+    if main:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        cluster = LocalCluster(
+            n_workers=workers or cores(),
+            threads_per_worker=1,
+            processes=True,
+            env=ONE_THREAD,
+            dashboard_address=":0",
+            # The workers' own log lines would go to this terminal: the deaths and restarts
+            # that matter are logged in this process, by the nannies, into dask.log.
+            silence_logs=logging.CRITICAL,
+        )
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, previous)
+    try:
+        return Client(cluster), cluster
+    except BaseException:  # a Ctrl-C right now, say: close what started
+        cluster.close()
+        raise
 
 
-def dashboard(client) -> str | None:
-    """The dashboard's address, where the scheduler serves one (it needs bokeh)."""
+def dashboard(client: Any, *, local: bool) -> str | None:
+    """The dashboard's address, where the scheduler serves one."""
     try:
         services = client.scheduler_info().get("services", {})
     except Exception:  # noqa: BLE001  (an old or odd scheduler: no address then)
         return None
     if "dashboard" not in services:
         return None
-    try:
-        import bokeh  # noqa: F401  (the local cluster's dashboard is blank without it)
-    except ImportError:
-        return None
+    if local:
+        try:
+            import bokeh  # noqa: F401  (a local dashboard without bokeh is a blank page)
+        except ImportError:
+            return None
     return client.dashboard_link
 
 
@@ -466,10 +623,14 @@ class Progress:
             self.bar.close()
 
 
-def _running(client, keys: set[str]) -> int:
-    """How many of ``keys`` a worker is running now (0 if the scheduler does not say)."""
+def _running(client: Any, keys: set[str]) -> int:
+    """How many of ``keys`` workers are running now: those the scheduler has handed to a
+    worker, at most one per worker thread (a worker may hold the next ones in its queue); 0
+    if the scheduler does not say."""
     try:
-        return sum(key in keys for tasks in client.processing().values() for key in tasks)
+        handed = sum(key in keys for tasks in client.processing().values() for key in tasks)
+        workers = client.scheduler_info().get("workers", {}).values()
+        return min(handed, sum(w.get("nthreads", 1) for w in workers))
     except Exception:  # noqa: BLE001  (only the bar's count depends on it)
         return 0
 
@@ -477,15 +638,30 @@ def _running(client, keys: set[str]) -> int:
 def plan(sweep: Sweep, sweep_dir: Path) -> dict[str, tuple[str, int]]:
     """Each run's state in SWEEP_DIR, by name."""
     return {
-        run.name: run_state(sweep_dir / "runs" / run.name, run.config.iterations)
+        run.name: run_state(
+            sweep_dir / "runs" / run.name, run.config.iterations, sweep.evaluate_samples
+        )
         for run in sweep.runs
     }
 
 
-def check_run_folders(sweep: Sweep, sweep_dir: Path) -> None:
-    """A RunError, before anything starts, if a run folder was trained with other settings
-    than the file now gives its run (the file was edited; only how long a run goes and how
-    often it writes may change, as for numgan train --resume)."""
+def _fixed_settings(values: dict[str, Any]) -> tuple:
+    """What identifies a run: its settings but those a resume may change."""
+    from .run import RESUMABLE
+
+    return tuple(sorted((k, _key(v)) for k, v in values.items() if k not in RESUMABLE))
+
+
+def check_run_folders(
+    sweep: Sweep, sweep_dir: Path, states: dict[str, tuple[str, int]] | None = None
+) -> None:
+    """A RunError, before anything starts, if the file was edited under existing runs.
+
+    A run folder trained with other settings than the file now gives its run: only how long a
+    run goes and how often it writes may change, as for numgan train --resume.  A run folder
+    under another name than its run now has (a setting that now varies renames every run):
+    training it again would lose it.
+    """
     from .run import RESUMABLE, is_run_folder, read_run_config
 
     for run in sweep.runs:
@@ -494,16 +670,45 @@ def check_run_folders(sweep: Sweep, sweep_dir: Path) -> None:
             continue
         saved = read_run_config(run_dir)
         for key, value in dataclasses.asdict(run.config).items():
-            if key in RESUMABLE or saved.get(key, value) == value:
+            if key in RESUMABLE:
                 continue
+            if saved.get(key, value) != value:
+                raise RunError(
+                    f"{run_dir} was trained with {key} = {saved[key]!r}, but {sweep.path} now "
+                    f"gives it {key} = {value!r}: put the setting back, or give another --out"
+                )
+        iteration = (states or {}).get(run.name, ("", 0))[1]
+        if iteration > run.config.iterations:
             raise RunError(
-                f"{run_dir} was trained with {key} = {saved[key]!r}, but {sweep.path} now gives "
-                f"it {key} = {value!r}: put the setting back, or give another --out"
+                f"{run_dir} is trained to iteration {iteration}, past the {run.config.iterations} "
+                f"iterations {sweep.path} now gives it: give iterations >= {iteration}, or "
+                "another --out"
+            )
+    runs_dir = sweep_dir / "runs"
+    if not runs_dir.is_dir():
+        return
+    names = {run.name for run in sweep.runs}
+    by_settings = {_fixed_settings(dataclasses.asdict(r.config)): r.name for r in sweep.runs}
+    for folder in sorted(runs_dir.iterdir()):
+        if folder.name in names or not is_run_folder(folder):
+            continue
+        try:
+            name = by_settings.get(_fixed_settings(read_run_config(folder)))
+        except RunError:
+            continue
+        if name is not None:
+            new = shlex.quote(str(runs_dir / name))
+            raise RunError(
+                f"{folder} holds the run now named {name} (the file varies other settings "
+                f"now, which renames runs): mv {shlex.quote(str(folder))} {new} to keep it, "
+                "or give another --out"
             )
 
 
 def describe(sweep: Sweep, states: dict[str, tuple[str, int]], out: IO[str]) -> None:
     """--dry-run: each run, what is left of it, and the settings it trains with."""
+    from .summary import command
+
     for run in sweep.runs:
         state, iteration = states[run.name]
         left = {
@@ -512,12 +717,8 @@ def describe(sweep: Sweep, states: dict[str, tuple[str, int]], out: IO[str]) -> 
             "evaluate": "trained; to evaluate",
             "done": "done",
         }[state]
-        flags = [f"{flag(k)} {v}" for k, v in run.settings.items()]
-        print(
-            f"{run.name}: {left}: numgan train {' '.join([*flags, f'--seed {run.seed}'])} "
-            f"({run.config.iterations} iterations)",
-            file=out,
-        )
+        line = command(run.settings, seed=str(run.seed))
+        print(f"{run.name}: {left}: {line} ({run.config.iterations} iterations)", file=out)
 
 
 def run_sweep(
@@ -546,19 +747,20 @@ def run_sweep(
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
     sweep = read_sweep(sweep_file)
-    if workers is not None and (type(workers) is not int or workers < 1):
-        raise RunError(f"--workers must be a whole number >= 1, got {workers}")
-    if scheduler is not None and workers is not None:
-        raise RunError("--workers starts a local cluster; with --scheduler the cluster has its own")
+    check_cluster_options(scheduler, workers)
     folder = Path(sweep_dir) if sweep_dir else Path("sweeps") / Path(sweep.path).stem
     folder = folder.absolute()
-    if folder.exists() and not folder.is_dir():
-        raise RunError(f"--out {folder}: a file, not a folder")
+    check_sweep_dir(folder, evaluate_only=evaluate_only)
     states = plan(sweep, folder)
-    check_run_folders(sweep, folder)
+    check_run_folders(sweep, folder, states)
     if dry_run:
         describe(sweep, states, out)
         return []
+    if not evaluate_only and any(state != "done" for state, _ in states.values()):
+        try:
+            import distributed  # noqa: F401  (before anything is written)
+        except ImportError:
+            raise RunError(INSTALL) from None
     folder.mkdir(parents=True, exist_ok=True)
     with sweep_lock(folder):
         atomic_write(folder / "sweep.toml", lambda f: f.write(sweep.text.encode()))
@@ -575,13 +777,22 @@ def run_sweep(
             try:
                 with stop:
                     _run_tasks(sweep, todo, states, folder, scheduler, workers, out, err)
+            except ClusterLost:
+                summary.write_results(sweep, folder)
+                raise
             except KeyboardInterrupt:
                 rows = summary.write_results(sweep, folder)
                 done = sum(r["status"] == "done" for r in rows)
                 what = "interrupted" if stop.signum == signal.SIGINT else "terminated (SIGTERM)"
+                remote = (
+                    "; the runs the cluster is running go on to their end (Dask cannot stop a "
+                    "running task), and a rerun waits for them"
+                    if scheduler
+                    else ""
+                )
                 raise Stopped(
                     f"{what}: {done} of {len(rows)} runs done; the others keep their last "
-                    f"checkpoints: run the same command again to continue ({folder})",
+                    f"checkpoints{remote}: run the same command again to continue ({folder})",
                     128 + stop.signum,
                 ) from None
         else:
@@ -591,8 +802,61 @@ def run_sweep(
     return rows
 
 
+WORKER_BYTES = 300 * 2**20  # about what one worker process holds, with numgan loaded
+
+
+def check_cluster_options(scheduler: Any, workers: Any) -> None:
+    """--scheduler and --workers, checked before anything is written."""
+    from .results import available_memory
+
+    if scheduler is not None:
+        if workers is not None:
+            raise RunError(
+                "--workers starts a local cluster; with --scheduler the cluster has its own"
+            )
+        if not isinstance(scheduler, str) or "://" not in scheduler:
+            raise RunError(
+                f"--scheduler {scheduler!r}: give the address 'dask scheduler' prints, such as "
+                "tcp://host:8786"
+            )
+    if workers is None:
+        return
+    if type(workers) is not int or workers < 1:
+        raise RunError(f"--workers must be a whole number >= 1, got {workers!r}")
+    free = available_memory()
+    if free is not None and workers * WORKER_BYTES > free:
+        raise RunError(
+            f"--workers {workers}: each worker is a process of about "
+            f"{WORKER_BYTES // 2**20} MB, and this machine has {free // 2**20:,} MB free: "
+            f"give at most {max(1, free // WORKER_BYTES)} (it has {cores()} cores)"
+        )
+
+
+def check_sweep_dir(folder: Path, *, evaluate_only: bool) -> None:
+    """The sweep folder is new, empty, or a sweep's (it holds sweep.toml); with
+    --evaluate-only it must be a sweep's."""
+    from .run import is_run_folder
+
+    if folder.exists() and not folder.is_dir():
+        raise RunError(f"--out {folder}: a file, not a folder")
+    is_sweep = (folder / "sweep.toml").is_file()
+    if evaluate_only and not is_sweep:
+        raise RunError(
+            f"--evaluate-only: {folder} holds no sweep (no sweep.toml): give the --out of a "
+            "sweep that ran"
+        )
+    if is_sweep or not folder.is_dir() or not any(folder.iterdir()):
+        return
+    what = "a numgan train run" if is_run_folder(folder) else "files that are not a sweep's"
+    raise RunError(f"--out {folder} holds {what}: give a new or empty folder, or a sweep's")
+
+
 def _task(run: Run, sweep: Sweep, folder: Path) -> Task:
     return Task(run.name, dataclasses.asdict(run.config), str(folder), sweep.evaluate_samples)
+
+
+class ClusterLost(RunError):
+    """The connection to the Dask scheduler broke while the sweep waited for its runs."""
 
 
 def _run_tasks(
@@ -614,32 +878,54 @@ def _run_tasks(
         file=out,
         flush=True,
     )
-    client, cluster = start_client(scheduler, workers, folder / "dask.log")
-    progress = None
-    try:
-        from distributed import wait
+    with cluster_log(folder / "dask.log"):
+        client, cluster = start_client(scheduler, workers)
+        progress = None
+        try:
+            where = scheduler or f"a local cluster of {len(cluster.workers)} process workers"
+            link = dashboard(client, local=cluster is not None)
+            print(f"on {where}" + (f"; dashboard {link}" if link else ""), file=out, flush=True)
+            if cluster is None and not client.scheduler_info().get("workers"):
+                print(
+                    f"the scheduler has no workers yet: the runs wait until one joins (dask "
+                    f"worker {scheduler} --nthreads 1)",
+                    file=out,
+                    flush=True,
+                )
+            progress = Progress(len(todo), err)
+            _submit_and_wait(client, sweep, todo, folder, progress)
+        finally:
+            if progress is not None:
+                progress.close()
+            client.close()
+            if cluster is not None:
+                cluster.close()
 
-        where = scheduler or f"a local cluster of {len(cluster.workers)} process workers"
-        link = dashboard(client)
-        print(f"on {where}" + (f"; dashboard {link}" if link else ""), file=out, flush=True)
-        progress = Progress(len(todo), err)
-        token = uuid.uuid4().hex[:8]
-        # Longer runs first (iterations x batch), so that the sweep does not end with one
-        # long run on one worker while the others idle: submitted first, the first go out at
-        # once to idle workers, and the priority orders the rest.
-        todo = sorted(todo, key=lambda r: -r.config.iterations * r.config.batch_size)
-        futures = {
-            client.submit(
-                run_task,
-                _task(run, sweep, folder),
-                key=f"numgan-{run.name}-{token}",
-                pure=False,
-                retries=RETRIES,
-                priority=run.config.iterations * run.config.batch_size,
-            ): run
-            for run in todo
-        }
-        pending = set(futures)
+
+def _submit_and_wait(client: Any, sweep: Sweep, todo: list[Run], folder: Path, progress) -> None:
+    """One task per run, longest first; each run's status as it ends."""
+    from concurrent.futures import CancelledError
+
+    from distributed import wait
+
+    token = uuid.uuid4().hex[:8]
+    # Longer runs first (iterations x batch), so that the sweep does not end with one long run
+    # on one worker while the others idle: submitted first, the first go out at once to idle
+    # workers, and the priority orders the rest.
+    cost = {run.name: run.config.iterations * run.config.batch_size for run in todo}
+    futures = {
+        client.submit(
+            run_task,
+            _task(run, sweep, folder),
+            key=f"numgan-{run.name}-{token}",  # pure=False: every submission its own task
+            pure=False,
+            retries=RETRIES,
+            priority=cost[run.name],
+        ): run
+        for run in sorted(todo, key=lambda r: -cost[r.name])
+    }
+    pending = set(futures)
+    try:
         while pending:
             try:
                 finished, pending = wait(pending, timeout=1.0, return_when="FIRST_COMPLETED")
@@ -649,16 +935,17 @@ def _run_tasks(
                 run = futures[future]
                 try:
                     status = future.result()
+                except CancelledError:
+                    raise
                 except Exception as error:  # noqa: BLE001  (Dask gave up: record why, go on)
                     reason = f"{type(error).__name__}: {one_line(error)}"
                     status = {"status": "failed", "reason": reason}
-                    status["seconds"] = read_status(folder, run.name).get("seconds")
+                    status["seconds"] = read_status(folder, run.name).get("seconds", "")
                     write_status(folder, run.name, status)
                 progress.finished(run.name, status)
             progress.set_running(_running(client, {f.key for f in pending}))
-    finally:
-        if progress is not None:
-            progress.close()
-        client.close()
-        if cluster is not None:
-            cluster.close()
+    except (CancelledError, OSError) as error:
+        raise ClusterLost(
+            f"lost the Dask cluster ({type(error).__name__}: {one_line(error)}); the runs keep "
+            "their last checkpoints: run the same command again to continue"
+        ) from None

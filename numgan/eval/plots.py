@@ -32,6 +32,7 @@ from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Circle, FancyArrowPatch
+from matplotlib.ticker import MaxNLocator
 
 from ..fileio import atomic_write
 from ._checks import column_to_1d, real_array
@@ -817,7 +818,7 @@ def metric_dots(panels: Sequence[Mapping], path: PathLike | None) -> str | Figur
     if not panels:
         raise ValueError(f"{func}: give at least one panel")
     widest = max(len(p["labels"]) for p in panels)
-    fig = _new_figure(min(16.0, 2.0 + 0.6 * widest), 3.2 * len(panels))
+    fig = _new_figure(min(16.0, max(4.5, 2.0 + 0.6 * widest)), 3.2 * len(panels))
     for p in panels:
         labels, values = list(p["labels"]), list(p["values"])
         if len(labels) != len(values):
@@ -835,6 +836,8 @@ def metric_dots(panels: Sequence[Mapping], path: PathLike | None) -> str | Figur
             offsets = np.linspace(-0.15, 0.15, len(v)) if len(v) > 1 else np.zeros(1)
             ax.scatter(i + offsets, v, s=22, color="C0", zorder=3)
             ax.hlines(v.mean(), i - 0.3, i + 0.3, color="C3", lw=2, zorder=2)
+        if all(float(x).is_integer() for v in values for x in np.ravel(v) if np.isfinite(x)):
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # modes: whole numbers
         ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize=8)
         ax.set_xlim(-0.6, len(labels) - 0.4)
         ax.set_ylabel(str(p["ylabel"]))

@@ -545,6 +545,12 @@ def test_metric_dots_draws_each_seed_and_each_mean():
     grid_dots = [c.get_offsets() for c in grid.collections if isinstance(c, PathCollection)]
     assert [float(y) for offsets in grid_dots for _, y in offsets] == [20.0]
     assert ring.get_ylabel() == "modes" and grid.get_title() == "grid25"
+    # Whole-number metrics (modes) get whole-number ticks; others keep matplotlib's.
+    assert all(float(t).is_integer() for t in ring.get_yticks())
+    fractions = [{"title": "t", "ylabel": "high_quality", "labels": ["a"], "values": [[0.2, 0.3]]}]
+    assert not all(
+        float(t).is_integer() for t in plots.metric_dots(fractions, None).axes[0].get_yticks()
+    )
 
 
 def test_metric_dots_refuses_mismatched_labels_and_values():
