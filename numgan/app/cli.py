@@ -48,6 +48,8 @@ def train_flags() -> dict[str, str]:
         "batch_size": "m, per minibatch of noise and of data",
         "k": "discriminator steps per generator step",
         "g_loss": either("g_loss"),
+        "label_smoothing": "D's target on data: 0.9 for one-sided label smoothing (default 1: off)",
+        "label_noise": "probability P of flipping each of D's targets at every D step (default 0)",
         "optimizer": either("optimizer"),
         "lr": "learning rate",
         "momentum": "SGD's momentum, or Adam's beta1",

@@ -117,6 +117,8 @@ class TrainConfig:
     batch_size: int = 64
     k: int = 1
     g_loss: str = "non-saturating"
+    label_smoothing: float = 1.0  # D's target on data: 0.9 is one-sided smoothing; 1: off
+    label_noise: float = 0.0  # probability of flipping each of D's targets; 0: off
     optimizer: str = "adam"
     lr: float = 2e-4
     momentum: float = 0.5
@@ -140,6 +142,16 @@ class TrainConfig:
                 raise RunError(f"{flag(name)} must be one of {', '.join(choices)}, got {value!r}")
         if not (math.isfinite(self.lr) and self.lr > 0):
             raise RunError(f"--lr must be a positive, finite number, got {self.lr}")
+        if not 0 < self.label_smoothing <= 1:
+            raise RunError(
+                f"--label-smoothing is D's target on data, in (0, 1] (0.9 smooths, 1 is off), "
+                f"got {self.label_smoothing}"
+            )
+        if not 0 <= self.label_noise < 0.5:
+            raise RunError(
+                f"--label-noise is the probability of flipping each of D's targets, in "
+                f"[0, 0.5), got {self.label_noise}"
+            )
         if not 0 <= self.momentum < 1:
             raise RunError(f"--momentum must be in [0, 1), got {self.momentum}")
         if self.seed < 0:

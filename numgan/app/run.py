@@ -44,6 +44,7 @@ from ..data import PIXEL_RANGES, Dataset, load_dataset
 from ..fileio import atomic_write, remove_temporaries
 from ..gan import GAN, DivergenceError, Trainer, checkpoint, models
 from ..gan.checkpoint import CheckpointError
+from ..gan.objectives import CrossEntropy
 from ..gan.progress import TrainingProgress
 from .config import (
     HEADER,
@@ -102,7 +103,11 @@ def build_trainer(config: TrainConfig, data: Dataset) -> Trainer:
             data,
             batch_size=config.batch_size,
             k=config.k,
-            g_loss=config.g_loss,
+            objective=CrossEntropy(
+                config.g_loss,
+                real_target=config.label_smoothing,
+                label_noise=config.label_noise,
+            ),
             opt_g=_optimizer(config),
             opt_d=_optimizer(config),
             seed=config.seed,
