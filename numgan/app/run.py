@@ -461,17 +461,26 @@ def _kept(run_dir: Path, saved_at: int | None) -> str:
 RESUMABLE = ("iterations", "sample_every", "checkpoint_every", "path")
 
 
-def check_resumed_config(config: TrainConfig, saved: dict, run_dir: Path) -> None:
-    """Refuse a resume whose settings differ from the checkpoint's (a flag, or config.toml
-    edited by hand), naming the first that does."""
+def changed_setting(config: TrainConfig, saved: dict) -> tuple[str, Any, Any] | None:
+    """(key, saved value, config's value) of the first setting a resume may not change that
+    differs between a run's saved config and ``config``; None if none does."""
     for key, value in saved.items():
         if key in RESUMABLE or not hasattr(config, key) or value == getattr(config, key):
             continue
+        return key, value, getattr(config, key)
+    return None
+
+
+def check_resumed_config(config: TrainConfig, saved: dict, run_dir: Path) -> None:
+    """Refuse a resume whose settings differ from the checkpoint's (a flag, or config.toml
+    edited by hand), naming the first that does."""
+    changed = changed_setting(config, saved)
+    if changed is not None:
+        key, old, new = changed
         raise RunError(
-            f"--resume: the run in {run_dir} has {key} = {value!r}, not "
-            f"{getattr(config, key)!r}: a resumed run keeps its settings (only --iterations, "
-            "--sample-every, --checkpoint-every and --path may change); start a new run "
-            "with --out to change it"
+            f"--resume: the run in {run_dir} has {key} = {old!r}, not {new!r}: a resumed run "
+            "keeps its settings (only --iterations, --sample-every, --checkpoint-every and "
+            "--path may change); start a new run with --out to change it"
         )
 
 

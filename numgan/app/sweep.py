@@ -196,15 +196,6 @@ def run_task(task: Task) -> dict[str, Any]:
 # -- the sweep -------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def sweep_lock(sweep_dir: Path) -> Iterator[None]:
-    """One ``numgan sweep`` per sweep folder at a time (flock on SWEEP_DIR/.lock)."""
-    from .run import run_lock
-
-    with run_lock(sweep_dir, holder="numgan sweep"):
-        yield
-
-
 class _StopSignals:
     """SIGTERM as KeyboardInterrupt in the main thread while the sweep runs (SIGINT is one
     already), so that both close the cluster and write the results before leaving;
@@ -418,21 +409,19 @@ def check_run_folders(
     under another name than its run now has (a setting that now varies renames every run):
     training it again would lose it.
     """
-    from .run import RESUMABLE, is_run_folder, read_run_config
+    from .run import changed_setting, is_run_folder, read_run_config
 
     for run in sweep.runs:
         run_dir = sweep_dir / "runs" / run.name
         if not is_run_folder(run_dir):
             continue
-        saved = read_run_config(run_dir)
-        for key, value in dataclasses.asdict(run.config).items():
-            if key in RESUMABLE:
-                continue
-            if saved.get(key, value) != value:
-                raise RunError(
-                    f"{run_dir} was trained with {key} = {saved[key]!r}, but {sweep.path} now "
-                    f"gives it {key} = {value!r}: put the setting back, or give another --out"
-                )
+        changed = changed_setting(run.config, read_run_config(run_dir))
+        if changed is not None:
+            key, old, new = changed
+            raise RunError(
+                f"{run_dir} was trained with {key} = {old!r}, but {sweep.path} now gives it "
+                f"{key} = {new!r}: put the setting back, or give another --out"
+            )
         iteration = (states or {}).get(run.name, ("", 0))[1]
         if iteration > run.config.iterations:
             raise RunError(
@@ -518,7 +507,9 @@ def run_sweep(
         except ImportError:
             raise RunError(INSTALL) from None
     folder.mkdir(parents=True, exist_ok=True)
-    with sweep_lock(folder):
+    from .run import run_lock
+
+    with run_lock(folder, holder="numgan sweep"):  # one sweep per folder
         atomic_write(folder / "sweep.toml", lambda f: f.write(sweep.text.encode()))
         todo = [r for r in sweep.runs if states[r.name][0] != "done"]
         if evaluate_only:
