@@ -16,6 +16,7 @@ One module per family, each kernel beside its twin:
     dense.py        Dense products (jitted loop or BLAS, by size) and Maxout's routing
     elementwise.py  LeakyReLU/ReLU, tanh, sigmoid
     loss.py         the logit loss (sigmoid cross-entropy with targets) and its gradient
+    minibatch.py    minibatch discrimination's pairwise distances and their gradient
     norm.py         BatchNorm
     optim.py        SGD with momentum, Adam
     flags.py        the Numba flags and the jit decorator, defined once
@@ -28,7 +29,7 @@ from __future__ import annotations
 
 import os
 
-from . import conv, dense, elementwise, loss, norm, optim
+from . import conv, dense, elementwise, loss, minibatch, norm, optim
 from .dense import MATMUL_CROSSOVER
 from .flags import FASTMATH, jit
 
@@ -66,6 +67,12 @@ class Kernels:
         self.batchnorm_forward = norm.batchnorm_forward_nb if nb else norm.batchnorm_forward_np
         self.batchnorm_eval = norm.batchnorm_eval_nb if nb else norm.batchnorm_eval_np
         self.batchnorm_backward = norm.batchnorm_backward_nb if nb else norm.batchnorm_backward_np
+        self.minibatch_disc_forward = (
+            minibatch.minibatch_disc_forward_nb if nb else minibatch.minibatch_disc_forward_np
+        )
+        self.minibatch_disc_backward = (
+            minibatch.minibatch_disc_backward_nb if nb else minibatch.minibatch_disc_backward_np
+        )
         self.sgd_momentum = optim.sgd_momentum_flat if nb else optim.sgd_momentum_np
         self.adam = optim.adam_flat if nb else optim.adam_np
 

@@ -2,6 +2,7 @@
 
     layer.py        the Layer contract every layer follows, and weight initialisation
     dense.py        Dense, Maxout
+    minibatch.py    MinibatchDiscrimination
     conv.py         Conv2D, ConvTranspose2D
     activations.py  LeakyReLU, ReLU, Tanh, Sigmoid
     norm.py         BatchNorm
@@ -20,6 +21,7 @@ from .conv import Conv2D, ConvTranspose2D
 from .dense import Dense, Maxout
 from .dropout import Dropout
 from .layer import Layer, NotInitializedError
+from .minibatch import MinibatchDiscrimination
 from .norm import BatchNorm
 from .optim import SGD, Adam, ExponentialDecay, LinearRamp
 from .sequential import NonFiniteInputError, Sequential
@@ -39,6 +41,7 @@ __all__ = [
     "LeakyReLU",
     "LinearRamp",
     "Maxout",
+    "MinibatchDiscrimination",
     "NonFiniteInputError",
     "NotInitializedError",
     "ReLU",
