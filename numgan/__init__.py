@@ -24,13 +24,13 @@ _SOURCES = {
     name: module
     for module, names in {
         "data": "ArrayData Dataset Gaussian1D GaussianMixture1D grid25 load_dataset ring8",
-        "gan": "GAN CrossEntropy DivergenceError GaussianNoise Objective Trainer UniformNoise "
-        "models",
+        "gan": "GAN CrossEntropy DivergenceError FeatureMatching GaussianNoise InstanceNoise "
+        "LeastSquares Objective ReplayBuffer Trainer UniformNoise models",
         "gan.objectives": "discriminator_loss gan_value generator_loss",
         "kernels": "get_backend set_backend",
         "nn": "SGD Adam BatchNorm Conv2D ConvTranspose2D Dense Dropout ExponentialDecay Flatten "
-        "Layer LeakyReLU LinearRamp Maxout NotInitializedError ReLU Reshape Sequential Sigmoid "
-        "Tanh gradcheck",
+        "Layer LeakyReLU LinearRamp Maxout MinibatchDiscrimination NotInitializedError ReLU "
+        "Reshape Sequential Sigmoid Tanh gradcheck",
     }.items()
     for name in names.split()
 }
@@ -51,8 +51,12 @@ if TYPE_CHECKING:  # what the names are, for type checkers and editors
         GAN,
         CrossEntropy,
         DivergenceError,
+        FeatureMatching,
         GaussianNoise,
+        InstanceNoise,
+        LeastSquares,
         Objective,
+        ReplayBuffer,
         Trainer,
         UniformNoise,
         models,
@@ -73,6 +77,7 @@ if TYPE_CHECKING:  # what the names are, for type checkers and editors
         LeakyReLU,
         LinearRamp,
         Maxout,
+        MinibatchDiscrimination,
         NotInitializedError,
         ReLU,
         Reshape,
@@ -112,19 +117,24 @@ __all__ = [
     "Dense",
     "DivergenceError",
     "Dropout",
+    "FeatureMatching",
     "ExponentialDecay",
     "Flatten",
     "GAN",
     "Gaussian1D",
     "GaussianMixture1D",
     "GaussianNoise",
+    "InstanceNoise",
     "Layer",
+    "LeastSquares",
     "LeakyReLU",
     "LinearRamp",
     "Maxout",
+    "MinibatchDiscrimination",
     "NotInitializedError",
     "Objective",
     "ReLU",
+    "ReplayBuffer",
     "Reshape",
     "Sequential",
     "Sigmoid",

@@ -47,9 +47,18 @@ def train_flags() -> dict[str, str]:
         "iterations": "total iterations of the run (a resumed run continues up to it)",
         "batch_size": "m, per minibatch of noise and of data",
         "k": "discriminator steps per generator step",
-        "g_loss": either("g_loss"),
+        "g_loss": either("g_loss") + " (feature-matching: G matches the mean of D's features "
+        "on data)",
+        "loss": either("loss") + ": D's game (least-squares: D ends in a plain number)",
         "label_smoothing": "D's target on data: 0.9 for one-sided label smoothing (default 1: off)",
         "label_noise": "probability P of flipping each of D's targets at every D step (default 0)",
+        "instance_noise": "std of Gaussian noise added to every input D sees, annealed linearly "
+        "to 0 (default 0: off)",
+        "instance_noise_iterations": "the iteration where that noise reaches 0 (default 0: the "
+        "run's iterations)",
+        "replay": "share F of D's fake minibatch drawn from a buffer of earlier G(z) (default 0)",
+        "minibatch_discrimination": "B,C: a minibatch discrimination layer of B kernels of C "
+        "dims before D's last layer (default: none)",
         "optimizer": either("optimizer"),
         "lr": "learning rate",
         "momentum": "SGD's momentum, or Adam's beta1",

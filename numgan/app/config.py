@@ -25,7 +25,7 @@ import tomli_w
 
 from ..data import PIXEL_RANGES
 from ..gan import models
-from ..gan.objectives import G_LOSSES
+from ..gan.objectives import ALL_G_LOSSES, D_LOSSES
 from ..nn import SGD, Adam
 
 # --optimizer NAME -> the optimiser class; ``momentum`` is SGD's momentum or Adam's beta1.
@@ -117,8 +117,13 @@ class TrainConfig:
     batch_size: int = 64
     k: int = 1
     g_loss: str = "non-saturating"
+    loss: str = "cross-entropy"  # D's game: the 2014 cross-entropy, or least squares
     label_smoothing: float = 1.0  # D's target on data: 0.9 is one-sided smoothing; 1: off
     label_noise: float = 0.0  # probability of flipping each of D's targets; 0: off
+    instance_noise: float = 0.0  # std of the noise on D's inputs at iteration 0; 0: off
+    instance_noise_iterations: int = 0  # where that noise reaches 0; 0: the run's iterations
+    replay: float = 0.0  # share of D's fakes drawn from a buffer of earlier ones; 0: off
+    minibatch_discrimination: str = ""  # "B,C": B kernels of C dims before D's last layer
     optimizer: str = "adam"
     lr: float = 2e-4
     momentum: float = 0.5
@@ -152,6 +157,7 @@ class TrainConfig:
                 f"--label-noise is the probability of flipping each of D's targets, in "
                 f"[0, 0.5), got {self.label_noise}"
             )
+        self._check_remedies()
         if not 0 <= self.momentum < 1:
             raise RunError(f"--momentum must be in [0, 1), got {self.momentum}")
         if self.seed < 0:
@@ -159,6 +165,39 @@ class TrainConfig:
                 f"--seed must be a whole number >= 0 (it seeds the run's random Generator), "
                 f"got {self.seed}"
             )
+
+    def _check_remedies(self) -> None:
+        if not (math.isfinite(self.instance_noise) and self.instance_noise >= 0):
+            raise RunError(
+                f"--instance-noise is the std of the noise on D's inputs, a number >= 0 "
+                f"(0 is off), got {self.instance_noise}"
+            )
+        if self.instance_noise_iterations < 0:
+            raise RunError(
+                f"--instance-noise-iterations must be a whole number >= 0 (0: the run's "
+                f"iterations), got {self.instance_noise_iterations}"
+            )
+        if self.instance_noise and not self.instance_noise_iterations:
+            # Fixed when the run starts, so a resume with more iterations keeps the schedule.
+            object.__setattr__(self, "instance_noise_iterations", self.iterations)
+        if not 0 <= self.replay < 1:
+            raise RunError(
+                f"--replay is the share of D's fakes drawn from earlier ones, in [0, 1) (0 is "
+                f"off), got {self.replay}"
+            )
+        minibatch_discrimination_sizes(self.minibatch_discrimination)
+        if self.loss == "least-squares":
+            if self.g_loss == "minimax":
+                raise RunError(
+                    "--g-loss minimax is the cross-entropy game's; least squares has its own G "
+                    "loss: use --g-loss non-saturating (the default) or feature-matching"
+                )
+            for name, off in (("label_smoothing", 1.0), ("label_noise", 0.0)):
+                if getattr(self, name) != off:
+                    raise RunError(
+                        f"{flag(name)} sets targets of the cross-entropy game; with --loss "
+                        f"least-squares leave it at {off:g}"
+                    )
 
     @property
     def every_sample(self) -> int:
@@ -174,7 +213,8 @@ EVERY = ("sample_every", "checkpoint_every")  # 0: ten times per run
 # The options with a fixed set of values, each from its owner.
 CHOICES: dict[str, tuple[str, ...]] = {
     "model": tuple(models.PRESETS),
-    "g_loss": tuple(G_LOSSES),
+    "g_loss": tuple(ALL_G_LOSSES),
+    "loss": tuple(D_LOSSES),
     "optimizer": tuple(OPTIMIZERS),
     "output": tuple(PIXEL_RANGES),
     "path": tuple(PATHS),
@@ -198,6 +238,19 @@ def _typed(name: str, kind: str, value: Any) -> Any:
         return value
     what = {"int": "a whole number", "float": "a number", "str": "a string"}[kind]
     raise RunError(f"{name} = {value!r}: {flag(name)} takes {what}")
+
+
+def minibatch_discrimination_sizes(text: str) -> tuple[int, int] | None:
+    """--minibatch-discrimination "B,C" -> (B, C); "" -> None (off)."""
+    if text == "":
+        return None
+    parts = text.replace(" ", "").split(",")
+    if len(parts) == 2 and all(p.isdigit() and int(p) >= 1 for p in parts):
+        return int(parts[0]), int(parts[1])
+    raise RunError(
+        f"--minibatch-discrimination takes B,C: the number of kernels and their dimension, "
+        f"two whole numbers >= 1 (16,8 say), got {text!r}"
+    )
 
 
 def dataset_kind(dataset: str) -> str:

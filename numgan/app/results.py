@@ -206,20 +206,20 @@ def evaluate_run(run_dir: Path, n_samples: int, out: IO[str] | None = None) -> d
         # Where the data has mass: in the far tails the sample-based p_g is ~0 and D* ~ 1 or 0
         # whatever D does, which says nothing about the fit.
         grid = np.linspace(*np.percentile(x_data, [5, 95]), GRID_1D)
-        d = gan.discriminate(grid[:, None]).ravel()
+        objective = trainer.objective
+        d = gan.discriminate(grid[:, None], objective).ravel()
         d_star = metrics.optimal_discriminator(
             grid, data.samples.pdf(grid), metrics.kde_1d(x_gen, grid)
         )
         a_real = gan.D.forward(x_data[:, None], training=False)
         a_fake = gan.D.forward(x_gen[:, None], training=False)
-        from ..gan.objectives import gan_value
-
-        value = gan_value(a_real, a_fake)
+        value = objective.value(a_real, a_fake)
+        optimum = objective.value_at_optimum
         result.update(
-            mean_d_real=float(gan.discriminate(x_data[:, None]).mean()),
+            mean_d_real=float(objective.score(a_real).mean()),
             mean_abs_d_minus_dstar=float(np.abs(d - d_star).mean()),
             value=value,
-            value_gap=float(metrics.value_gap(value)),
+            value_gap=float(value - optimum),
             gen_mean=float(x_gen.mean()),
             gen_std=float(x_gen.std()),
             data_mean=float(x_data.mean()),
@@ -228,8 +228,8 @@ def evaluate_run(run_dir: Path, n_samples: int, out: IO[str] | None = None) -> d
         print(
             f"mean D(x) on data {result['mean_d_real']:.3f} (1/2 at the optimum); "
             f"mean |D - D*| {result['mean_abs_d_minus_dstar']:.3f} (5-95% of the data); "
-            f"V {value:.4f} "
-            f"(-log 4 = {metrics.OPTIMAL_VALUE:.4f}); generated mean {x_gen.mean():.3f} "
+            f"{objective.value_label} {value:.4f} ({optimum:.4f} at the optimum); "
+            f"generated mean {x_gen.mean():.3f} "
             f"std {x_gen.std():.3f}, data mean {x_data.mean():.3f} std {x_data.std():.3f}",
             file=out,
         )
@@ -269,7 +269,14 @@ def plot_run(run_dir: Path, out: IO[str] | None = None) -> list[Path]:
     out = sys.stdout if out is None else out
     config, data, trainer = restore_run(run_dir)
     gan = trainer.gan
-    written = [Path(plots.loss_curves(trainer.history_arrays(), run_dir / "loss_curves.png"))]
+    optimum = (trainer.objective.value_at_optimum, trainer.objective.value_label)
+    written = [
+        Path(
+            plots.loss_curves(
+                trainer.history_arrays(), run_dir / "loss_curves.png", optimum=optimum
+            )
+        )
+    ]
     rng = np.random.default_rng([config.seed, 6])
     if data.image_shape is not None:
         written.append(

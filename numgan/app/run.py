@@ -44,8 +44,9 @@ from ..data import PIXEL_RANGES, Dataset, load_dataset
 from ..fileio import atomic_write, remove_temporaries
 from ..gan import GAN, DivergenceError, Trainer, checkpoint, models
 from ..gan.checkpoint import CheckpointError
-from ..gan.objectives import CrossEntropy
+from ..gan.objectives import CrossEntropy, FeatureMatching, LeastSquares, Objective
 from ..gan.progress import TrainingProgress
+from ..gan.remedies import InstanceNoise, ReplayBuffer
 from .config import (
     HEADER,
     OPTIMIZERS,
@@ -54,6 +55,7 @@ from .config import (
     TrainConfig,
     config_toml,
     dataset_kind,
+    minibatch_discrimination_sizes,
     read_config_file,
     resolve_config,
 )
@@ -83,9 +85,31 @@ def build_gan(config: TrainConfig, data: Dataset) -> GAN:
     """The config's model preset, sized for the data."""
     out = "linear" if data.image_shape is None else config.output
     try:
-        return models.build(config.model, data_dim=data.dim, out=out, image_shape=data.image_shape)
+        gan = models.build(config.model, data_dim=data.dim, out=out, image_shape=data.image_shape)
+        sizes = minibatch_discrimination_sizes(config.minibatch_discrimination)
+        if sizes is not None:
+            gan = models.with_minibatch_discrimination(gan, kernels=sizes[0], kernel_dims=sizes[1])
+        return gan
     except ValueError as err:
         raise RunError(str(err)) from None
+
+
+# A replay buffer keeps this many minibatches of G's samples.
+REPLAY_BATCHES = 50
+
+
+def build_objective(config: TrainConfig) -> Objective:
+    """D's game (--loss) with its targets, and G's loss (--g-loss) within it."""
+    if config.loss == "least-squares":
+        d_objective = LeastSquares()
+    else:
+        g_loss = "non-saturating" if config.g_loss == "feature-matching" else config.g_loss
+        d_objective = CrossEntropy(
+            g_loss, real_target=config.label_smoothing, label_noise=config.label_noise
+        )
+    if config.g_loss == "feature-matching":
+        return FeatureMatching(d_objective)
+    return d_objective
 
 
 def _optimizer(config: TrainConfig):
@@ -103,10 +127,16 @@ def build_trainer(config: TrainConfig, data: Dataset) -> Trainer:
             data,
             batch_size=config.batch_size,
             k=config.k,
-            objective=CrossEntropy(
-                config.g_loss,
-                real_target=config.label_smoothing,
-                label_noise=config.label_noise,
+            objective=build_objective(config),
+            instance_noise=(
+                InstanceNoise(config.instance_noise, iterations=config.instance_noise_iterations)
+                if config.instance_noise
+                else None
+            ),
+            replay=(
+                ReplayBuffer(config.replay, capacity=REPLAY_BATCHES * config.batch_size)
+                if config.replay
+                else None
             ),
             opt_g=_optimizer(config),
             opt_d=_optimizer(config),
@@ -333,7 +363,7 @@ def snapshot1d(config: TrainConfig, data: Dataset, trainer: Trainer) -> dict[str
     snap = {
         "iteration": np.array(trainer.iteration),
         "x_grid": x_grid,
-        "d_on_grid": gan.discriminate(x_grid[:, None]).ravel(),
+        "d_on_grid": gan.discriminate(x_grid[:, None], trainer.objective).ravel(),
         "samples": samples,
     }
     if gan.noise.dim == 1:

@@ -393,6 +393,7 @@ def loss_curves(
     path: PathLike | None,
     *,
     smooth: int | str | None = "auto",
+    optimum: tuple[float, str] | None = None,
 ) -> str | Figure:
     """Training curves against the iteration, from Trainer.history (or train()'s return).
 
@@ -403,10 +404,17 @@ def loss_curves(
     A panel is drawn when its keys are present; other keys are ignored.
     smooth:  moving-average window in iterations: "auto" (T // 50), or an int; None, 0 or 1
              draw the raw values only.  When smoothing, the raw values stay, faint, behind.
+    optimum: (value at the optimum, what the value is) of the run's objective
+             (Objective.value_at_optimum, .value_label); default (-log 4, "V(D, G)"), the
+             cross-entropy game's.  D's loss at the optimum is minus that value.
     Returns the path, or the Figure (one Axes per panel) when path is None.
     """
     func = "loss_curves"
     path = _check_path(path, func)
+    best, value_name = (OPTIMAL_VALUE, "V(D, G)") if optimum is None else optimum
+    best = float(best)
+    best_text = "-log 4" if best == OPTIMAL_VALUE else f"{best:.3g}"
+    loss_text = "log 4" if best == OPTIMAL_VALUE else f"{-best:.3g}"
     if not isinstance(history, Mapping):
         raise TypeError(
             f"{func}: history must be a dict of sequences (Trainer.history), "
@@ -454,7 +462,7 @@ def loss_curves(
             "losses",
             "loss",
             [("d_loss", "D loss", "C0"), ("g_loss", "G loss", "C2")],
-            (-OPTIMAL_VALUE, "D loss at the optimum, log 4", ":"),
+            (-best, f"D loss at the optimum, {loss_text}", ":"),
         ),
         ("d_real", "d_fake"): (
             "discriminator outputs",
@@ -464,9 +472,9 @@ def loss_curves(
         ),
         ("value",): (
             "value of the game",
-            "V(D, G)",
-            [("value", "V(D, G), minibatch estimate", "C4")],
-            (OPTIMAL_VALUE, "-log 4, the optimum", "--"),
+            value_name,
+            [("value", f"{value_name}, minibatch estimate", "C4")],
+            (best, f"{best_text}, the optimum", "--"),
         ),
     }
     for ax, group in zip(axes, present, strict=True):

@@ -5,6 +5,7 @@ A checkpoint is one ``.npz`` holding
     G/<layer>.<name>, D/<layer>.<name>       parameters and BatchNorm running statistics
     opt_g/<name>, opt_d/<name>               optimiser state (step count, velocity or moments)
     history/<key>                            the per-iteration history so far
+    replay/x                                 a replay buffer's samples (runs with replay)
     rng                                      the run's Generator state (JSON)
     iteration, config, format                the iteration reached, the run's config (JSON)
 
@@ -69,6 +70,10 @@ def trainer_state(trainer, config: dict[str, Any] | None = None) -> dict[str, np
             state[f"{prefix}/{name}"] = value
     for key, values in trainer.history.items():
         state[f"history/{key}"] = np.asarray(values, dtype=np.float64)
+    replay = getattr(trainer, "replay", None)
+    if replay is not None:
+        for name, value in replay.state_dict().items():
+            state[f"replay/{name}"] = value
     state["rng"] = np.array(json.dumps(trainer.rng.bit_generator.state))
     state["iteration"] = np.array(trainer.iteration)
     state["config"] = np.array(json.dumps(config or {}))
@@ -194,7 +199,7 @@ def _check_run(state: dict[str, np.ndarray], where: str) -> tuple[int, dict[str,
 def _check_numbers(state: dict[str, np.ndarray], where: str) -> None:
     """Parameters, buffers and optimiser state: finite floats; step counts: integers >= 0."""
     for key, value in state.items():
-        if not key.startswith(("G/", "D/", "opt_g/", "opt_d/", "history/")):
+        if not key.startswith(("G/", "D/", "opt_g/", "opt_d/", "history/", "replay/")):
             continue
         value = np.asarray(value)
         if key.startswith("opt_") and key.endswith("/t"):
@@ -271,6 +276,38 @@ def _expect(
             )
 
 
+def _check_replay(
+    found: dict[str, np.ndarray], trainer, iteration: int, where: str
+) -> dict[str, np.ndarray]:
+    """A replay buffer's saved samples must fit the trainer's buffer: returns them."""
+    buffer = getattr(trainer, "replay", None)
+    if buffer is None:
+        if found:
+            raise CheckpointError(
+                f"{where}: does not fit this trainer: it holds a replay buffer, and this run "
+                "has no replay (was it saved with --replay?)"
+            )
+        return {}
+    unexpected = sorted(set(found) - {"x"})
+    if unexpected:
+        raise CheckpointError(f"{where}: damaged: unknown replay entries {', '.join(unexpected)}")
+    if "x" not in found:
+        if iteration > 0:  # a buffer fills at the first D step
+            raise CheckpointError(
+                f"{where}: does not fit this trainer: it holds no replay buffer, and this run "
+                "has replay (was it saved without --replay?)"
+            )
+        return {}
+    x = np.asarray(found["x"])
+    sample = trainer.gan.G.out_shape
+    if x.ndim < 2 or len(x) > buffer.capacity or (sample is not None and x.shape[1:] != sample):
+        raise CheckpointError(
+            f"{where}: does not fit this trainer: replay/x has shape {x.shape}, where the "
+            f"buffer holds up to {buffer.capacity} samples of shape {sample}"
+        )
+    return found
+
+
 def restore(trainer, state: dict[str, np.ndarray]) -> None:
     """Load a checkpoint's state into a trainer built with the same model and optimisers.
 
@@ -303,6 +340,7 @@ def restore(trainer, state: dict[str, np.ndarray]) -> None:
                 f"{where}: damaged: history/{key} should hold one value per iteration, "
                 f"({iteration},), found {found}"
             )
+    replay = _check_replay(part("replay"), trainer, iteration, where)
     ours = type(trainer.rng.bit_generator).__name__
     if rng["bit_generator"] != ours:
         raise CheckpointError(
@@ -315,6 +353,8 @@ def restore(trainer, state: dict[str, np.ndarray]) -> None:
         net.load_state_dict(part(prefix))
     for prefix, (opt, net) in opts.items():
         opt.load_state_dict(part(prefix), net)
+    if (buffer := getattr(trainer, "replay", None)) is not None:
+        buffer.load_state_dict(replay, trainer.gan.dtype)
     trainer.rng.bit_generator.state = rng
     trainer.iteration = iteration
     for key in trainer.history:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..nn.gradcheck import numerical_gradient, rel_error
-from .objectives import CrossEntropy, Objective
+from .objectives import CrossEntropy, FeatureMatching, Objective
+from .trainer import feature_matching_step
 
 
 def check_gan_objectives(
@@ -25,7 +26,8 @@ def check_gan_objectives(
          CrossEntropy: -(1/m) sum [log D(x) + log(1 - D(G(z_d)))]), with the gradient
          accumulated as Trainer.d_step does it (real half, then fake half);
     "G": every G parameter, for G's loss L_G(theta_g) on z_g, with the gradient
-         backpropagated through D (D.backward(..., param_grads=False)) into G.
+         backpropagated through D (D.backward(..., param_grads=False)) into G; for
+         FeatureMatching, L_G compares D's features of x and of G(z_g), as Trainer.g_step.
 
     ``objective`` defaults to CrossEntropy(g_loss or "non-saturating").  An objective that
     draws (label noise) is checked with its draws fixed: each evaluation replays the same
@@ -63,15 +65,21 @@ def check_gan_objectives(
     # G objective, analytic: as Trainer.g_step.
     G.zero_grad()
     D_grads_before = [g.copy() for _, _, g in D.named_parameters()]
-    da = objective.g_loss(D.forward(G.forward(z_g, training=True), training=True))[1]
-    G.backward(D.backward(da, param_grads=False))
+    if isinstance(objective, FeatureMatching):
+        G.backward(feature_matching_step(D, objective, x, G.forward(z_g, training=True))[1])
+    else:
+        da = objective.g_loss(D.forward(G.forward(z_g, training=True), training=True))[1]
+        G.backward(D.backward(da, param_grads=False))
     for before, (name, _, g) in zip(D_grads_before, D.named_parameters(), strict=True):
         if not np.array_equal(before, g):
             raise AssertionError(f"D.backward(param_grads=False) changed D's gradient {name}")
     g_analytic = {name: g.copy() for name, _, g in G.named_parameters()}
 
     def g_objective() -> float:
-        return objective.g_loss(D.forward(G.forward(z_g, training=True), training=True))[0]
+        fake = G.forward(z_g, training=True)
+        if isinstance(objective, FeatureMatching):
+            return feature_matching_step(D, objective, x, fake)[0]
+        return objective.g_loss(D.forward(fake, training=True))[0]
 
     return {
         "D": {

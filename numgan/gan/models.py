@@ -30,6 +30,7 @@ from ..nn import (
     Flatten,
     LeakyReLU,
     Maxout,
+    MinibatchDiscrimination,
     ReLU,
     Reshape,
     Sequential,
@@ -157,6 +158,31 @@ def dcgan(
         dtype=dtype,
     )
     return GAN(G, D, UniformNoise(noise_dim))
+
+
+def with_minibatch_discrimination(gan: GAN, *, kernels: int, kernel_dims: int) -> GAN:
+    """The same G and prior, D with a MinibatchDiscrimination(A, kernels, kernel_dims) layer
+    before its last layer, which then reads A + kernels features (Salimans et al. 2016).
+
+    D's last layer must be a Dense(A, 1) (true of every preset); the new Dense keeps its
+    initialisation settings.
+    """
+    *body, last = gan.D.layers
+    if not isinstance(last, Dense) or last.width != 1:
+        raise ValueError(
+            f"minibatch discrimination goes before D's last layer, which must be a Dense with "
+            f"one output; this D ends in {last!r}"
+        )
+    a = last.in_shape[0]
+    D = Sequential(
+        [
+            *body,
+            MinibatchDiscrimination(a, kernels, kernel_dims),
+            Dense(a + kernels, 1, init=last.init, scale=last.scale),
+        ],
+        dtype=gan.D.dtype,
+    )
+    return GAN(gan.G, D, gan.noise)
 
 
 PRESETS = {

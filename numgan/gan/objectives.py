@@ -34,9 +34,24 @@ Targets other than 1 and 0 express the seeds' remedies without touching the trai
 ``real_target=0.9`` is one-sided label smoothing (Salimans et al. 2016), and
 ``label_noise=p`` flips each of D's targets with probability p, drawn from the run's
 Generator.  All of it is one kernel, ``sigmoid_cross_entropy`` (numgan/kernels/loss.py).
+
+``LeastSquares`` is the least-squares GAN (Mao et al. 2017): D ends in a plain number a (no
+sigmoid), D minimises 1/2 E[(a(x) - 1)^2] + 1/2 E[a(G(z))^2] and G minimises
+1/2 E[(a(G(z)) - 1)^2].  Its optimal D is p_data / (p_data + p_g), the cross-entropy game's D*,
+so "1/2 at the optimum" reads the same; its value -L_D is -1/4 there, not -log 4.
+
+``FeatureMatching`` keeps a D objective and gives G another loss (Salimans et al. 2016): the
+squared distance between the mean of an intermediate layer f of D on data and on G(z),
+
+    L_G = sum_j (mean_i f_j(x_i) - mean_i f_j(G(z_i)))^2.
+
+It needs data and D's features in the G step, so the trainer calls ``g_loss_features`` there
+instead of ``g_loss``.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -44,6 +59,9 @@ from ..kernels import ops
 from ..nn.activations import sigmoid
 
 G_LOSSES = ("minimax", "non-saturating")
+# What `numgan train --loss` and `--g-loss` choose between (numgan.app.config).
+D_LOSSES = ("cross-entropy", "least-squares")
+ALL_G_LOSSES = (*G_LOSSES, "feature-matching")
 
 
 def check_g_loss(kind: str) -> str:
@@ -115,6 +133,10 @@ class Objective:
 
     #: a short name for run headers and reprs
     name = "objective"
+    #: -L_D when p_g = p_data and D is optimal: the line the history's "value" tends to
+    value_at_optimum = -math.log(4.0)
+    #: what the history's "value" is, for plots
+    value_label = "V(D, G)"
 
     def d_loss_real(self, a_real: np.ndarray, rng: np.random.Generator | None = None):
         """(L_D's data half, dL/da_real) for D's outputs a_real: (m, 1)."""
@@ -136,6 +158,10 @@ class Objective:
         """(real target, fake target, G's target, G's scale) if the fused step can run this
         objective as fixed-target cross-entropy; None otherwise."""
         return None
+
+    def value(self, a_real: np.ndarray, a_fake: np.ndarray) -> float:
+        """-L_D on D's outputs, without label draws: the game's value for the evaluation."""
+        return -(self.d_loss_real(a_real)[0] + self.d_loss_fake(a_fake)[0])
 
 
 class CrossEntropy(Objective):
@@ -202,6 +228,10 @@ class CrossEntropy(Objective):
     def score(self, a):
         return sigmoid(a)
 
+    def value(self, a_real, a_fake):
+        # The game's V with clean targets: smoothing and noise are training devices.
+        return gan_value(a_real, a_fake)
+
     def fused_targets(self):
         if self.label_noise:
             return None  # per-step draws: the layer path keeps the Generator's order simple
@@ -212,6 +242,133 @@ class CrossEntropy(Objective):
         extra = "" if self.real_target == 1.0 else f", real_target={self.real_target}"
         extra += "" if not self.label_noise else f", label_noise={self.label_noise}"
         return f"CrossEntropy({self.kind!r}{extra})"
+
+
+class LeastSquares(Objective):
+    """The least-squares GAN (Mao et al. 2017) on D's plain output a (no sigmoid).
+
+    D's halves:   L_real = (1/2m) sum (a - 1)^2,   dL/da = (a - 1) / m
+                  L_fake = (1/2m) sum a^2,         dL/da = a / m
+    G:            L_G    = (1/2m) sum (a - 1)^2 on G(z), the same gradient form as L_real
+
+    The squared error keeps a gradient for fakes D rates far on the right side of the boundary,
+    where the sigmoid cross-entropy saturates.  D's best reply is
+    D*(x) = p_data(x) / (p_data(x) + p_g(x)), as in the 2014 game; L_D is 1/4 there once
+    p_g = p_data, so the history's value -L_D tends to -1/4.  ``score`` is a itself.
+    """
+
+    name = "least-squares"
+    value_at_optimum = -0.25
+    value_label = "-L_D (least squares)"
+
+    def __init__(self, g_loss: str = "non-saturating") -> None:
+        if g_loss != "non-saturating":
+            raise ValueError(
+                f"LeastSquares: G's loss is 1/2 E[(D(G(z)) - 1)^2]; g_loss={g_loss!r} is a "
+                "cross-entropy G loss: leave g_loss at its default (non-saturating)"
+            )
+        self.kind = g_loss
+
+    @staticmethod
+    def _half_square(a: np.ndarray, target: float) -> tuple[float, np.ndarray]:
+        r = a - target
+        return 0.5 * float(np.mean(r * r)), r / len(a)
+
+    def d_loss_real(self, a_real, rng=None):
+        return self._half_square(_check_outputs(a_real, "a_real"), 1.0)
+
+    def d_loss_fake(self, a_fake, rng=None):
+        return self._half_square(_check_outputs(a_fake, "a_fake"), 0.0)
+
+    def g_loss(self, a_fake):
+        return self._half_square(_check_outputs(a_fake, "a_fake"), 1.0)
+
+    def score(self, a):
+        return np.asarray(a)
+
+    def __repr__(self) -> str:
+        return "LeastSquares()"
+
+
+class FeatureMatching(Objective):
+    """D keeps its objective; G matches the mean of D's features on data (Salimans et al. 2016).
+
+    d_objective:  D's game (CrossEntropy or LeastSquares); D's losses, score and value are its
+    layers:       f is D's first ``layers`` layers; default None: all but the last, i.e. the
+                  input of D's last layer
+
+    G:   f_r = f(x): (m, F) on a data minibatch, f_g = f(G(z)): (m, F)
+         L_G = sum_j (mu_r,j - mu_g,j)^2      mu_r = mean_i f_r[i], mu_g = mean_i f_g[i]
+         dL_G/df_g[i] = -2 (mu_r - mu_g) / m  (the same row for every i)
+
+    The data half is a constant for G: no gradient flows into f_r.
+    """
+
+    name = "feature-matching"
+
+    def __init__(self, d_objective: Objective | None = None, *, layers: int | None = None):
+        d_objective = CrossEntropy() if d_objective is None else d_objective
+        if not isinstance(d_objective, Objective) or isinstance(d_objective, FeatureMatching):
+            raise TypeError(
+                "FeatureMatching: d_objective must be D's objective (CrossEntropy or "
+                f"LeastSquares), got {d_objective!r}"
+            )
+        if layers is not None and (
+            isinstance(layers, bool) or not isinstance(layers, (int, np.integer)) or layers < 1
+        ):
+            raise ValueError(
+                f"FeatureMatching: layers is how many of D's first layers make f, a whole "
+                f"number >= 1 (or None for all but the last), got {layers!r}"
+            )
+        self.d_objective = d_objective
+        self.layers = None if layers is None else int(layers)
+        self.kind = "feature-matching"
+        self.value_at_optimum = d_objective.value_at_optimum
+        self.value_label = d_objective.value_label
+
+    def feature_layers(self, n_layers: int) -> int:
+        """How many of D's first layers f is, for a D of ``n_layers`` layers."""
+        count = n_layers - 1 if self.layers is None else self.layers
+        if not 1 <= count < n_layers:
+            raise ValueError(
+                f"FeatureMatching: f must be some of D's first layers and not all of them: D "
+                f"has {n_layers} layers, f would be {count}"
+            )
+        return count
+
+    def d_loss_real(self, a_real, rng=None):
+        return self.d_objective.d_loss_real(a_real, rng)
+
+    def d_loss_fake(self, a_fake, rng=None):
+        return self.d_objective.d_loss_fake(a_fake, rng)
+
+    def g_loss(self, a_fake):
+        raise TypeError(
+            "FeatureMatching: G's loss is on D's features, not its output: the trainer calls "
+            "g_loss_features(f_real, f_fake)"
+        )
+
+    def g_loss_features(self, f_real: np.ndarray, f_fake: np.ndarray) -> tuple[float, np.ndarray]:
+        """(L_G, dL_G/df_fake) for D's features on data, f_real: (m, ...), and on G(z)."""
+        f_real, f_fake = np.asarray(f_real), np.asarray(f_fake)
+        if f_real.shape[1:] != f_fake.shape[1:] or len(f_fake) == 0:
+            raise ValueError(
+                f"FeatureMatching: features of shape {f_real.shape} on data and {f_fake.shape} "
+                "on G(z): they must have the same shape per sample and at least one row"
+            )
+        diff = f_real.mean(axis=0) - f_fake.mean(axis=0)
+        grad = np.broadcast_to(-2.0 * diff / len(f_fake), f_fake.shape)
+        return float(np.sum(diff * diff)), np.ascontiguousarray(grad, dtype=f_fake.dtype)
+
+    def score(self, a):
+        return self.d_objective.score(a)
+
+    def value(self, a_real, a_fake):
+        return self.d_objective.value(a_real, a_fake)
+
+    def __repr__(self) -> str:
+        extra = "" if self.layers is None else f", layers={self.layers}"
+        return f"FeatureMatching({self.d_objective!r}{extra})"
 
 
 # -- the same losses as plain functions --------------------------------------------------

@@ -25,7 +25,8 @@ from ..data import as_data
 from ..nn import SGD, NonFiniteInputError, Sequential
 from ..nn.activations import sigmoid
 from .fused import FUSED_MAX_MACS, FusedStep, fusable
-from .objectives import CrossEntropy, Objective
+from .objectives import CrossEntropy, FeatureMatching, Objective
+from .remedies import InstanceNoise, ReplayBuffer
 
 HISTORY_KEYS = ("d_loss", "g_loss", "d_real", "d_fake", "value")
 
@@ -116,9 +117,33 @@ class GAN:
             raise ValueError(f"GAN.sample: n must be a whole number >= 1, got {n!r}")
         return self.G.forward(self.noise.sample(n, rng, self.dtype), training=False)
 
-    def discriminate(self, x: np.ndarray) -> np.ndarray:
-        """D(x) = sigmoid(logit), with D in eval mode.  (n, ...) -> (n, 1)"""
-        return sigmoid(self.D.forward(x, training=False))
+    def discriminate(self, x: np.ndarray, objective: Objective | None = None) -> np.ndarray:
+        """D(x) as ``objective`` reads D's output (``score``: sigmoid(logit) by default, the
+        output itself for least squares), with D in eval mode.  (n, ...) -> (n, 1)"""
+        a = self.D.forward(x, training=False)
+        return sigmoid(a) if objective is None else objective.score(a)
+
+
+def feature_matching_step(
+    D: Sequential, objective: FeatureMatching, x: np.ndarray, x_fake: np.ndarray
+) -> tuple[float, np.ndarray]:
+    """(L_G, dL_G/dx_fake) of feature matching, f being D's first layers (FeatureMatching).
+
+    f(x) runs first (it needs no backward), then f(G(z)), whose caches the backward reads;
+    D's later layers do not run, and D's parameter gradients are not touched.
+    """
+    if x is None:
+        raise ValueError("feature matching needs a data minibatch x for G's step")
+    f = D.layers[: objective.feature_layers(len(D.layers))]
+    h_real, h_fake = np.asarray(x, dtype=D.dtype), np.asarray(x_fake, dtype=D.dtype)
+    for layer in f:
+        h_real = layer.forward(h_real, training=True)
+    for layer in f:
+        h_fake = layer.forward(h_fake, training=True)
+    loss, g = objective.g_loss_features(h_real, h_fake)
+    for layer in reversed(f):
+        g = layer.backward(g, param_grads=False)
+    return loss, g
 
 
 class DivergenceError(FloatingPointError):
@@ -183,7 +208,10 @@ class Trainer:
     k:           discriminator steps per generator step (the paper used k = 1)
     g_loss:      "minimax" (as printed in Algorithm 1) or "non-saturating" (Section 3, the
                  default): shorthand for objective=CrossEntropy(g_loss)
-    objective:   what D and G minimise (numgan/gan/objectives.py); default CrossEntropy
+    objective:   what D and G minimise (numgan/gan/objectives.py); default CrossEntropy.
+                 FeatureMatching draws a data minibatch for each G step too (after z).
+    instance_noise: an InstanceNoise: Gaussian noise on every input D sees, in both steps
+    replay:      a ReplayBuffer: part of every fake minibatch D sees comes from earlier G(z)
     opt_g/opt_d: one optimiser per network (SGD with momentum by default)
     seed:        seeds the run's one Generator: initial weights (of layers not yet initialised),
                  noise, minibatch choice and dropout masks all come from it
@@ -214,6 +242,8 @@ class Trainer:
         callback: Callable[[Trainer], None] | None = None,
         callback_every: int = 100,
         fused: bool | str | None = None,
+        instance_noise: InstanceNoise | None = None,
+        replay: ReplayBuffer | None = None,
     ) -> None:
         if not isinstance(gan, GAN):
             raise TypeError(f"Trainer: gan must be a numgan GAN, got {type(gan).__name__}")
@@ -231,6 +261,18 @@ class Trainer:
             raise TypeError(
                 f"Trainer: objective must be a numgan Objective, got {type(objective).__name__}"
             )
+        for name, value, kind in (
+            ("instance_noise", instance_noise, InstanceNoise),
+            ("replay", replay, ReplayBuffer),
+        ):
+            if value is not None and not isinstance(value, kind):
+                raise TypeError(
+                    f"Trainer: {name} must be a numgan {kind.__name__} or None, got "
+                    f"{type(value).__name__}"
+                )
+        self.instance_noise, self.replay = instance_noise, replay
+        if isinstance(objective, FeatureMatching):
+            objective.feature_layers(len(gan.D.layers))  # f must be part of D: checked now
         self.objective = objective
         self.gan = gan
         self.data = as_data(data)
@@ -268,7 +310,8 @@ class Trainer:
         if fused is True and not self._fusable():
             raise ValueError(
                 "Trainer(fused=True): the fused step needs the numba backend, SGD for both "
-                "networks, cross-entropy with fixed targets, and G and D made of Dense layers "
+                "networks, cross-entropy with fixed targets, no instance noise or replay, and "
+                "G and D made of Dense layers "
                 "each followed by at most one ReLU/LeakyReLU/Tanh/Sigmoid, with every "
                 f'batch * in * out at most {FUSED_MAX_MACS}; use fused="auto" to fall back '
                 "to the layers"
@@ -293,6 +336,9 @@ class Trainer:
         """
         G, D, objective = self.gan.G, self.gan.D, self.objective
         x_fake = G.forward(z, training=True)
+        if self.replay is not None:  # a remedy: part of the fakes from earlier G(z)
+            x_fake = self.replay.mix(x_fake, self.rng)
+        x, x_fake = self._noisy(x), self._noisy(x_fake)  # as they are unless instance noise
         D.zero_grad()
         a_real = D.forward(x, training=True)
         loss_real, da_real = objective.d_loss_real(a_real, self.rng)
@@ -304,22 +350,35 @@ class Trainer:
         score_real = float(objective.score(a_real).mean())
         return loss_real + loss_fake, score_real, float(objective.score(a_fake).mean())
 
-    def g_step(self, z: np.ndarray) -> float:
+    def g_step(self, z: np.ndarray, x: np.ndarray | None = None) -> float:
         """One G update on noise z (m, D_z); D's parameters and gradients are not touched.
 
         dL_G/dx_fake comes from D.backward(..., param_grads=False), then flows into G.
+        Feature matching needs a data minibatch x (m, ...): its loss compares D's features
+        of x and of G(z), and backpropagates through D's feature layers only.
         """
         G, D = self.gan.G, self.gan.D
         G.zero_grad()
-        x_fake = G.forward(z, training=True)
-        a_fake = D.forward(x_fake, training=True)
-        loss, da = self.objective.g_loss(a_fake)
-        dx_fake = D.backward(da, param_grads=False)
+        x_fake = self._noisy(G.forward(z, training=True))  # d(x + e)/dx = 1: dx passes
+        if isinstance(self.objective, FeatureMatching):  # a remedy: G matches D's features
+            loss, dx_fake = feature_matching_step(D, self.objective, self._noisy(x), x_fake)
+        else:
+            a_fake = D.forward(x_fake, training=True)
+            loss, da = self.objective.g_loss(a_fake)
+            dx_fake = D.backward(da, param_grads=False)
         G.backward(dx_fake, input_grad=False)  # G's input is noise
         self.opt_g.step(G)
         return loss
 
+    def _noisy(self, x: np.ndarray) -> np.ndarray:
+        """What D sees of x: x itself, or x plus instance noise (numgan/gan/remedies.py)."""
+        if self.instance_noise is None or x is None:
+            return x
+        return self.instance_noise.add(x, self.iteration, self.rng)
+
     def _fusable(self) -> bool:
+        if self.instance_noise is not None or self.replay is not None:
+            return False  # draws between the layers: the layer path keeps them in order
         return fusable(self.gan, self.opt_g, self.opt_d, self.batch_size, self.objective)
 
     def _fused_plan(self) -> FusedStep | None:
@@ -401,7 +460,8 @@ class Trainer:
                 loss, real, fake = self.d_step(x, z)
                 d_loss, d_real, d_fake = d_loss + loss, d_real + real, d_fake + fake
             z = self.gan.noise.sample(m, rng, dtype)
-            g_loss = self.g_step(z)
+            x = self.data.sample(m, rng) if isinstance(self.objective, FeatureMatching) else None
+            g_loss = self.g_step(z, x)
         entry = {
             "d_loss": d_loss / self.k,
             "g_loss": g_loss,

@@ -17,12 +17,13 @@ from numgan.app.config import (
 )
 from numgan.data import PIXEL_RANGES
 from numgan.gan import models
-from numgan.gan.objectives import G_LOSSES
+from numgan.gan.objectives import ALL_G_LOSSES, D_LOSSES
 
 
 def test_the_choices_come_from_their_owners():
     assert CHOICES["model"] == tuple(models.PRESETS)
-    assert CHOICES["g_loss"] == tuple(G_LOSSES)
+    assert CHOICES["g_loss"] == tuple(ALL_G_LOSSES)
+    assert CHOICES["loss"] == tuple(D_LOSSES) == ("cross-entropy", "least-squares")
     assert CHOICES["output"] == tuple(PIXEL_RANGES)
     assert CHOICES["path"] == ("auto", "layers", "fused")
     assert CHOICES["optimizer"] == ("sgd", "adam")

@@ -1,9 +1,11 @@
-"""--label-smoothing and --label-noise: D's targets from the command line and config files.
+"""The remedies' flags: --label-smoothing, --label-noise, --loss, --g-loss feature-matching,
+--instance-noise, --replay and --minibatch-discrimination, from the command line and config
+files.
 
-The objective already takes them (CrossEntropy(real_target=, label_noise=), tested in
-tests/gan/); here: a run with the flags trains exactly as a Trainer given that objective,
-writes them into config.toml, resumes bit for bit (the flips come from the run's Generator,
-which the checkpoint holds), and refuses bad values in one line.
+The Python objects are tested in tests/gan/ (test_remedies.py, test_gradcheck.py); here: a run
+with the flags builds and trains exactly as a Trainer given those objects, writes them into
+config.toml, resumes bit for bit (draws come from the run's Generator and the replay buffer is
+in the checkpoint), and refuses bad values in one line.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from numgan.app import run
 from numgan.app.cli import main
 from numgan.app.config import RunError, resolve_config
 from numgan.gan import Trainer
-from numgan.gan.objectives import CrossEntropy
+from numgan.gan.objectives import CrossEntropy, FeatureMatching, LeastSquares
+from numgan.gan.remedies import InstanceNoise, ReplayBuffer
+from numgan.nn import MinibatchDiscrimination
 
 
 def config(**flags):
@@ -74,26 +78,90 @@ def test_smoothing_alone_runs_fused_and_noise_runs_the_layers(backend):
         build(label_noise=0.1, path="fused")
 
 
-def test_config_toml_keeps_them_and_resume_is_bit_for_bit(backend, tmp_path):
+REMEDIES = {
+    "targets": {"label_smoothing": 0.9, "label_noise": 0.2},
+    "least-squares": {"loss": "least-squares"},
+    "feature-matching": {"g_loss": "feature-matching", "k": 2},
+    "instance-noise": {
+        "instance_noise": 0.2,
+        "instance_noise_iterations": 30,
+        "optimizer": "sgd",
+        "lr": 0.01,
+    },
+    "replay": {"replay": 0.5},
+    "minibatch-discrimination": {"minibatch_discrimination": "4,3"},
+    "all": {
+        "loss": "least-squares",
+        "g_loss": "feature-matching",
+        "instance_noise": 0.1,
+        "instance_noise_iterations": 30,
+        "replay": 0.25,
+        "minibatch_discrimination": "3,2",
+    },
+}
+
+
+def test_each_flag_builds_its_remedy(backend):
+    def build(**flags):
+        cfg = config(**flags)
+        return run.build_trainer(cfg, run.load_data(cfg))
+
+    assert isinstance(build(loss="least-squares").objective, LeastSquares)
+    fm = build(g_loss="feature-matching", loss="least-squares").objective
+    assert isinstance(fm, FeatureMatching) and isinstance(fm.d_objective, LeastSquares)
+    fm = build(g_loss="feature-matching", label_smoothing=0.9).objective
+    assert isinstance(fm.d_objective, CrossEntropy) and fm.d_objective.real_target == 0.9
+    noisy = build(instance_noise=0.3)
+    assert isinstance(noisy.instance_noise, InstanceNoise)
+    assert (noisy.instance_noise.std, noisy.instance_noise.iterations) == (0.3, 30)
+    replay = build(replay=0.25).replay
+    assert isinstance(replay, ReplayBuffer)
+    assert (replay.fraction, replay.capacity) == (0.25, run.REPLAY_BATCHES * 32)
+    layers = build(minibatch_discrimination="5,3").gan.D.layers
+    mbd, last = layers[-2], layers[-1]
+    assert isinstance(mbd, MinibatchDiscrimination)
+    assert mbd.params["T"].shape == (128, 5, 3) and last.in_shape == (133,)
+    plain = build()
+    assert plain.instance_noise is None and plain.replay is None
+    assert not any(isinstance(layer, MinibatchDiscrimination) for layer in plain.gan.D.layers)
+
+
+@pytest.mark.parametrize("remedy", list(REMEDIES))
+def test_config_toml_keeps_them_and_resume_is_bit_for_bit(backend, tmp_path, remedy):
+    flags = REMEDIES[remedy]
     quiet = {"out": io.StringIO(), "err": io.StringIO()}
     straight, split = tmp_path / "straight", tmp_path / "split"
-    run.train(config(label_smoothing=0.9, label_noise=0.2), straight, **quiet)
-    run.train(config(label_smoothing=0.9, label_noise=0.2, iterations=13), split, **quiet)
+    run.train(config(**flags), straight, **quiet)
+    run.train(config(**flags, iterations=13), split, **quiet)
     resumed = resolve_config({"iterations": 30}, base=run.read_run_config(split))
     run.train(resumed, split, resume=True, **quiet)
     text = (straight / "config.toml").read_text()
-    assert "label_smoothing = 0.9\n" in text and "label_noise = 0.2\n" in text
+    for key, value in flags.items():
+        written = f'"{value}"' if isinstance(value, str) else value
+        assert f"{key} = {written}\n" in text, key
     with (
         np.load(straight / "checkpoints" / "last.npz") as a,
         np.load(split / "checkpoints" / "last.npz") as b,
     ):
         assert a.files == b.files
+        assert ("replay/x" in a.files) == ("replay" in flags)
         for key in a.files:
             np.testing.assert_array_equal(a[key], b[key], err_msg=key)
-    changed = resolve_config(
-        {"label_noise": 0.3, "iterations": 40}, base=run.read_run_config(split)
+    # The control: the same run without the remedy ends elsewhere.
+    plain = tmp_path / "plain"
+    base = {k: v for k, v in flags.items() if k in ("optimizer", "lr", "k")}
+    run.train(config(**base), plain, **quiet)
+    with (
+        np.load(straight / "checkpoints" / "last.npz") as a,
+        np.load(plain / "checkpoints" / "last.npz") as b,
+    ):
+        assert not np.array_equal(a["G/0.W"], b["G/0.W"])
+    key, value = next(iter(flags.items()))
+    other = {"label_smoothing": 0.8, "loss": "cross-entropy", "g_loss": "non-saturating"}.get(
+        key, 0.0 if not isinstance(value, str) else ""
     )
-    with pytest.raises(RunError, match="has label_noise = 0.2, not 0.3"):
+    changed = resolve_config({key: other, "iterations": 40}, base=run.read_run_config(split))
+    with pytest.raises(RunError, match=f"has {key} = "):
         run.train(changed, split, resume=True, **quiet)
 
 
@@ -106,6 +174,21 @@ def test_config_toml_keeps_them_and_resume_is_bit_for_bit(backend, tmp_path):
         (["--label-noise", "0.5"], "--label-noise is the probability of flipping"),
         (["--label-noise", "-0.1"], "--label-noise is the probability of flipping"),
         (["--label-noise", "x"], "argument --label-noise: invalid float value: 'x'"),
+        (["--loss", "hinge"], "--loss must be one of cross-entropy, least-squares"),
+        (["--g-loss", "wasserstein"], "--g-loss must be one of minimax, non-saturating, feature"),
+        (["--loss", "least-squares", "--g-loss", "minimax"], "least squares has its own G loss"),
+        (
+            ["--loss", "least-squares", "--label-smoothing", "0.9"],
+            "--label-smoothing sets targets of the cross-entropy game",
+        ),
+        (["--instance-noise", "-1"], "--instance-noise is the std of the noise"),
+        (["--instance-noise", "inf"], "--instance-noise is the std of the noise"),
+        (["--instance-noise-iterations", "-5"], "--instance-noise-iterations must be"),
+        (["--replay", "1"], "--replay is the share of D's fakes"),
+        (["--replay", "-0.5"], "--replay is the share of D's fakes"),
+        (["--minibatch-discrimination", "16"], "--minibatch-discrimination takes B,C"),
+        (["--minibatch-discrimination", "0,5"], "--minibatch-discrimination takes B,C"),
+        (["--minibatch-discrimination", "a,b"], "--minibatch-discrimination takes B,C"),
     ],
 )
 def test_bad_values_are_one_line(backend, tmp_path, capsys, flags, message):

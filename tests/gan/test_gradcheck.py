@@ -34,6 +34,9 @@ def small_gan(rng):
         ng.CrossEntropy("non-saturating"),
         ng.CrossEntropy(real_target=0.9),
         ng.CrossEntropy("minimax", real_target=0.8, label_noise=0.3),
+        ng.LeastSquares(),
+        ng.FeatureMatching(ng.CrossEntropy()),
+        ng.FeatureMatching(ng.LeastSquares(), layers=1),
     ],
     ids=repr,
 )
@@ -47,6 +50,49 @@ def test_every_objective_gradient_reaches_every_parameter(objective):
     for net in ("D", "G"):
         worst = max(errors[net], key=errors[net].get)
         assert errors[net][worst] < TOLERANCE, (net, worst, errors[net][worst])
+
+
+def test_minibatch_discrimination_in_d_under_every_objective():
+    """D with a MinibatchDiscrimination layer before its logit, as --minibatch-discrimination
+    builds it: every parameter's gradient, T included, for the cross-entropy, least-squares
+    and feature-matching games (whose features then include the layer's o(x)).
+
+    T is drawn 20 times wider than its default N(0, 0.05^2) and the step is 1e-4, so that no
+    step moves a component of M_i - M_j across the kink of |.| (at the default scale those
+    differences are about as small as a step of 1e-3)."""
+    rng = np.random.default_rng(6)
+    gan = ng.models.with_minibatch_discrimination(small_gan(rng), kernels=3, kernel_dims=2)
+    gan.D.initialize(rng)
+    gan.D.layers[2].params["T"] *= 20
+    gan.G.layers[2].params["W"] *= 5  # fakes spread out too: their M differences are not tiny
+    x, z_d, z_g = rng.normal(size=(6, 3)), rng.uniform(-1, 1, (6, 2)), rng.uniform(-1, 1, (6, 2))
+    T = gan.D.layers[2].params["T"].reshape(4, 6)
+    for batch in (x, gan.G.forward(z_d), gan.G.forward(z_g)):
+        M = gan.D.layers[1].forward(gan.D.layers[0].forward(batch)) @ T
+        gaps = np.abs(M[:, None] - M[None])[~np.eye(6, dtype=bool)]
+        assert gaps.min() > 5e-4, gaps.min()  # several steps of 1e-4 from every kink
+    for objective in (ng.CrossEntropy(), ng.LeastSquares(), ng.FeatureMatching()):
+        errors = check_gan_objectives(gan, x, z_d, z_g, objective=objective, h=1e-4)
+        assert "2.T" in errors["D"] and "3.W" in errors["D"]
+        for net in ("D", "G"):
+            worst = max(errors[net], key=errors[net].get)
+            assert errors[net][worst] < TOLERANCE, (objective, net, worst, errors[net][worst])
+
+
+def test_a_wrong_feature_matching_gradient_is_caught():
+    """Negative control for G's side: feature matching's gradient with the wrong sign."""
+
+    class WrongSign(ng.FeatureMatching):
+        def g_loss_features(self, f_real, f_fake):
+            loss, grad = super().g_loss_features(f_real, f_fake)
+            return loss, -grad
+
+    rng = np.random.default_rng(5)
+    gan = small_gan(rng)
+    x, z = rng.normal(size=(6, 3)), rng.uniform(-1, 1, (6, 2))
+    errors = check_gan_objectives(gan, x, z, objective=WrongSign())
+    assert max(errors["G"].values()) > 0.5
+    assert max(errors["D"].values()) < TOLERANCE
 
 
 def test_a_wrong_objective_gradient_is_caught():
