@@ -363,7 +363,9 @@ def snapshot1d(config: TrainConfig, data: Dataset, trainer: Trainer) -> dict[str
     snap = {
         "iteration": np.array(trainer.iteration),
         "x_grid": x_grid,
-        "d_on_grid": gan.discriminate(x_grid[:, None], trainer.objective).ravel(),
+        # A least-squares D is a regression that may leave [0, 1] early in training; the
+        # figure draws D(x) as a probability, so such values are shown at 0 or 1.
+        "d_on_grid": np.clip(gan.discriminate(x_grid[:, None], trainer.objective).ravel(), 0, 1),
         "samples": samples,
     }
     if gan.noise.dim == 1:

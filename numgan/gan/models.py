@@ -17,6 +17,9 @@ the whole run.  ``build(name, data_dim=..., out=...)`` is what ``numgan train --
                  LeakyReLU(0.2), Dense -> logit.  4x4 kernels, padding 1, N(0, 0.02) weights.
                  G ends in a Flatten and D starts with a Reshape, so both speak rows of pixels
                  like every other image model.
+
+``with_minibatch_discrimination(gan, kernels=B, kernel_dims=C)`` adds a minibatch
+discrimination layer before D's last layer, for any of them (--minibatch-discrimination B,C).
 """
 
 from __future__ import annotations

@@ -165,9 +165,10 @@ class Layer(Widths):
 
     def _require_initialized(self) -> None:
         if not self.initialized:
+            names = ", ".join(f"{name}=..." for name in self.params)
             raise NotInitializedError(
                 f"{self!r} has no weights yet: pass rng= when building it, call "
-                "net.initialize(rng) or layer.set_params(W=..., b=...), or let "
+                f"net.initialize(rng) or layer.set_params({names}), or let "
                 "Trainer(seed=...) initialise it"
             )
 

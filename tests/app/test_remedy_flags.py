@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from numgan.app import run
+from numgan.app import results, run
 from numgan.app.cli import main
 from numgan.app.config import RunError, resolve_config
 from numgan.gan import Trainer
@@ -200,3 +200,17 @@ def test_bad_values_are_one_line(backend, tmp_path, capsys, flags, message):
     (line,) = capsys.readouterr().err.splitlines()
     assert message in line, line
     assert not Path(tmp_path / "r").exists()
+
+
+def test_a_least_squares_1d_run_evaluates_and_plots_without_a_sigmoid(backend, tmp_path):
+    """D's output is a regression: the evaluation reports -L_D against -1/4 and the figure
+    draws D's own output (kept within [0, 1] where an early D overshoots)."""
+    quiet = {"out": io.StringIO(), "err": io.StringIO()}
+    cfg = resolve_config({"dataset": "toy1d", "loss": "least-squares", "iterations": 40})
+    run.train(cfg, tmp_path / "r", **quiet)
+    out = io.StringIO()
+    metrics = results.evaluate_run(tmp_path / "r", 2000, out)
+    assert "-L_D (least squares)" in out.getvalue() and "(-0.2500 at the optimum)" in out.getvalue()
+    assert metrics["value_gap"] == pytest.approx(metrics["value"] + 0.25)
+    names = {path.name for path in results.plot_run(tmp_path / "r", out)}
+    assert {"loss_curves.png", "figure1d.png"} <= names
