@@ -28,9 +28,9 @@ _SOURCES = {
         "LeastSquares Objective ReplayBuffer Trainer UniformNoise models",
         "gan.objectives": "discriminator_loss gan_value generator_loss",
         "kernels": "get_backend set_backend",
-        "nn": "SGD Adam BatchNorm Conv2D ConvTranspose2D Dense Dropout ExponentialDecay Flatten "
-        "Layer LeakyReLU LinearRamp Maxout MinibatchDiscrimination NotInitializedError ReLU "
-        "Reshape Sequential Sigmoid Tanh gradcheck",
+        "nn": "SGD Adam Affine BatchNorm Conv2D ConvTranspose2D Dense Dropout ExponentialDecay "
+        "Flatten Layer LeakyReLU LinearRamp Maxout MinibatchDiscrimination NotInitializedError "
+        "ReLU Reshape Sequential Sigmoid Tanh gradcheck",
     }.items()
     for name in names.split()
 }
@@ -66,6 +66,7 @@ if TYPE_CHECKING:  # what the names are, for type checkers and editors
     from .nn import (
         SGD,
         Adam,
+        Affine,
         BatchNorm,
         Conv2D,
         ConvTranspose2D,
@@ -108,6 +109,7 @@ __version__ = "0.2.0.dev0"
 __all__ = [
     "SGD",
     "Adam",
+    "Affine",
     "ArrayData",
     "BatchNorm",
     "Conv2D",

@@ -39,10 +39,11 @@ PATHS = {"auto": "auto", "layers": False, "fused": True}
 DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
     "toy1d": {
         "model": "toy1d",
-        "iterations": 3000,
+        "iterations": 6000,
         "batch_size": 64,
+        "k": 2,
         "optimizer": "sgd",
-        "lr": 0.05,
+        "lr": 0.01,
         "momentum": 0.5,
     },
     "ring8": {

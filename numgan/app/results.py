@@ -215,6 +215,7 @@ def evaluate_run(run_dir: Path, n_samples: int, out: IO[str] | None = None) -> d
         a_fake = gan.D.forward(x_gen[:, None], training=False)
         value = objective.value(a_real, a_fake)
         optimum = objective.value_at_optimum
+        optimum_text = "-log 4" if optimum == metrics.OPTIMAL_VALUE else "at the optimum"
         result.update(
             mean_d_real=float(objective.score(a_real).mean()),
             mean_abs_d_minus_dstar=float(np.abs(d - d_star).mean()),
@@ -228,7 +229,7 @@ def evaluate_run(run_dir: Path, n_samples: int, out: IO[str] | None = None) -> d
         print(
             f"mean D(x) on data {result['mean_d_real']:.3f} (1/2 at the optimum); "
             f"mean |D - D*| {result['mean_abs_d_minus_dstar']:.3f} (5-95% of the data); "
-            f"{objective.value_label} {value:.4f} ({optimum:.4f} at the optimum); "
+            f"{objective.value_label} {value:.4f} ({optimum_text} = {optimum:.4f}); "
             f"generated mean {x_gen.mean():.3f} "
             f"std {x_gen.std():.3f}, data mean {x_data.mean():.3f} std {x_data.std():.3f}",
             file=out,

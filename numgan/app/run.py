@@ -42,7 +42,7 @@ import numpy as np
 from .. import kernels
 from ..data import PIXEL_RANGES, Dataset, load_dataset
 from ..fileio import atomic_write, remove_temporaries
-from ..gan import GAN, DivergenceError, Trainer, checkpoint, models
+from ..gan import GAN, DivergenceError, GaussianNoise, Trainer, checkpoint, models
 from ..gan.checkpoint import CheckpointError
 from ..gan.objectives import CrossEntropy, FeatureMatching, LeastSquares, Objective
 from ..gan.progress import TrainingProgress
@@ -81,11 +81,28 @@ def pixel_range(config: TrainConfig) -> tuple[float, float]:
     return PIXEL_RANGES[config.output]
 
 
+def data_loc_scale(data: Dataset) -> tuple[float, float]:
+    """The mean and standard deviation of 1-D data: a Gaussian's own, else the training split's."""
+    if data.is_sampler and hasattr(data.samples, "mu"):
+        return float(data.samples.mu), float(data.samples.sigma)
+    x = data.sample(100_000, np.random.default_rng(0)) if data.is_sampler else data.train
+    x = np.asarray(x, dtype=np.float64)
+    return float(x.mean()), float(x.std()) or 1.0
+
+
 def build_gan(config: TrainConfig, data: Dataset) -> GAN:
     """The config's model preset, sized for the data."""
     out = "linear" if data.image_shape is None else config.output
     try:
-        gan = models.build(config.model, data_dim=data.dim, out=out, image_shape=data.image_shape)
+        loc, scale = data_loc_scale(data) if is_one_d(data) else (0.0, 1.0)
+        gan = models.build(
+            config.model,
+            data_dim=data.dim,
+            out=out,
+            image_shape=data.image_shape,
+            data_loc=loc,
+            data_scale=scale,
+        )
         sizes = minibatch_discrimination_sizes(config.minibatch_discrimination)
         if sizes is not None:
             gan = models.with_minibatch_discrimination(gan, kernels=sizes[0], kernel_dims=sizes[1])
@@ -369,7 +386,9 @@ def snapshot1d(config: TrainConfig, data: Dataset, trainer: Trainer) -> dict[str
         "samples": samples,
     }
     if gan.noise.dim == 1:
-        z = np.linspace(-1, 1, 21)[:, None].astype(gan.dtype)
+        # z's range: U(-1, 1)'s, or two standard deviations either side for a Gaussian prior
+        reach = 2.0 * gan.noise.std if isinstance(gan.noise, GaussianNoise) else 1.0
+        z = np.linspace(-reach, reach, 21)[:, None].astype(gan.dtype)
         snap.update(z=z.ravel(), g_of_z=gan.G.forward(z, training=False).ravel())
     return snap
 

@@ -18,7 +18,8 @@ This module removes that cost without forking the layer semantics:
   no arrays.
 
 It applies when both networks are Dense layers each followed by at most one of ReLU,
-LeakyReLU, Tanh or Sigmoid, every product is at most ``FUSED_MAX_MACS``
+LeakyReLU, Tanh or Sigmoid (either may start with a fixed Affine, and G may end with one: a
+change of units, applied as inputs are copied in), every product is at most ``FUSED_MAX_MACS``
 multiply-adds (larger ones belong to BLAS, through the layer path), both optimisers are
 SGD, and the backend is numba.
 """
@@ -35,7 +36,7 @@ from ..kernels.dense import dense_backward_nb, matmul_bias_nb
 from ..kernels.elementwise import logistic
 from ..kernels.loss import sigmoid_cross_entropy_nb
 from ..kernels.optim import sgd_momentum_nb
-from ..nn import SGD, Dense, LeakyReLU, Sigmoid, Tanh
+from ..nn import SGD, Affine, Dense, LeakyReLU, Sigmoid, Tanh
 
 IDENTITY, LEAKY, TANH, SIGMOID = 0, 1, 2, 3
 
@@ -45,9 +46,24 @@ IDENTITY, LEAKY, TANH, SIGMOID = 0, 1, 2, 3
 FUSED_MAX_MACS = 32_768
 
 
-def _encode(net):
-    """[(Dense, activation code, alpha)] for a stack of Dense + optional activation, or None."""
-    plan, layers, i = [], net.layers, 0
+def _units(net, *, end: bool):
+    """(layers, (scale, shift) in, (scale, shift) out): a network without the Affine it may
+    start with, and, if ``end``, the one it may end with; (1, 0) where there is none."""
+    layers, first, last = list(net.layers), (1.0, 0.0), (1.0, 0.0)
+    if layers and type(layers[0]) is Affine:
+        first, layers = (layers[0].scale, layers[0].shift), layers[1:]
+    if end and layers and type(layers[-1]) is Affine:
+        last, layers = (layers[-1].scale, layers[-1].shift), layers[:-1]
+    return layers, first, last
+
+
+def _encode(net, *, end: bool = False):
+    """[(Dense, activation code, alpha)] for a stack of Dense + optional activation, or None.
+
+    The stack may start with an Affine and, if ``end`` (G), end with one: see ``_units``."""
+    plan, (layers, _, _), i = [], _units(net, end=end), 0
+    if not layers:
+        return None
     while i < len(layers):
         dense = layers[i]
         if type(dense) is not Dense:
@@ -79,8 +95,8 @@ def fusable(gan, opt_g, opt_d, batch_size: int, objective=None) -> bool:
         return False
     if type(opt_g) is not SGD or type(opt_d) is not SGD:
         return False
-    for net in (gan.G, gan.D):
-        plan = _encode(net)
+    for net, end in ((gan.G, True), (gan.D, False)):
+        plan = _encode(net, end=end)
         if plan is None:
             return False
         for dense, _, _ in plan:
@@ -161,6 +177,14 @@ def _backward(p, g, layout, act, alpha, h, dh, m, param_grads, input_grad):
 
 
 @jit
+def _affine_into(dst, src, units):
+    """dst = src * units[0] + units[1], elementwise, in the buffers' dtype (as Affine does)."""
+    for i in range(src.shape[0]):
+        for j in range(src.shape[1]):
+            dst[i, j] = src[i, j] * units[0] + units[1]
+
+
+@jit
 def _mean_sigmoid(a):
     total = 0.0
     for i in range(a.shape[0]):
@@ -169,7 +193,7 @@ def _mean_sigmoid(a):
 
 
 @jit
-def _iteration(G, D, z_d, x_d, z_g, lr_d, mu_d, lr_g, mu_g, targets, g_scale, stats):
+def _iteration(G, D, z_d, x_d, z_g, lr_d, mu_d, lr_g, mu_g, targets, g_scale, stats, units, x_fake):
     """k D steps on (z_d[i], x_d[i]), then one G step on z_g.
 
     G and D are tuples (p, g, v, layout, act, alpha, h, dh): the flat parameters, gradients
@@ -178,20 +202,22 @@ def _iteration(G, D, z_d, x_d, z_g, lr_d, mu_d, lr_g, mu_g, targets, g_scale, st
     targets: (3, m, 1), the cross-entropy targets on data, on fakes, and G's; g_scale: +1 or
     -1 (minimax G minimises minus a cross-entropy).
     stats: d_loss, d_real, d_fake (summed over the k D steps), g_loss.
+    units: (3, 2), (scale, shift) of G's input, G's output and D's input Affine ((1, 0): none);
+    x_fake: (m, nx), G's samples after its output Affine.
     """
     Gp, Gg, Gv, Glayout, Gact, Galpha, Gh, Gdh = G
     Dp, Dg, Dv, Dlayout, Dact, Dalpha, Dh, Ddh = D
     m = z_g.shape[0]
     nz, nx = Glayout[0, 0], Dlayout[0, 0]
     g_out, d_out = Glayout[-1, 4], Dlayout[-1, 4]  # where each network's output lives
-    x_fake = _view(Gh, g_out, m, nx)
     stats[:] = 0.0
     for step in range(z_d.shape[0]):
-        _view(Gh, 0, m, nz)[:, :] = z_d[step]
+        _affine_into(_view(Gh, 0, m, nz), z_d[step], units[0])
         _forward(Gp, Glayout, Gact, Galpha, Gh, m)
+        _affine_into(x_fake, _view(Gh, g_out, m, nx), units[1])
         Dg[:] = 0.0
         for x, half, col in ((x_d[step], 0, 1), (x_fake, 1, 2)):
-            _view(Dh, 0, m, nx)[:, :] = x
+            _affine_into(_view(Dh, 0, m, nx), x, units[2])
             _forward(Dp, Dlayout, Dact, Dalpha, Dh, m)
             a, da = _view(Dh, d_out, m, 1), _view(Ddh, d_out, m, 1)
             stats[0] += sigmoid_cross_entropy_nb(a, targets[half], 1.0, da)
@@ -199,14 +225,18 @@ def _iteration(G, D, z_d, x_d, z_g, lr_d, mu_d, lr_g, mu_g, targets, g_scale, st
             _backward(Dp, Dg, Dlayout, Dact, Dalpha, Dh, Ddh, m, True, False)
         sgd_momentum_nb(Dp, Dg, Dv, lr_d[step], mu_d[step])
     Gg[:] = 0.0
-    _view(Gh, 0, m, nz)[:, :] = z_g
+    _affine_into(_view(Gh, 0, m, nz), z_g, units[0])
     _forward(Gp, Glayout, Gact, Galpha, Gh, m)
-    _view(Dh, 0, m, nx)[:, :] = x_fake
+    _affine_into(x_fake, _view(Gh, g_out, m, nx), units[1])
+    _affine_into(_view(Dh, 0, m, nx), x_fake, units[2])
     _forward(Dp, Dlayout, Dact, Dalpha, Dh, m)
     a, da = _view(Dh, d_out, m, 1), _view(Ddh, d_out, m, 1)
     stats[3] = sigmoid_cross_entropy_nb(a, targets[2], g_scale, da)
     _backward(Dp, Dg, Dlayout, Dact, Dalpha, Dh, Ddh, m, False, True)  # dx only
-    _view(Gdh, g_out, m, nx)[:, :] = _view(Ddh, 0, m, nx)
+    dx, dg = _view(Ddh, 0, m, nx), _view(Gdh, g_out, m, nx)
+    for i in range(m):  # back through D's input Affine, then G's output Affine
+        for j in range(nx):
+            dg[i, j] = (dx[i, j] * units[2, 0]) * units[1, 0]
     _backward(Gp, Gg, Glayout, Gact, Galpha, Gh, Gdh, m, True, False)
     sgd_momentum_nb(Gp, Gg, Gv, lr_g, mu_g)
 
@@ -221,8 +251,10 @@ class FusedStep:
         self.targets[0], self.targets[1], self.targets[2] = t_real, t_fake, t_g
         self.opt_g, self.opt_d, self.k = opt_g, opt_d, k
         self.nets = []
-        for net, opt in ((gan.G, opt_g), (gan.D, opt_d)):
-            plan = _encode(net)
+        (_, g_in, g_out), (_, d_in, _) = _units(gan.G, end=True), _units(gan.D, end=False)
+        self.units = np.array([g_in, g_out, d_in], dtype=dtype)
+        for net, opt, end in ((gan.G, opt_g, True), (gan.D, opt_d, False)):
+            plan = _encode(net, end=end)
             opt._bind(net)  # creates the velocity the layer path would use
             widths = [plan[0][0].in_features] + [d.out_features for d, _, _ in plan]
             off_h = np.concatenate([[0], np.cumsum([m * w for w in widths])])
@@ -252,6 +284,7 @@ class FusedStep:
         self.x_d = np.zeros((k, m, self.nets[1][3][0, 0]), dtype=dtype)
         self.lr_d, self.mu_d = np.zeros(k), np.zeros(k)
         self.stats = np.zeros(4)
+        self.x_fake = np.zeros((m, self.nets[1][3][0, 0]), dtype=dtype)
 
     def run(self, z_g: np.ndarray) -> np.ndarray:
         """One iteration on the minibatches already copied into ``z_d``/``x_d``, and z_g."""
@@ -273,6 +306,8 @@ class FusedStep:
             self.targets,
             self.g_scale,
             self.stats,
+            self.units,
+            self.x_fake,
         )
         opt_d.t += self.k
         opt_g.t += 1

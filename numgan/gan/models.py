@@ -3,7 +3,9 @@
 Each builder returns an uninitialised GAN: the Trainer's seed draws the weights, so one seed fixes
 the whole run.  ``build(name, data_dim=..., out=...)`` is what ``numgan train --model NAME`` calls.
 
-    toy1d        G, D: 1-16-16-1 LeakyReLU MLPs, z ~ U(-1, 1): the 1-D toy of the paper's Figure 1
+    toy1d        G, D: 1-16-16-1 LeakyReLU MLPs, z ~ N(0, 1), in the data's standard units (G's
+                 output is mu + sigma * MLP(z), D reads (x - mu) / sigma): the 1-D toy of the
+                 paper's Figure 1
     toy2d        G: 2-128-128-128-2 ReLU, z ~ N(0, I_2); D: 2-128-128-128-1 ReLU: 2-D mixtures
     mlp-small    G: 64-256-256-D LeakyReLU, D: D-256-256-1 LeakyReLU: small images (digits)
     paper-mnist  the paper's MNIST pair: G 100-1200-1200-D ReLU, sigmoid out, z ~ U(-1, 1)^100;
@@ -25,6 +27,7 @@ discrimination layer before D's last layer, for any of them (--minibatch-discrim
 from __future__ import annotations
 
 from ..nn import (
+    Affine,
     BatchNorm,
     Conv2D,
     ConvTranspose2D,
@@ -67,11 +70,29 @@ def _with_output(net: Sequential, out: str) -> Sequential:
     return Sequential([*net.layers, Sigmoid() if out == "sigmoid" else Tanh()], dtype=net.dtype)
 
 
-def toy1d(*, hidden: int = 16, noise_dim: int = 1, dtype="float32") -> GAN:
-    """The 1-D toy of the paper's Figure 1: G and D are 1-16-16-1 LeakyReLU MLPs, z ~ U(-1, 1)."""
+def toy1d(
+    *,
+    loc: float = 4.0,
+    scale: float = 0.5,
+    hidden: int = 16,
+    noise_dim: int = 1,
+    dtype="float32",
+) -> GAN:
+    """The 1-D toy of the paper's Figure 1: G and D are 1-16-16-1 LeakyReLU MLPs, z ~ N(0, 1).
+
+    loc, scale: the data's mean and standard deviation (the defaults: Gaussian1D's).  Both
+    networks work in the data's standard units: G outputs loc + scale * MLP(z) and D reads
+    (x - loc) / scale, through fixed Affine layers.  The MLPs' initialisation (zero biases, so
+    every LeakyReLU kink at 0) assumes inputs centred at 0 with unit spread; in the data's own
+    units (N(4, 0.5^2)) D's kinks would all lie outside the data, D would be linear where the
+    data is, and a linear D can only compare means.  With a Gaussian z, p_g = p_data is an
+    affine G, which the MLP represents exactly.
+    """
     G = mlp([noise_dim, hidden, hidden, 1], dtype=dtype)
     D = mlp([1, hidden, hidden, 1], dtype=dtype)
-    return GAN(G, D, UniformNoise(noise_dim))
+    G = Sequential([*G.layers, Affine(scale, loc)], dtype=dtype)
+    D = Sequential([Affine(1.0 / scale, -loc / scale), *D.layers], dtype=dtype)
+    return GAN(G, D, GaussianNoise(noise_dim))
 
 
 def toy2d(*, data_dim: int = 2, hidden: int = 128, noise_dim: int = 2, dtype="float32") -> GAN:
@@ -203,9 +224,14 @@ def build(
     data_dim: int,
     out: str = "sigmoid",
     image_shape: tuple[int, ...] | None = None,
+    data_loc: float = 0.0,
+    data_scale: float = 1.0,
     dtype="float32",
 ) -> GAN:
-    """The preset ``name`` sized for data of ``data_dim`` features (images: ``image_shape``)."""
+    """The preset ``name`` sized for data of ``data_dim`` features (images: ``image_shape``).
+
+    data_loc, data_scale: the data's mean and standard deviation, for toy1d (its units).
+    """
     if name not in PRESETS:
         raise ValueError(f"unknown model {name!r}: choose one of {', '.join(PRESETS)}")
     if name == "dcgan":
@@ -220,7 +246,7 @@ def build(
     if name == "toy1d":
         if data_dim != 1:
             raise ValueError(f"model toy1d is for 1-D data, this data has {data_dim} features")
-        return toy1d(dtype=dtype)
+        return toy1d(loc=data_loc, scale=data_scale, dtype=dtype)
     if name == "toy2d":  # for points; on pixels, G still ends in their range
         gan = toy2d(data_dim=data_dim, dtype=dtype)
         if out != "linear":

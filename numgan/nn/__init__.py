@@ -4,7 +4,7 @@
     dense.py        Dense, Maxout
     minibatch.py    MinibatchDiscrimination
     conv.py         Conv2D, ConvTranspose2D
-    activations.py  LeakyReLU, ReLU, Tanh, Sigmoid
+    activations.py  LeakyReLU, ReLU, Tanh, Sigmoid, and Affine (a fixed change of units)
     norm.py         BatchNorm
     dropout.py      Dropout
     shape.py        Flatten, Reshape
@@ -16,7 +16,7 @@ The arithmetic runs in numgan.kernels; nothing here knows about GANs.
 """
 
 from . import gradcheck
-from .activations import LeakyReLU, ReLU, Sigmoid, Tanh
+from .activations import Affine, LeakyReLU, ReLU, Sigmoid, Tanh
 from .conv import Conv2D, ConvTranspose2D
 from .dense import Dense, Maxout
 from .dropout import Dropout
@@ -28,6 +28,7 @@ from .sequential import NonFiniteInputError, Sequential
 from .shape import Flatten, Reshape
 
 __all__ = [
+    "Affine",
     "SGD",
     "Adam",
     "BatchNorm",

@@ -1,4 +1,5 @@
-"""Elementwise activations: LeakyReLU, ReLU, Tanh, Sigmoid.  Each caches its output."""
+"""Elementwise maps: the activations LeakyReLU, ReLU, Tanh, Sigmoid (each caches its output),
+and Affine, a fixed change of units."""
 
 from __future__ import annotations
 
@@ -70,6 +71,34 @@ class Tanh(Layer):
         dx = np.empty_like(dout)
         ops.tanh_backward(dout, y, dx)
         return dx
+
+
+class Affine(Layer):
+    """y = scale * x + shift, elementwise, with fixed numbers: no parameters, nothing trained.
+
+    backward: dx = scale * dout.      Cached: nothing.
+    A change of units: the 1-D toy's G ends in Affine(sigma, mu) and its D starts with
+    Affine(1 / sigma, -mu / sigma), so both networks work in the data's standard units.
+    """
+
+    def __init__(self, scale: float, shift: float = 0.0) -> None:
+        super().__init__()
+        scale, shift = float(scale), float(shift)
+        if not (np.isfinite(scale) and scale != 0.0 and np.isfinite(shift)):
+            raise ValueError(
+                f"Affine: scale must be finite and non-zero and shift finite, got {scale!r}, "
+                f"{shift!r}"
+            )
+        self.scale, self.shift = scale, shift
+
+    def forward(self, x, training=True):
+        return (x * x.dtype.type(self.scale) + x.dtype.type(self.shift)).astype(x.dtype, copy=False)
+
+    def backward(self, dout, param_grads=True, input_grad=True):
+        return dout * dout.dtype.type(self.scale) if input_grad else None
+
+    def __repr__(self):
+        return f"Affine({self.scale:g}, {self.shift:g})"
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:

@@ -210,7 +210,9 @@ def test_a_least_squares_1d_run_evaluates_and_plots_without_a_sigmoid(backend, t
     run.train(cfg, tmp_path / "r", **quiet)
     out = io.StringIO()
     metrics = results.evaluate_run(tmp_path / "r", 2000, out)
-    assert "-L_D (least squares)" in out.getvalue() and "(-0.2500 at the optimum)" in out.getvalue()
+    assert (
+        "-L_D (least squares)" in out.getvalue() and "(at the optimum = -0.2500)" in out.getvalue()
+    )
     assert metrics["value_gap"] == pytest.approx(metrics["value"] + 0.25)
     names = {path.name for path in results.plot_run(tmp_path / "r", out)}
     assert {"loss_curves.png", "figure1d.png"} <= names

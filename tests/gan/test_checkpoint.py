@@ -251,7 +251,7 @@ def mt19937_json() -> str:
     "changes, phrases",
     [
         ({"G/0.W": np.zeros((3, 16), np.float32)}, ["G/0.W has shape (3, 16)", "(1, 16)"]),
-        ({"D/2.b": None}, ["does not fit this model: it lacks D/2.b"]),
+        ({"D/3.b": None}, ["does not fit this model: it lacks D/3.b"]),
         ({"G/9.W": np.zeros(2, np.float32)}, ["it has G/9.W, which this model's G has not"]),
         ({"G/0.W": np.full((1, 16), 1e300)}, ["G/0.W holds values beyond float32"]),
         ({"opt_d/velocity": np.zeros(5, np.float32)}, ["opt_d/velocity has shape (5,)"]),

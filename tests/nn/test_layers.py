@@ -59,6 +59,29 @@ def test_tanh_sigmoid(n, d, s, layer):
     assert_all_below(check_layer(layer(), rng.uniform(-3.0, 3.0, size=(n, d)), rng=rng))
 
 
+@given(
+    n=batch,
+    d=width,
+    s=seed,
+    scale=st.floats(min_value=-4.0, max_value=4.0).filter(lambda v: abs(v) > 0.1),
+    shift=st.floats(min_value=-5.0, max_value=5.0),
+)
+def test_affine(n, d, s, scale, shift):
+    """The fixed change of units: dx = scale * dout, nothing trained, nothing cached."""
+    rng = np.random.default_rng(s)
+    layer = ng.Affine(scale, shift)
+    x = rng.normal(size=(n, d))
+    np.testing.assert_allclose(layer.forward(x), scale * x + shift, rtol=1e-15, atol=1e-15)
+    assert layer.params == {} and layer.forward(x.astype(np.float32)).dtype == np.float32
+    assert_all_below(check_layer(layer, x, rng=rng))
+
+
+@pytest.mark.parametrize("args", [(0.0, 1.0), (float("inf"), 0.0), (1.0, float("nan"))])
+def test_affine_refuses_a_change_of_units_that_is_not_one(args):
+    with pytest.raises(ValueError, match="scale must be finite and non-zero"):
+        ng.Affine(*args)
+
+
 def random_batchnorm(rng, d, *, running=False):
     layer = ng.BatchNorm(d, dtype=F64)
     layer.params["gamma"][:] = rng.uniform(0.5, 2.0, size=d) * rng.choice([-1, 1], size=d)
