@@ -825,8 +825,11 @@ def metric_dots(panels: Sequence[Mapping], path: PathLike | None) -> str | Figur
     path = _check_path(path, func)
     if not panels:
         raise ValueError(f"{func}: give at least one panel")
-    widest = max(len(p["labels"]) for p in panels)
-    fig = _new_figure(min(16.0, max(4.5, 2.0 + 0.6 * widest)), 3.2 * len(panels))
+    # Configurations down the side, best at the top: their names (a sweep's run names, up to
+    # 200 characters) stay readable, however many and however long.
+    rows = max(len(p["labels"]) for p in panels)
+    longest = max((len(str(label)) for p in panels for label in p["labels"]), default=1)
+    fig = _new_figure(min(22.0, 4.5 + 0.065 * longest), (0.32 * rows + 1.1) * len(panels) + 0.4)
     for p in panels:
         labels, values = list(p["labels"]), list(p["values"])
         if len(labels) != len(values):
@@ -840,17 +843,17 @@ def metric_dots(panels: Sequence[Mapping], path: PathLike | None) -> str | Figur
             v = v[np.isfinite(v)]
             if not len(v):
                 continue
-            # Seeds that tie (modes are whole numbers) spread sideways, so each dot shows.
+            # Seeds that tie (modes are whole numbers) spread across the row, so each dot shows.
             offsets = np.linspace(-0.15, 0.15, len(v)) if len(v) > 1 else np.zeros(1)
-            ax.scatter(i + offsets, v, s=22, color="C0", zorder=3)
-            ax.hlines(v.mean(), i - 0.3, i + 0.3, color="C3", lw=2, zorder=2)
+            ax.scatter(v, i + offsets, s=22, color="C0", zorder=3)
+            ax.vlines(v.mean(), i - 0.3, i + 0.3, color="C3", lw=2, zorder=2)
         if all(float(x).is_integer() for v in values for x in np.ravel(v) if np.isfinite(x)):
-            ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # modes: whole numbers
-        ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize=8)
-        ax.set_xlim(-0.6, len(labels) - 0.4)
-        ax.set_ylabel(str(p["ylabel"]))
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # modes: whole numbers
+        ax.set_yticks(range(len(labels)), labels, fontsize=8)
+        ax.set_ylim(len(labels) - 0.4, -0.6)  # the first (best) configuration at the top
+        ax.set_xlabel(str(p["ylabel"]))
         ax.set_title(str(p["title"]))
-        ax.grid(axis="y", alpha=0.25)
+        ax.grid(axis="x", alpha=0.25)
     handles = [
         Line2D([], [], ls="", marker="o", ms=5, color="C0", label="one seed"),
         Line2D([], [], color="C3", lw=2, label="mean over seeds"),

@@ -529,28 +529,49 @@ def test_figure1d_without_noise_arrows_has_no_empty_z_row():
 
 
 def test_metric_dots_draws_each_seed_and_each_mean():
+    """Configurations down the side (best at the top), the metric along x."""
     fig = plots.metric_dots(sweep_panels(), None)
     ring, grid = fig.axes
-    assert [t.get_text() for t in ring.get_xticklabels()] == ["lr=0.001", "lr=0.0002"]
+    assert [t.get_text() for t in ring.get_yticklabels()] == ["lr=0.001", "lr=0.0002"]
+    assert ring.get_ylim()[0] > ring.get_ylim()[1]  # row 0, the best, on top
     dots = [c.get_offsets() for c in ring.collections if isinstance(c, PathCollection)]
-    ys = sorted(float(y) for offsets in dots for _, y in offsets)
-    assert ys == [6.0, 7.0, 7.0, 8.0, 8.0]
-    # One dot per seed, sideways around its configuration's position (0 and 1).
-    xs = [float(x) for offsets in dots for x, _ in offsets]
-    assert sum(abs(x) < 0.5 for x in xs) == 3 and sum(abs(x - 1) < 0.5 for x in xs) == 2
+    xs = sorted(float(x) for offsets in dots for x, _ in offsets)
+    assert xs == [6.0, 7.0, 7.0, 8.0, 8.0]
+    # One dot per seed, spread around its configuration's row (0 and 1).
+    ys = [float(y) for offsets in dots for _, y in offsets]
+    assert sum(abs(y) < 0.5 for y in ys) == 3 and sum(abs(y - 1) < 0.5 for y in ys) == 2
     lines = [c for c in ring.collections if isinstance(c, LineCollection)]
-    means = sorted(float(seg[0][1]) for c in lines for seg in c.get_segments())
+    means = sorted(float(seg[0][0]) for c in lines for seg in c.get_segments())
     assert means == pytest.approx([6.5, 23 / 3])
     # NaN and an empty list: a configuration with no finished run draws nothing.
     grid_dots = [c.get_offsets() for c in grid.collections if isinstance(c, PathCollection)]
-    assert [float(y) for offsets in grid_dots for _, y in offsets] == [20.0]
-    assert ring.get_ylabel() == "modes" and grid.get_title() == "grid25"
+    assert [float(x) for offsets in grid_dots for x, _ in offsets] == [20.0]
+    assert ring.get_xlabel() == "modes" and grid.get_title() == "grid25"
     # Whole-number metrics (modes) get whole-number ticks; others keep matplotlib's.
-    assert all(float(t).is_integer() for t in ring.get_yticks())
+    assert all(float(t).is_integer() for t in ring.get_xticks())
     fractions = [{"title": "t", "ylabel": "high_quality", "labels": ["a"], "values": [[0.2, 0.3]]}]
     assert not all(
-        float(t).is_integer() for t in plots.metric_dots(fractions, None).axes[0].get_yticks()
+        float(t).is_integer() for t in plots.metric_dots(fractions, None).axes[0].get_xticks()
     )
+
+
+def test_metric_dots_keeps_long_names_readable(tmp_path):
+    """A sweep's run names run to 150 characters: the figure widens for them, and saving it
+    warns of nothing (constrained layout fits every label)."""
+    import warnings
+
+    name = ",".join(f"setting_{i}=value" for i in range(10))
+    panel = {
+        "title": "grid25",
+        "ylabel": "modes",
+        "labels": [name, name[::-1]],
+        "values": [[1, 2], [3]],
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plots.metric_dots([panel], tmp_path / "long.png")
+    fig = plots.metric_dots([panel], None)
+    assert fig.get_figwidth() > 4.5 + 0.06 * len(name)
 
 
 def test_metric_dots_refuses_mismatched_labels_and_values():
