@@ -163,6 +163,7 @@ def toy_config(path: str):
         {
             "dataset": "toy1d",
             "iterations": 30,
+            "k": 1,  # one D step per iteration: the call counts below are iterations
             "seed": 3,
             "path": path,
             "checkpoint_every": 5,

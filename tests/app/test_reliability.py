@@ -214,7 +214,7 @@ def test_a_resume_cannot_change_what_the_run_was(tmp_path):
     before = {p.name: p.read_bytes() for p in run.rglob("*") if p.is_file()}
     one_line_error(
         numgan("train", "--resume", str(run), "--iterations", "20", "--lr", "0.5"),
-        "has lr = 0.05, not 0.5",
+        "has lr = 0.01, not 0.5",
         "a resumed run keeps its settings",
     )
     config = run / "config.toml"

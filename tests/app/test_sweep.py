@@ -26,7 +26,7 @@ import pytest
 
 from numgan.app import sweep as sweep_module
 from numgan.app.cli import main
-from numgan.app.config import RunError
+from numgan.app.config import RunError, resolve_config
 from numgan.app.summary import result_rows
 from numgan.app.sweep import Task, read_sweep, run_sweep, run_task
 
@@ -457,9 +457,18 @@ def test_the_sweep_files_in_the_docs_and_examples_are_valid(backend, tmp_path):
         page: re.findall(r"```toml\n(.*?)```", (root / page).read_text(), re.S)
         for page in ("README.md", "docs/sweeps.md")
     }
-    texts = [p.read_text() for p in sorted((root / "examples").glob("*.toml"))]
+    # examples/ holds sweep files and numgan train config files (flat tables of settings).
+    examples = sorted((root / "examples").glob("*.toml"))
+    sweeps = [
+        p
+        for p in examples
+        if re.search(r"^(seeds|\[base\]|\[grid\]|\[\[runs\]\])", p.read_text(), re.M)
+    ]
+    for path in set(examples) - set(sweeps):
+        assert resolve_config({}, config_file=str(path)).dataset in ("ring8", "grid25")
+    texts = [p.read_text() for p in sweeps]
     texts += [text for found in blocks.values() for text in found]
-    assert len(texts) >= 4
+    assert len(texts) >= 4 and len(sweeps) >= 4
     for i, text in enumerate(texts):
         assert read_sweep(write(tmp_path, text, f"{i}.toml")).runs
     # The names docs/sweeps.md gives for its first file.
