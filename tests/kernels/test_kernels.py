@@ -138,9 +138,10 @@ def test_batchnorm(dtype, training, shape):
         (_, nb), (_, ev) = both("batchnorm_eval", x, gamma, beta, *running, 1e-5, *buffers)
         for i in (6, 7, 8):  # xhat, s, out
             close(nb[i], ev[i], dtype, scale=10)
-        expected = gamma[:, None] * (x - running[0][:, None]) / np.sqrt(running[1] + 1e-5)[
-            :, None
-        ] + beta[:, None]
+        expected = (
+            gamma[:, None] * (x - running[0][:, None]) / np.sqrt(running[1] + 1e-5)[:, None]
+            + beta[:, None]
+        )
         close(ev[8], expected, dtype, scale=10)
     xhat, s = ref[4], ref[5]
     dout = rng.normal(size=shape).astype(dtype)
