@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..kernels import ops
-from .layer import INITS, Layer, _draw_weights, _empty_params
+from .layer import INITS, Layer, _check_rows, _draw_weights, _empty_params
 
 
 class _Affine(Layer):
@@ -33,11 +33,7 @@ class _Affine(Layer):
         self._initialized = True
 
     def output_shape(self, in_shape):
-        if in_shape is not None and tuple(in_shape) != self.in_shape:
-            raise ValueError(
-                f"{self!r} expects samples of shape {self.in_shape} (N, {self.in_shape[0]}); "
-                "put a Flatten() before it for images"
-            )
+        _check_rows(self, in_shape)
         return (self.width,)
 
     def _check_ready(self, x):

@@ -204,6 +204,15 @@ class Layer(Widths):
         return f"{type(self).__name__}()"
 
 
+def _check_rows(layer: Layer, in_shape: Shape | None) -> None:
+    """A layer that reads rows (N, D_in): refuse samples of another shape, pointing at Flatten."""
+    if in_shape is not None and tuple(in_shape) != layer.in_shape:
+        raise ValueError(
+            f"{layer!r} expects samples of shape {layer.in_shape} (N, {layer.in_shape[0]}); "
+            "put a Flatten() before it for images"
+        )
+
+
 def _empty_params(dtype, **shapes: tuple[int, ...]) -> tuple[dict, dict]:
     params = {k: np.zeros(s, dtype=dtype) for k, s in shapes.items()}
     grads = {k: np.zeros(s, dtype=dtype) for k, s in shapes.items()}

@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from ..kernels import ops
-from .layer import Layer, _draw_weights, _empty_params
+from .layer import Layer, _check_rows, _draw_weights, _empty_params
 
 
 class MinibatchDiscrimination(Layer):
@@ -108,11 +108,7 @@ class MinibatchDiscrimination(Layer):
         self._initialized = True
 
     def output_shape(self, in_shape):
-        if in_shape is not None and tuple(in_shape) != self.in_shape:
-            raise ValueError(
-                f"{self!r} expects samples of shape {self.in_shape} (N, {self.in_shape[0]}); "
-                "put a Flatten() before it for images"
-            )
+        _check_rows(self, in_shape)
         return (self.in_shape[0] + self.kernels,)
 
     def extra_values(self, in_shape) -> int:
