@@ -9,12 +9,19 @@ import numgan as ng
 from numgan.gan.fused import fusable
 
 
-def toy_trainer(fused, dtype="float32", g_loss="non-saturating", k=2, optim=ng.SGD, seed=0):
+def toy_trainer(
+    fused, dtype="float32", g_loss="non-saturating", k=2, optim=ng.SGD, seed=0, units=False
+):
+    """units=True: G ends with Affine(0.5, 4) and D starts with Affine(2, -8), a change of units
+    as the toy1d preset has, which the fused step applies as it copies inputs in."""
     G = ng.models.mlp([2, 16, 16, 2], dtype=dtype)
     G.layers.append(ng.Tanh())  # exercise an activation after the last Dense too
+    if units:
+        G.layers.append(ng.Affine(0.5, 4.0))
     G = ng.Sequential(G.layers, dtype=dtype)
     D = ng.Sequential(
         [
+            *([ng.Affine(2.0, -8.0)] if units else []),
             ng.Dense(2, 16, init="glorot"),
             ng.ReLU(),
             ng.Dense(16, 8, init="glorot"),
@@ -24,7 +31,7 @@ def toy_trainer(fused, dtype="float32", g_loss="non-saturating", k=2, optim=ng.S
         dtype=dtype,
     )
     gan = ng.GAN(G, D, ng.GaussianNoise(2))
-    data = np.random.default_rng(1).normal(size=(500, 2)) * 0.5
+    data = np.random.default_rng(1).normal(size=(500, 2)) * 0.5 + (4.0 if units else 0.0)
     kwargs = {"lr": ng.ExponentialDecay(0.05, factor=1.01), "momentum": ng.LinearRamp(0.5, 0.7, 10)}
     opts = (ng.SGD(**kwargs), ng.SGD(**kwargs)) if optim is ng.SGD else (optim(), optim())
     return ng.Trainer(
@@ -62,6 +69,34 @@ def test_fused_matches_the_layers(backend, dtype, tol, g_loss):
     assert fused.opt_d.t == layers.opt_d.t == 40 and fused.opt_g.t == layers.opt_g.t == 20
     # Both paths drew the same minibatches: the run's Generator is in the same state.
     assert fused.rng.bit_generator.state == layers.rng.bit_generator.state
+
+
+@pytest.mark.parametrize("dtype, tol", [("float64", 1e-10), ("float32", 1e-4)])
+def test_fused_applies_a_change_of_units_as_the_layers_do(dtype, tol):
+    """Affine at D's input and G's output: the fused step scales the inputs it copies in and
+    the gradient it passes from D to G, and ends where the layer path does."""
+    if ng.get_backend() != "numba":  # Numba-only: "auto" must pick the layers
+        assert not toy_trainer("auto", dtype, units=True).uses_fused
+        return
+    fused = toy_trainer(True, dtype, units=True)
+    layers = toy_trainer(False, dtype, units=True)
+    h_fused, h_layers = fused.train(20), layers.train(20)
+    assert fused.uses_fused
+    for key in h_fused:
+        np.testing.assert_allclose(h_fused[key], h_layers[key], rtol=tol, atol=tol)
+    for net_f, net_l in ((fused.gan.G, layers.gan.G), (fused.gan.D, layers.gan.D)):
+        np.testing.assert_allclose(net_f.flat_params, net_l.flat_params, rtol=tol, atol=tol)
+    # The control: without the change of units the same seed ends elsewhere.
+    plain = toy_trainer(True, dtype)
+    plain.train(20)
+    assert not np.allclose(plain.gan.G.flat_params, fused.gan.G.flat_params)
+
+
+def test_an_affine_inside_a_network_is_not_fused():
+    trainer = toy_trainer(None, units=True)
+    D = trainer.gan.D
+    inner = ng.Sequential([D.layers[1], D.layers[2], ng.Affine(2.0), *D.layers[3:]])
+    assert not fusable(ng.GAN(trainer.gan.G, inner, trainer.gan.noise), ng.SGD(), ng.SGD(), 32)
 
 
 def test_fused_step_keeps_d_and_g_steps_apart():
