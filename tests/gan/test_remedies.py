@@ -241,3 +241,16 @@ def test_replay_is_saved_and_resumed_bit_for_bit(tmp_path):
     ng.gan.checkpoint.save(tmp_path / "plain.npz", plain)
     with pytest.raises(ng.gan.checkpoint.CheckpointError, match="has replay"):
         ng.gan.checkpoint.restore(trainer(), ng.gan.checkpoint.load(tmp_path / "plain.npz"))
+
+
+def test_mismatched_samples_and_features_are_refused_in_one_line():
+    buffer = ReplayBuffer(0.5, capacity=4)
+    rng = np.random.default_rng(0)
+    buffer.push(np.zeros((2, 3)), rng)
+    with pytest.raises(ValueError, match=r"samples of shape \(5,\) for a buffer of \(3,\)"):
+        buffer.push(np.zeros((2, 5)), rng)
+    with pytest.raises(ValueError, match="must have the same shape per sample"):
+        FeatureMatching().g_loss_features(np.zeros((4, 3)), np.zeros((4, 2)))
+    with pytest.raises(ValueError, match="feature matching needs a data minibatch"):
+        trainer = ng.Trainer(small_gan(), data(), batch_size=4, objective=FeatureMatching())
+        trainer.g_step(np.zeros((4, 2)))
