@@ -30,7 +30,7 @@ _SOURCES = {
         "kernels": "get_backend set_backend",
         "nn": "SGD Adam Affine BatchNorm Conv2D ConvTranspose2D Dense Dropout ExponentialDecay "
         "Flatten Layer LeakyReLU LinearRamp Maxout MinibatchDiscrimination NotInitializedError "
-        "ReLU Reshape Sequential Sigmoid Tanh gradcheck",
+        "Parallel ReLU Reshape Sequential Sigmoid Tanh gradcheck",
     }.items()
     for name in names.split()
 }
@@ -80,6 +80,7 @@ if TYPE_CHECKING:  # what the names are, for type checkers and editors
         Maxout,
         MinibatchDiscrimination,
         NotInitializedError,
+        Parallel,
         ReLU,
         Reshape,
         Sequential,
@@ -134,6 +135,7 @@ __all__ = [
     "Maxout",
     "MinibatchDiscrimination",
     "NotInitializedError",
+    "Parallel",
     "Objective",
     "ReLU",
     "ReplayBuffer",

@@ -6,6 +6,7 @@
     conv.py         Conv2D, ConvTranspose2D
     activations.py  LeakyReLU, ReLU, Tanh, Sigmoid, and Affine (a fixed change of units)
     norm.py         BatchNorm
+    parallel.py     Parallel: branches on parts of the input, joined (a conditional GAN's nets)
     dropout.py      Dropout
     shape.py        Flatten, Reshape
     sequential.py   Sequential: a stack of layers with the same contract as one layer
@@ -24,6 +25,7 @@ from .layer import Layer, NotInitializedError
 from .minibatch import MinibatchDiscrimination
 from .norm import BatchNorm
 from .optim import SGD, Adam, ExponentialDecay, LinearRamp
+from .parallel import Parallel
 from .sequential import NonFiniteInputError, Sequential
 from .shape import Flatten, Reshape
 
@@ -45,6 +47,7 @@ __all__ = [
     "MinibatchDiscrimination",
     "NonFiniteInputError",
     "NotInitializedError",
+    "Parallel",
     "ReLU",
     "Reshape",
     "Sequential",

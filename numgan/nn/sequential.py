@@ -129,10 +129,12 @@ class Sequential(Widths):
         return all(layer.initialized for layer in self.layers)
 
     def bind_rng(self, rng: np.random.Generator) -> None:
-        """Give every random layer (Dropout) the run's Generator."""
+        """Give every random layer (Dropout, also inside a Parallel) the run's Generator."""
         for layer in self.layers:
             if isinstance(layer, Dropout):
                 layer.rng = rng
+            elif hasattr(layer, "bind_rng"):
+                layer.bind_rng(rng)
 
     def train(self) -> Sequential:
         self.training = True
