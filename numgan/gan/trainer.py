@@ -72,13 +72,28 @@ class GaussianNoise:
         return f"GaussianNoise({self.dim}, std={self.std})"
 
 
+def one_hot(y: np.ndarray, num_classes: int, dtype=np.float32) -> np.ndarray:
+    """Class labels y (n,) in 0..num_classes-1 (checked by GAN.labels) -> rows (n, num_classes)
+    with a 1 in column y[i] of row i and 0 elsewhere."""
+    out = np.zeros((len(y), num_classes), dtype=dtype)
+    out[np.arange(len(y)), y] = 1
+    return out
+
+
 class GAN:
     """A generator G: z -> x, a discriminator D: x -> logit, and the noise prior p_g(z).
 
     D(x) = sigmoid(D's logit); D's last layer must have one output and no sigmoid.
+
+    num_classes: K for a conditional GAN (Mirza & Osindero 2014), G(z, y) and D(x, y), None
+    (the default) for the 2014 GAN.  Both networks then read a label as a one-hot row joined to
+    their usual input: G reads [z, y] of width D_z + K, D reads [x, y] of width D_x + K
+    (``g_input``, ``d_input``); a ``Parallel`` first layer gives each its own branch.
     """
 
-    def __init__(self, G: Sequential, D: Sequential, noise) -> None:
+    def __init__(
+        self, G: Sequential, D: Sequential, noise, *, num_classes: int | None = None
+    ) -> None:
         for name, net in (("G", G), ("D", D)):
             if not isinstance(net, Sequential):
                 raise TypeError(
@@ -86,21 +101,84 @@ class GAN:
                 )
         if G.dtype != D.dtype:
             raise ValueError(f"GAN: G is {G.dtype} but D is {D.dtype}: build both with one dtype")
-        if G.in_shape is not None and G.in_shape != (noise.dim,):
+        if num_classes is not None and (
+            isinstance(num_classes, bool)
+            or not isinstance(num_classes, (int, np.integer))
+            or num_classes < 2
+        ):
+            raise ValueError(f"GAN: num_classes must be an int >= 2 or None, got {num_classes!r}")
+        K = 0 if num_classes is None else int(num_classes)
+        label = f" + {K} label columns" if K else ""
+        if G.in_shape is not None and G.in_shape != (noise.dim + K,):
             raise ValueError(
-                f"GAN: the noise has {noise.dim} dimensions but G expects samples of shape "
-                f"{G.in_shape}: make them agree"
+                f"GAN: G reads rows of {noise.dim + K} (the noise's {noise.dim}{label}) but G "
+                f"expects samples of shape {G.in_shape}: make them agree"
             )
-        if G.out_shape is not None and D.in_shape is not None and G.out_shape != D.in_shape:
+        out = G.out_shape
+        if K and out is not None and len(out) != 1:
             raise ValueError(
-                f"GAN: G outputs samples of shape {G.out_shape} but D expects {D.in_shape}"
+                f"GAN: a conditional G must output rows (N, features), got samples of shape "
+                f"{out}: end G in a Flatten()"
+            )
+        d_in = None if out is None else ((out[0] + K,) if K else out)
+        if d_in is not None and D.in_shape is not None and d_in != D.in_shape:
+            raise ValueError(
+                f"GAN: G outputs samples of shape {out}{label} but D expects {D.in_shape}"
             )
         if D.out_shape is not None and D.out_shape != (1,):
             raise ValueError(
                 f"GAN: D must end in a single logit (output shape (1,)), got {D.out_shape}"
             )
         self.G, self.D, self.noise = G, D, noise
+        self.num_classes = None if num_classes is None else K
         self.dtype = G.dtype
+
+    @property
+    def conditional(self) -> bool:
+        return self.num_classes is not None
+
+    def g_input(self, z: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
+        """What G reads: z (n, D_z), or [z, one_hot(y)] (n, D_z + K) when conditional."""
+        return self._join(z, y, "g_input")
+
+    def d_input(self, x: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
+        """What D reads: x (n, ...), or [x, one_hot(y)] (n, D_x + K) when conditional."""
+        return self._join(x, y, "d_input")
+
+    def _join(self, h: np.ndarray, y, where: str) -> np.ndarray:
+        if self.num_classes is None:
+            if y is not None:
+                raise ValueError(
+                    f"GAN.{where}: labels given to a GAN without classes: build it with "
+                    "GAN(G, D, noise, num_classes=K)"
+                )
+            return h
+        if y is None:
+            raise ValueError(
+                f"GAN.{where}: a conditional GAN needs labels, one class per sample "
+                f"(0..{self.num_classes - 1})"
+            )
+        h = np.asarray(h)
+        onehot = one_hot(self.labels(y, len(h)), self.num_classes, self.dtype)
+        return np.concatenate([h.reshape(len(h), -1).astype(self.dtype, copy=False), onehot], 1)
+
+    def labels(self, y, n: int) -> np.ndarray:
+        """y as n class labels (n,) int64: an int is repeated n times; checked against K."""
+        if isinstance(y, (int, np.integer)) and not isinstance(y, bool):
+            y = np.full(n, int(y), dtype=np.int64)
+        y = np.asarray(y)
+        if y.shape != (n,) or (y.size and y.dtype.kind not in "iu"):
+            raise ValueError(
+                f"labels must be {n} integer classes (shape ({n},)) or one int, got "
+                f"{y.dtype} of shape {y.shape}"
+            )
+        if y.size and (y.min() < 0 or y.max() >= self.num_classes):
+            bad = int(y.min() if y.min() < 0 else y.max())
+            raise ValueError(
+                f"label {bad} is out of range: this GAN has {self.num_classes} classes "
+                f"(0..{self.num_classes - 1})"
+            )
+        return y.astype(np.int64, copy=False)
 
     def initialize(self, rng: np.random.Generator, *, force: bool = False) -> None:
         """Draw G's then D's parameters from ``rng`` (only those not drawn yet, unless force)."""
@@ -111,16 +189,34 @@ class GAN:
                         layer.reset_parameters(rng)
             net.bind_rng(rng)
 
-    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        """n samples G(z), z ~ p_g(z), with G in eval mode.  (n, D_x)"""
+    def sample(self, n: int, rng: np.random.Generator, *, labels=None) -> np.ndarray:
+        """n samples G(z), z ~ p_g(z), with G in eval mode.  (n, D_x)
+
+        labels: a conditional GAN's classes for the n samples, (n,) ints or one int for all.
+        """
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise ValueError(f"GAN.sample: n must be a whole number >= 1, got {n!r}")
-        return self.G.forward(self.noise.sample(n, rng, self.dtype), training=False)
+        if self.conditional and labels is None:
+            raise ValueError(
+                f"GAN.sample: this GAN is conditional: pass labels= (n classes in "
+                f"0..{self.num_classes - 1}, or one int for all)"
+            )
+        if labels is not None:
+            labels = self.labels(labels, int(n)) if self.conditional else labels
+        z = self.noise.sample(n, rng, self.dtype)
+        return self.G.forward(self.g_input(z, labels), training=False)
 
-    def discriminate(self, x: np.ndarray, objective: Objective | None = None) -> np.ndarray:
+    def discriminate(
+        self, x: np.ndarray, objective: Objective | None = None, *, labels=None
+    ) -> np.ndarray:
         """D(x) as ``objective`` reads D's output (``score``: sigmoid(logit) by default, the
-        output itself for least squares), with D in eval mode.  (n, ...) -> (n, 1)"""
-        a = self.D.forward(x, training=False)
+        output itself for least squares), with D in eval mode.  (n, ...) -> (n, 1)
+
+        labels: a conditional GAN's classes for the rows of x (D(x, y)).
+        """
+        if labels is not None and self.conditional:
+            labels = self.labels(labels, len(x))
+        a = self.D.forward(self.d_input(x, labels), training=False)
         return sigmoid(a) if objective is None else objective.score(a)
 
 
@@ -144,6 +240,30 @@ def feature_matching_step(
     for layer in reversed(f):
         g = layer.backward(g, param_grads=False)
     return loss, g
+
+
+def class_frequencies(data, num_classes: int) -> np.ndarray:
+    """p(y) (num_classes,) that a conditional trainer draws the fakes' labels from: the
+    labelled array's class counts over its rows, or a source's own ``class_frequencies``
+    (the mixtures: uniform over their modes).  Refuses unlabelled data and a class count that
+    differs from the GAN's."""
+    if not callable(getattr(data, "sample_labeled", None)) or data.num_classes is None:
+        raise ValueError(
+            "Trainer: a conditional GAN needs labelled data (an array with labels: "
+            "ArrayData(x, y), or a source with sample_labeled), and this data has no labels"
+        )
+    if data.num_classes != num_classes:
+        raise ValueError(
+            f"Trainer: the data has {data.num_classes} classes but the GAN was built for "
+            f"{num_classes}: build it with num_classes={data.num_classes}"
+        )
+    labels = getattr(data, "labels", None)
+    if labels is not None:
+        return np.bincount(labels, minlength=num_classes) / len(labels)
+    p = getattr(data, "class_frequencies", None)
+    if p is None:
+        return np.full(num_classes, 1.0 / num_classes)
+    return np.asarray(p, dtype=np.float64)
 
 
 class DivergenceError(FloatingPointError):
@@ -188,9 +308,9 @@ def _check_memory(gan: GAN, m: int) -> None:
     memory = physical_memory()
     if memory is None:
         return
-    per_sample = values_per_sample(gan.G, (gan.noise.dim,)) + values_per_sample(
-        gan.D, gan.G.out_shape
-    )
+    K = gan.num_classes or 0  # a conditional GAN's label columns
+    d_in = gan.G.out_shape if not K or gan.G.out_shape is None else (gan.G.out_shape[0] + K,)
+    per_sample = values_per_sample(gan.G, (gan.noise.dim + K,)) + values_per_sample(gan.D, d_in)
     need = m * per_sample * gan.dtype.itemsize * 2  # D sees a real and a fake batch
     if need > memory:
         raise ValueError(
@@ -212,6 +332,7 @@ class Trainer:
                  FeatureMatching draws a data minibatch for each G step too (after z).
     instance_noise: an InstanceNoise: Gaussian noise on every input D sees, in both steps
     replay:      a ReplayBuffer: part of every fake minibatch D sees comes from earlier G(z)
+                 (not with a conditional GAN: the buffer keeps no labels)
     opt_g/opt_d: one optimiser per network (SGD with momentum by default)
     seed:        seeds the run's one Generator: initial weights (of layers not yet initialised),
                  noise, minibatch choice and dropout masks all come from it
@@ -221,6 +342,12 @@ class Trainer:
                  the networks allow it, the layers otherwise; True: fused, or an error saying
                  why it cannot be.  The fused step computes the same algorithm to float32
                  rounding (docs/kernels.md says where its arithmetic differs).
+
+    A conditional GAN (GAN(..., num_classes=K)) plays the same game on labelled data: each D
+    step draws (x, y) with ``data.sample_labeled`` for the real half and labels y' for the
+    fakes from the training set's class frequencies (``class_frequencies``), and D judges
+    [x, y] and [G(z, y'), y']; the G step draws fresh z and y'.  The draws, in order: z, (x, y),
+    y' per D step; z, y' (then x, y for feature matching) for the G step.
 
     ``train(iterations)`` runs that many more iterations and returns the history: a dict of
     arrays, one entry per iteration since the start (see ``HISTORY_KEYS``).  D-side entries are
@@ -270,16 +397,25 @@ class Trainer:
                     f"Trainer: {name} must be a numgan {kind.__name__} or None, got "
                     f"{type(value).__name__}"
                 )
+        if gan.conditional and replay is not None:
+            raise ValueError(
+                "Trainer: replay does not work with a conditional GAN (the buffer keeps "
+                "samples, not their labels): drop replay"
+            )
         self.instance_noise, self.replay = instance_noise, replay
         if isinstance(objective, FeatureMatching):
             objective.feature_layers(len(gan.D.layers))  # f must be part of D: checked now
         self.objective = objective
         self.gan = gan
         self.data = as_data(data)
+        self.label_p = class_frequencies(self.data, gan.num_classes) if gan.conditional else None
         dim = getattr(self.data, "dim", None)
-        if dim is not None and gan.D.in_features is not None and dim != gan.D.in_features:
+        K = gan.num_classes or 0
+        if dim is not None and gan.D.in_features is not None and dim + K != gan.D.in_features:
             raise ValueError(
-                f"Trainer: data samples have {dim} features but D expects {gan.D.in_features}"
+                f"Trainer: data samples have {dim} features"
+                + (f" (+ {K} label columns)" if K else "")
+                + f" but D expects {gan.D.in_features}"
             )
         x = getattr(self.data, "x", None)  # an array's samples: their size is known up front
         self._data_peak = float(np.abs(x).max()) if isinstance(x, np.ndarray) and x.size else 0.0
@@ -310,7 +446,8 @@ class Trainer:
         if fused is True and not self._fusable():
             raise ValueError(
                 "Trainer(fused=True): the fused step needs the numba backend, SGD for both "
-                "networks, cross-entropy with fixed targets, no instance noise or replay, and "
+                "networks, cross-entropy with fixed targets, no instance noise or replay, no "
+                "labels (conditional GAN), and "
                 "G and D made of Dense layers "
                 "each followed by at most one ReLU/LeakyReLU/Tanh/Sigmoid, with every "
                 f'batch * in * out at most {FUSED_MAX_MACS}; use fused="auto" to fall back '
@@ -326,8 +463,17 @@ class Trainer:
         """G's loss of a CrossEntropy objective ("minimax" or "non-saturating"), else None."""
         return getattr(self.objective, "kind", None)
 
-    def d_step(self, x: np.ndarray, z: np.ndarray) -> tuple[float, float, float]:
+    def d_step(
+        self,
+        x: np.ndarray,
+        z: np.ndarray,
+        y: np.ndarray | None = None,
+        y_fake: np.ndarray | None = None,
+    ) -> tuple[float, float, float]:
         """One D update on data x (m, ...) and noise z (m, D_z); G is not touched.
+
+        A conditional GAN also takes the data's labels y (m,) and the fakes' labels y_fake (m,):
+        G makes G(z, y_fake) and D judges [x, y] and [G(z, y_fake), y_fake].
 
         Descends D's loss (for CrossEntropy: L_D = -(1/m) sum [log D(x) + log(1 - D(G(z)))],
         i.e. ascends the printed objective).  The real half is backpropagated before D sees
@@ -335,10 +481,12 @@ class Trainer:
         D's gradients.  Returns (L_D, mean D(x), mean D(G(z))).
         """
         G, D, objective = self.gan.G, self.gan.D, self.objective
-        x_fake = G.forward(z, training=True)
+        gan = self.gan
+        x_fake = G.forward(gan.g_input(z, y_fake), training=True)
         if self.replay is not None:  # a remedy: part of the fakes from earlier G(z)
             x_fake = self.replay.mix(x_fake, self.rng)
         x, x_fake = self._noisy(x), self._noisy(x_fake)  # as they are unless instance noise
+        x, x_fake = gan.d_input(x, y), gan.d_input(x_fake, y_fake)  # [x, y] if conditional
         D.zero_grad()
         a_real = D.forward(x, training=True)
         loss_real, da_real = objective.d_loss_real(a_real, self.rng)
@@ -350,25 +498,42 @@ class Trainer:
         score_real = float(objective.score(a_real).mean())
         return loss_real + loss_fake, score_real, float(objective.score(a_fake).mean())
 
-    def g_step(self, z: np.ndarray, x: np.ndarray | None = None) -> float:
+    def g_step(
+        self,
+        z: np.ndarray,
+        x: np.ndarray | None = None,
+        y_fake: np.ndarray | None = None,
+        y: np.ndarray | None = None,
+    ) -> float:
         """One G update on noise z (m, D_z); D's parameters and gradients are not touched.
 
         dL_G/dx_fake comes from D.backward(..., param_grads=False), then flows into G.
         Feature matching needs a data minibatch x (m, ...): its loss compares D's features
         of x and of G(z), and backpropagates through D's feature layers only.
+        A conditional GAN takes the fakes' labels y_fake (m,) (and x's labels y for feature
+        matching); D reads [G(z, y_fake), y_fake], and of D's input gradient only the columns
+        of G's sample flow back into G (the label columns are not G's output).
         """
-        G, D = self.gan.G, self.gan.D
+        gan, G, D = self.gan, self.gan.G, self.gan.D
         G.zero_grad()
-        x_fake = self._noisy(G.forward(z, training=True))  # d(x + e)/dx = 1: dx passes
+        x_fake = self._noisy(G.forward(gan.g_input(z, y_fake), training=True))  # d(x + e)/dx = 1
+        fake_in = gan.d_input(x_fake, y_fake)
         if isinstance(self.objective, FeatureMatching):  # a remedy: G matches D's features
-            loss, dx_fake = feature_matching_step(D, self.objective, self._noisy(x), x_fake)
+            real_in = gan.d_input(self._noisy(x), y)
+            loss, dx_fake = feature_matching_step(D, self.objective, real_in, fake_in)
         else:
-            a_fake = D.forward(x_fake, training=True)
+            a_fake = D.forward(fake_in, training=True)
             loss, da = self.objective.g_loss(a_fake)
             dx_fake = D.backward(da, param_grads=False)
+        if gan.conditional:  # [dL/dx_fake, dL/dy]: G made only x_fake
+            dx_fake = np.ascontiguousarray(dx_fake[:, : x_fake.shape[1]])
         G.backward(dx_fake, input_grad=False)  # G's input is noise
         self.opt_g.step(G)
         return loss
+
+    def draw_labels(self, m: int) -> np.ndarray:
+        """m labels (m,) for the fakes, at the training data's class frequencies (label_p)."""
+        return self.rng.choice(len(self.label_p), size=m, p=self.label_p)
 
     def _noisy(self, x: np.ndarray) -> np.ndarray:
         """What D sees of x: x itself, or x plus instance noise (numgan/gan/remedies.py)."""
@@ -377,7 +542,7 @@ class Trainer:
         return self.instance_noise.add(x, self.iteration, self.rng)
 
     def _fusable(self) -> bool:
-        if self.instance_noise is not None or self.replay is not None:
+        if self.instance_noise is not None or self.replay is not None or self.gan.conditional:
             return False  # draws between the layers: the layer path keeps them in order
         return fusable(self.gan, self.opt_g, self.opt_d, self.batch_size, self.objective)
 
@@ -456,12 +621,21 @@ class Trainer:
             d_loss = d_real = d_fake = 0.0
             for _ in range(self.k):
                 z = self.gan.noise.sample(m, rng, dtype)
-                x = self.data.sample(m, rng)
-                loss, real, fake = self.d_step(x, z)
+                if self.gan.conditional:  # (x, y) for the real half, labels for the fakes
+                    x, y = self.data.sample_labeled(m, rng)
+                    loss, real, fake = self.d_step(x, z, y, self.draw_labels(m))
+                else:
+                    loss, real, fake = self.d_step(self.data.sample(m, rng), z)
                 d_loss, d_real, d_fake = d_loss + loss, d_real + real, d_fake + fake
             z = self.gan.noise.sample(m, rng, dtype)
-            x = self.data.sample(m, rng) if isinstance(self.objective, FeatureMatching) else None
-            g_loss = self.g_step(z, x)
+            y_fake = self.draw_labels(m) if self.gan.conditional else None
+            x = y = None
+            if isinstance(self.objective, FeatureMatching):
+                if self.gan.conditional:
+                    x, y = self.data.sample_labeled(m, rng)
+                else:
+                    x = self.data.sample(m, rng)
+            g_loss = self.g_step(z, x, y_fake, y)
         entry = {
             "d_loss": d_loss / self.k,
             "g_loss": g_loss,
