@@ -1,4 +1,5 @@
-"""Evaluation: Parzen log-likelihood, mode coverage, nearest neighbours, 1-D diagnostics.
+"""Evaluation: Parzen log-likelihood, mode coverage, nearest neighbours, label fidelity, 1-D
+diagnostics.
 
 A leaf module: every function takes plain arrays, so it scores any generator, numgan's or not.
 All arithmetic is float64, whatever the inputs' dtype.
@@ -21,6 +22,10 @@ memory stays at one batch_size x chunk_size block however many samples there are
 Mode coverage on mixtures (VEEGAN, Srivastava et al., 2017; PacGAN, Lin et al., 2018): a sample
 is high quality when its Euclidean distance to the nearest mode is < 3 sigma; the number of modes
 hit, the fraction of high-quality samples, and KL(histogram of those samples over modes || uniform).
+
+Label fidelity of a class-conditional generator: a classifier trained on real data labels each
+sample G(z, k), and the score is how often that label is the class k the generator was asked for,
+overall and per class.  The labels come in as arrays, from any classifier.
 
 1-D diagnostics for the paper's Figure 1: the optimal discriminator D*(x) = p_data / (p_data + p_g)
 (Proposition 1), a Gaussian KDE so that p_g can be estimated from G's samples, and the game's value
@@ -374,6 +379,64 @@ def mode_coverage(samples: np.ndarray, means: np.ndarray, sigma: float) -> dict:
         "reverse_kl": reverse_kl,
         "counts": counts,
     }
+
+
+# --- label fidelity -----------------------------------------------------------------------------
+
+
+def _as_labels(a, name: str, num_classes: int) -> np.ndarray:
+    """A non-empty (n,) int64 array of class labels, each in 0..num_classes-1."""
+    a = real_array(a, name)
+    if a.dtype.kind not in "iu":
+        raise TypeError(
+            f"{name} must be integer class labels, got dtype {a.dtype}: pass "
+            f"{name}.astype(np.int64) if they are whole numbers, {name}.argmax(1) if one-hot"
+        )
+    if a.ndim != 1:
+        raise ValueError(
+            f"{name} must have shape (n,), one label per sample, got {a.shape}: "
+            f"pass {name}.ravel() for a column"
+        )
+    if a.size == 0:
+        raise ValueError(f"{name} is empty: label fidelity needs at least one sample")
+    bad = (a < 0) | (a >= num_classes)
+    if bad.any():
+        raise ValueError(
+            f"{name} holds the label {a[bad][0]}, outside 0..{num_classes - 1}: "
+            f"num_classes={num_classes} must count every class"
+        )
+    return a.astype(np.int64, copy=False)
+
+
+def label_fidelity(predicted: np.ndarray, asked: np.ndarray, *, num_classes: int) -> dict:
+    """How often a class-conditional generator draws the class it was asked for.
+
+    predicted: (n,) a classifier's labels for the generated samples, asked: (n,) the classes the
+    generator was conditioned on, both integers in 0..K-1 with K = num_classes -> dict
+        overall    float in [0, 1], (1/n) sum_i [predicted_i == asked_i]
+        per_class  (K,) float64, per_class[k] = the fraction of the samples asked for class k
+                   that were predicted k; NaN for a class no sample asked for (no samples, no
+                   fraction: a 0 would read as a class G always gets wrong)
+        counts     (K,) int64, how many samples asked for each class
+
+    The score is only as good as the classifier: a generator that draws every class perfectly
+    scores about the classifier's accuracy on real test data, not 1, so quote both.
+    """
+    K = _check_batch(num_classes, "num_classes")
+    predicted = _as_labels(predicted, "predicted", K)
+    asked = _as_labels(asked, "asked", K)
+    if len(predicted) != len(asked):
+        raise ValueError(
+            f"predicted and asked have different lengths: {len(predicted)} vs {len(asked)}: "
+            "give one prediction per generated sample, in the same order"
+        )
+    hit = predicted == asked
+    counts = np.bincount(asked, minlength=K).astype(np.int64)
+    hits = np.bincount(asked[hit], minlength=K)
+    per_class = np.full(K, np.nan)
+    asked_for = counts > 0
+    per_class[asked_for] = hits[asked_for] / counts[asked_for]
+    return {"overall": float(hit.mean()), "per_class": per_class, "counts": counts}
 
 
 # --- 1-D diagnostics ----------------------------------------------------------------------------

@@ -369,6 +369,39 @@ def test_optimal_value_and_gap():
     np.testing.assert_allclose(metrics.value_gap(np.array([v, -1.0])), [2 * jsd, math.log(4) - 1])
 
 
+# --- label fidelity -----------------------------------------------------------------------------
+
+
+def test_label_fidelity_by_hand():
+    asked = np.array([0, 0, 0, 0, 1, 1, 2, 2, 2, 2])
+    predicted = np.array([0, 0, 0, 1, 1, 0, 2, 2, 2, 2])
+    result = metrics.label_fidelity(predicted, asked, num_classes=3)
+    assert result["overall"] == pytest.approx(8 / 10)
+    np.testing.assert_allclose(result["per_class"], [3 / 4, 1 / 2, 1.0])
+    np.testing.assert_array_equal(result["counts"], [4, 2, 4])
+    assert result["counts"].dtype == np.int64
+
+
+def test_label_fidelity_is_nan_for_a_class_never_asked_for():
+    # Predicting class 3 is allowed (it is a class), but nothing asked for it, and for 1.
+    result = metrics.label_fidelity([0, 3, 2, 2], [0, 0, 2, 2], num_classes=4)
+    assert result["overall"] == pytest.approx(3 / 4)
+    per_class = result["per_class"]
+    assert np.isnan(per_class[1]) and np.isnan(per_class[3])
+    np.testing.assert_allclose(per_class[[0, 2]], [1 / 2, 1.0])
+    np.testing.assert_array_equal(result["counts"], [2, 0, 2, 0])
+
+
+def test_label_fidelity_overall_is_the_counts_weighted_mean_of_per_class():
+    rng = np.random.default_rng(11)
+    asked = rng.integers(0, 10, size=500)
+    predicted = np.where(rng.random(500) < 0.7, asked, rng.integers(0, 10, size=500))
+    result = metrics.label_fidelity(predicted, asked.astype(np.uint8), num_classes=10)
+    weighted = np.sum(result["per_class"] * result["counts"]) / 500
+    assert result["overall"] == pytest.approx(weighted, abs=1e-12)
+    assert result["overall"] == pytest.approx(np.mean(predicted == asked), abs=1e-12)
+
+
 # --- bad inputs ---------------------------------------------------------------------------------
 
 rng = np.random.default_rng(10)
@@ -441,6 +474,26 @@ NAN[1, 2], INF[0, 0] = np.nan, np.inf
          ValueError, r"p_g must be finite and >= 0"),
         (lambda: metrics.optimal_discriminator(np.zeros(3), [0.1, 0.1], [0.1, 0.1, 0.1]),
          ValueError, r"p_data has shape \(2,\) but x has shape \(3,\)"),
+        (lambda: metrics.label_fidelity([0, 1], [0, 1, 1], num_classes=2), ValueError,
+         r"predicted and asked have different lengths: 2 vs 3"),
+        (lambda: metrics.label_fidelity([0, 2], [0, 1], num_classes=2), ValueError,
+         r"predicted holds the label 2, outside 0\.\.1"),
+        (lambda: metrics.label_fidelity([0, 1], [0, -1], num_classes=2), ValueError,
+         r"asked holds the label -1, outside 0\.\.1"),
+        (lambda: metrics.label_fidelity([0.0, 1.0], [0, 1], num_classes=2), TypeError,
+         r"predicted must be integer class labels, got dtype float64.*astype\(np\.int64\)"),
+        (lambda: metrics.label_fidelity([0, 1], [[0], [1]], num_classes=2), ValueError,
+         r"asked must have shape \(n,\).*got \(2, 1\).*asked\.ravel\(\)"),
+        (lambda: metrics.label_fidelity([], [], num_classes=2), TypeError,
+         r"predicted must be integer class labels, got dtype float64"),
+        (lambda: metrics.label_fidelity(np.zeros(0, int), np.zeros(0, int), num_classes=2),
+         ValueError, r"predicted is empty"),
+        (lambda: metrics.label_fidelity([0, 1], [0, 1], num_classes=0), ValueError,
+         r"num_classes must be >= 1, got 0"),
+        (lambda: metrics.label_fidelity([0, 1], [0, 1], num_classes=2.0), TypeError,
+         r"num_classes must be a positive integer"),
+        (lambda: metrics.label_fidelity(["a"], [0], num_classes=2), TypeError,
+         r"predicted must be a real numeric array"),
     ],
 )  # fmt: skip
 def test_bad_inputs_raise_clear_errors(call, error, match):
