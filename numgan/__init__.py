@@ -30,7 +30,8 @@ _SOURCES = {
         "kernels": "get_backend set_backend",
         "nn": "SGD Adam Affine BatchNorm Conv2D ConvTranspose2D Dense Dropout ExponentialDecay "
         "Flatten Layer LeakyReLU LinearRamp Maxout MinibatchDiscrimination NotInitializedError "
-        "Parallel ReLU Reshape Sequential Sigmoid Tanh gradcheck",
+        "Parallel ReLU Reshape Sequential Sigmoid Tanh gradcheck Classifier softmax_cross_entropy "
+        "train_classifier",
     }.items()
     for name in names.split()
 }
@@ -68,6 +69,7 @@ if TYPE_CHECKING:  # what the names are, for type checkers and editors
         Adam,
         Affine,
         BatchNorm,
+        Classifier,
         Conv2D,
         ConvTranspose2D,
         Dense,
@@ -87,6 +89,8 @@ if TYPE_CHECKING:  # what the names are, for type checkers and editors
         Sigmoid,
         Tanh,
         gradcheck,
+        softmax_cross_entropy,
+        train_classifier,
     )
 
 
@@ -150,6 +154,9 @@ __all__ = [
     "generator_loss",
     "get_backend",
     "gradcheck",
+    "Classifier",
+    "softmax_cross_entropy",
+    "train_classifier",
     "grid25",
     "load_dataset",
     "models",

@@ -6,6 +6,7 @@
     conv.py         Conv2D, ConvTranspose2D
     activations.py  LeakyReLU, ReLU, Tanh, Sigmoid, and Affine (a fixed change of units)
     norm.py         BatchNorm
+    classifier.py   Classifier, train_classifier, softmax_cross_entropy (a softmax MLP)
     parallel.py     Parallel: branches on parts of the input, joined (a conditional GAN's nets)
     dropout.py      Dropout
     shape.py        Flatten, Reshape
@@ -18,6 +19,7 @@ The arithmetic runs in numgan.kernels; nothing here knows about GANs.
 
 from . import gradcheck
 from .activations import Affine, LeakyReLU, ReLU, Sigmoid, Tanh
+from .classifier import Classifier, softmax_cross_entropy, train_classifier
 from .conv import Conv2D, ConvTranspose2D
 from .dense import Dense, Maxout
 from .dropout import Dropout
@@ -34,6 +36,7 @@ __all__ = [
     "SGD",
     "Adam",
     "BatchNorm",
+    "Classifier",
     "Conv2D",
     "ConvTranspose2D",
     "Dense",
@@ -54,4 +57,6 @@ __all__ = [
     "Sigmoid",
     "Tanh",
     "gradcheck",
+    "softmax_cross_entropy",
+    "train_classifier",
 ]
