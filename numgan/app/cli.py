@@ -1,7 +1,7 @@
 """The ``numgan`` command line.
 
     numgan train [--dataset NAME|PATH] [--model NAME] [...] [--out RUN_DIR] [--resume RUN_DIR]
-    numgan sample RUN_DIR [--n 64] [-o grid.png|samples.npy]
+    numgan sample RUN_DIR [--n 64] [--label K] [-o grid.png|samples.npy]
     numgan evaluate RUN_DIR            prints the metrics, writes RUN_DIR/metrics.json
     numgan plot RUN_DIR                loss curves and sample figures into RUN_DIR
     numgan sweep SWEEP.toml [--out SWEEP_DIR] [--scheduler ADDRESS] [--workers N]
@@ -47,6 +47,8 @@ def train_flags() -> dict[str, str]:
         "iterations": "total iterations of the run (a resumed run continues up to it)",
         "batch_size": "m, per minibatch of noise and of data",
         "k": "discriminator steps per generator step",
+        "conditional": "a conditional GAN, G(z, y) and D(x, y), on labelled data (default model: "
+        "cgan-small, cgan-mnist on mnist; --no-conditional: off, the default)",
         "g_loss": either("g_loss") + " (feature-matching: G matches the mean of D's features "
         "on data)",
         "loss": either("loss") + ": D's game (least-squares: D ends in a plain number)",
@@ -61,7 +63,13 @@ def train_flags() -> dict[str, str]:
         "dims before D's last layer (default: none)",
         "optimizer": either("optimizer"),
         "lr": "learning rate",
+        "lr_decay": "divide the learning rate by this at every update, down to 1e-6 (default 1: "
+        "constant)",
         "momentum": "SGD's momentum, or Adam's beta1",
+        "momentum_final": "SGD's momentum rises linearly from --momentum to this (default 0: "
+        "constant)",
+        "momentum_iterations": "the iteration where it gets there (default 0: the run's "
+        "iterations)",
         "seed": "seeds the run's one random Generator",
         "data_dir": "folder of the MNIST IDX files (default: $NUMGAN_DATA)",
         "output": "images: G ends in sigmoid (pixels in [0, 1], default) or tanh ([-1, 1])",
@@ -79,6 +87,8 @@ def __getattr__(name: str) -> Any:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from argparse import BooleanOptionalAction
+
     from .config import FIELDS, flag
     from .parser import OneLineParser
 
@@ -95,7 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
         "iterations, after saving; --resume continues it.",
     )
     for name, text in train_flags().items():
-        p.add_argument(flag(name), type=_TYPES[FIELDS[name].type], default=None, help=text)
+        if FIELDS[name].type == "bool":  # --conditional / --no-conditional
+            p.add_argument(flag(name), action=BooleanOptionalAction, default=None, help=text)
+        else:
+            p.add_argument(flag(name), type=_TYPES[FIELDS[name].type], default=None, help=text)
     p.add_argument("--out", metavar="RUN_DIR", help="the run folder (default: runs/NAME-seedS)")
     p.add_argument("--config", metavar="FILE.toml", help="config file; flags override it")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR")
@@ -111,6 +124,13 @@ def build_parser() -> argparse.ArgumentParser:
         "(default RUN_DIR/sample.png)",
     )
     p.add_argument("--seed", type=int, default=0, help="seeds the noise")
+    p.add_argument(
+        "--label",
+        type=int,
+        default=None,
+        help="a conditional run: draw class K only (default: one row per class, --n rounded "
+        "up to a multiple of the classes)",
+    )
 
     p = sub.add_parser("evaluate", help="Parzen log-likelihood, mode coverage or 1-D checks")
     p.add_argument("run_dir", metavar="RUN_DIR")
@@ -181,7 +201,7 @@ def _run(args: argparse.Namespace) -> int:
         return _train(args)
     if args.command == "sample":
         out = Path(args.output) if args.output else Path(args.run_dir) / "sample.png"
-        print(sample_run(Path(args.run_dir), args.n, out, args.seed))
+        print(sample_run(Path(args.run_dir), args.n, out, args.seed, args.label))
     elif args.command == "evaluate":
         evaluate_run(Path(args.run_dir), args.n_samples)
     elif args.command == "plot":

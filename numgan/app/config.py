@@ -95,6 +95,27 @@ DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
 # dcgan: Radford et al.'s Adam settings and tanh pixels; its iterations are what gives
 # recognisable digits on MNIST in a few minutes on 2 cores (docs/results.md).
 MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
+    # Conditional GANs.  cgan-small: mlp-small's optimiser; 10,000 iterations reach the
+    # label fidelity docs/conditional.md reports.  cgan-mnist: Mirza & Osindero's SGD, lr 0.1
+    # divided by 1.00004 every update, momentum 0.5 rising to 0.7 over the run, batch 100.
+    "cgan-small": {
+        "conditional": True,
+        "iterations": 10000,
+        "batch_size": 64,
+        "optimizer": "adam",
+        "lr": 2e-4,
+        "momentum": 0.5,
+    },
+    "cgan-mnist": {
+        "conditional": True,
+        "iterations": 20000,
+        "batch_size": 100,
+        "optimizer": "sgd",
+        "lr": 0.1,
+        "lr_decay": 1.00004,
+        "momentum": 0.5,
+        "momentum_final": 0.7,
+    },
     "dcgan": {
         "output": "tanh",
         "iterations": 3000,
@@ -104,6 +125,11 @@ MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
         "momentum": 0.5,
     },
 }
+
+
+# --conditional without --model: the conditional preset for the dataset (others: the dataset's
+# own model with the label columns joined to its inputs, models.with_labels).
+CONDITIONAL_MODELS = {"digits": "cgan-small", "mnist": "cgan-mnist", "file": "cgan-small"}
 
 
 class RunError(ValueError):
@@ -120,6 +146,7 @@ class TrainConfig:
     batch_size: int = 64
     k: int = 1
     g_loss: str = "non-saturating"
+    conditional: bool = False  # G(z, y) and D(x, y) on labelled data (Mirza & Osindero 2014)
     loss: str = "cross-entropy"  # D's game: the 2014 cross-entropy, or least squares
     label_smoothing: float = 1.0  # D's target on data: 0.9 is one-sided smoothing; 1: off
     label_noise: float = 0.0  # probability of flipping each of D's targets; 0: off
@@ -129,7 +156,10 @@ class TrainConfig:
     minibatch_discrimination: str = ""  # "B,C": B kernels of C dims before D's last layer
     optimizer: str = "adam"
     lr: float = 2e-4
+    lr_decay: float = 1.0  # lr is divided by this at every update (floor 1e-6); 1: constant
     momentum: float = 0.5
+    momentum_final: float = 0.0  # SGD's momentum rises linearly to it over the run; 0: constant
+    momentum_iterations: int = 0  # where it gets there; 0: the run's iterations
     seed: int = 0
     data_dir: str = ""
     output: str = "sigmoid"  # images: a sigmoid G on pixels in [0, 1], or tanh on [-1, 1]
@@ -161,6 +191,17 @@ class TrainConfig:
                 f"[0, 0.5), got {self.label_noise}"
             )
         self._check_remedies()
+        self._check_schedules()
+        if self.model in models.CONDITIONAL and not self.conditional:
+            raise RunError(
+                f"model {self.model} is a conditional GAN: leave conditional on (drop "
+                "--no-conditional / conditional = false)"
+            )
+        if self.conditional and self.replay:
+            raise RunError(
+                "--replay does not work with --conditional (the buffer keeps samples, not "
+                "their labels): drop one"
+            )
         if not 0 <= self.momentum < 1:
             raise RunError(f"--momentum must be in [0, 1), got {self.momentum}")
         if self.seed < 0:
@@ -168,6 +209,29 @@ class TrainConfig:
                 f"--seed must be a whole number >= 0 (it seeds the run's random Generator), "
                 f"got {self.seed}"
             )
+
+    def _check_schedules(self) -> None:
+        if not (math.isfinite(self.lr_decay) and self.lr_decay >= 1):
+            raise RunError(
+                f"--lr-decay divides the learning rate at every update: a number >= 1 (1 is "
+                f"off; the conditional GAN paper used 1.00004), got {self.lr_decay}"
+            )
+        if self.momentum_final:
+            if self.optimizer != "sgd":
+                raise RunError(
+                    "--momentum-final ramps SGD's momentum; with --optimizer adam set it to 0 "
+                    "(model cgan-mnist's default is 0.7)"
+                )
+            if not 0 < self.momentum_final < 1:
+                raise RunError(f"--momentum-final must be in (0, 1), got {self.momentum_final}")
+        if self.momentum_iterations < 0:
+            raise RunError(
+                f"--momentum-iterations must be a whole number >= 0 (0: the run's iterations), "
+                f"got {self.momentum_iterations}"
+            )
+        if self.momentum_final and not self.momentum_iterations:
+            # Fixed when the run starts, so a resume with more iterations keeps the schedule.
+            object.__setattr__(self, "momentum_iterations", self.iterations)
 
     def _check_remedies(self) -> None:
         if not (math.isfinite(self.instance_noise) and self.instance_noise >= 0):
@@ -239,7 +303,14 @@ def _typed(name: str, kind: str, value: Any) -> Any:
         return float(value)
     if kind == "str" and isinstance(value, str):
         return value
-    what = {"int": "a whole number", "float": "a number", "str": "a string"}[kind]
+    if kind == "bool" and isinstance(value, bool):
+        return value
+    what = {
+        "int": "a whole number",
+        "float": "a number",
+        "str": "a string",
+        "bool": "true or false",
+    }[kind]
     raise RunError(f"{name} = {value!r}: {flag(name)} takes {what}")
 
 
@@ -273,10 +344,14 @@ def resolve_config(
     base = base or {}
     dataset = given.get("dataset", from_file.get("dataset", base.get("dataset", "digits")))
     defaults = DATASET_DEFAULTS[dataset_kind(dataset)]
-    model = given.get("model", from_file.get("model", base.get("model", defaults["model"])))
+    conditional = given.get("conditional", from_file.get("conditional", base.get("conditional")))
+    default_model = defaults["model"]
+    if conditional is True:
+        default_model = CONDITIONAL_MODELS.get(dataset_kind(dataset), default_model)
+    model = given.get("model", from_file.get("model", base.get("model", default_model)))
     defaults = {**defaults, **MODEL_DEFAULTS.get(model, {})}
     values = {**defaults, **base, **from_file, **given}
-    values["dataset"] = dataset
+    values["dataset"], values["model"] = dataset, model
     return TrainConfig(**values)
 
 

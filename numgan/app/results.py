@@ -21,7 +21,17 @@ from ..fileio import atomic_write
 from ..gan import GAN
 from ..gan.trainer import memory_text, values_per_sample
 from .config import RunError
-from .run import is_one_d, load_snapshots, pixel_range, restore_run, snapshot1d, write_json
+from .run import (
+    PER_CLASS,
+    draw_labels,
+    grid_labels,
+    is_one_d,
+    load_snapshots,
+    pixel_range,
+    restore_run,
+    snapshot1d,
+    write_json,
+)
 
 SAMPLE_SUFFIXES = {".npy": "the samples as an array", ".png": "a figure"}
 
@@ -63,7 +73,8 @@ def bytes_per_sample(gan: GAN, data: Dataset, extra: int = 0) -> int:
     """About how much memory one generated sample takes: G's activations, a float64 copy of
     the sample, and ``extra`` (what a metric keeps per sample)."""
     itemsize = np.dtype(gan.dtype).itemsize
-    return network_bytes(gan.G, gan.noise.dim, itemsize) + 8 * data.dim + extra
+    g_in = gan.noise.dim + (gan.num_classes or 0)  # a conditional G also reads the label
+    return network_bytes(gan.G, g_in, itemsize) + 8 * data.dim + extra
 
 
 def check_memory(n: int, flag: str, per_sample: int) -> None:
@@ -101,8 +112,28 @@ def samples_for_splits(n: int) -> int:
 # -- the commands --------------------------------------------------------------------------
 
 
-def sample_run(run_dir: Path, n: int, output: Path, seed: int) -> Path:
+def sample_labels(gan: GAN, n: int, label: int | None) -> tuple[int, np.ndarray | None]:
+    """(n, labels) for ``numgan sample``: a conditional run draws class ``label`` n times, or
+    without it every class in turn, n rounded up to K rows of ceil(n / K) (class 0's first);
+    a run without labels takes none."""
+    if not gan.conditional:
+        if label is not None:
+            raise RunError("--label is for conditional runs (numgan train --conditional)")
+        return n, None
+    K = gan.num_classes
+    if label is not None:
+        if isinstance(label, bool) or not isinstance(label, numbers.Integral) or not 0 <= label < K:
+            raise RunError(f"--label must be a class of this run, 0..{K - 1}, got {label}")
+        return n, np.full(n, int(label))
+    per_class = -(-n // K)
+    return K * per_class, np.repeat(np.arange(K), per_class)
+
+
+def sample_run(run_dir: Path, n: int, output: Path, seed: int, label: int | None = None) -> Path:
     """n samples of the run's generator, into ``output``; returns the path written.
+
+    A conditional run draws class ``label`` only, or (label None) one grid row per class,
+    n rounded up to a multiple of the classes (``sample_labels``).
 
     .npy: the samples themselves, float32 of shape (n, ...) like the data's samples ((n, H, W)
     for images, (n, 2) for 2-D points, (n, 1) for 1-D), in the data's scale.  .png: drawn as
@@ -122,8 +153,9 @@ def sample_run(run_dir: Path, n: int, output: Path, seed: int) -> Path:
         raise RunError(f"-o {output}: is a folder; give a file name ending in .npy or .png")
     config, data, trainer = restore_run(run_dir)
     gan = trainer.gan
-    check_memory(int(n), "--n", bytes_per_sample(gan, data))
-    x = gan.sample(n, np.random.default_rng(seed))
+    n, labels = sample_labels(gan, int(n), label)
+    check_memory(n, "--n", bytes_per_sample(gan, data))
+    x = gan.sample(n, np.random.default_rng(seed), labels=labels)
     if suffix == ".npy":
         shape = (data.dim,) if data.is_sampler else data.samples.shape[1:]
         samples = np.ascontiguousarray(x.reshape(int(n), *shape), dtype=np.float32)
@@ -132,9 +164,14 @@ def sample_run(run_dir: Path, n: int, output: Path, seed: int) -> Path:
     from ..eval import plots
 
     if data.image_shape is not None:
+        rows = n // gan.num_classes if gan.conditional and label is None else None
         return Path(
             plots.sample_grid(
-                x, output, image_shape=data.image_shape, value_range=pixel_range(config)
+                x,
+                output,
+                image_shape=data.image_shape,
+                value_range=pixel_range(config),
+                nrow=rows,
             )
         )
     if data.dim == 2:
@@ -185,7 +222,7 @@ def evaluate_run(run_dir: Path, n_samples: int, out: IO[str] | None = None) -> d
     rng = np.random.default_rng([config.seed, 5])
     result: dict[str, Any] = {"iteration": trainer.iteration, "dataset": config.dataset}
     if data.is_sampler and data.means is not None:
-        x = gan.sample(n_samples, rng)
+        x = gan.sample(n_samples, rng, labels=draw_labels(gan, data, n_samples, rng))
         cover = metrics.mode_coverage(x, data.means, data.sigma)
         result.update(
             modes=int(cover["modes"]),
@@ -235,7 +272,10 @@ def evaluate_run(run_dir: Path, n_samples: int, out: IO[str] | None = None) -> d
             file=out,
         )
     else:
-        samples = gan.sample(n_samples, rng).astype(np.float64)
+        # A conditional run's samples come with labels at the training set's class
+        # frequencies, as Mirza & Osindero drew them for their Parzen estimate.
+        labels = draw_labels(gan, data, n_samples, rng)
+        samples = gan.sample(n_samples, rng, labels=labels).astype(np.float64)
         valid, test = (as_rows(a).astype(np.float64) for a in (data.validation, data.test))
         if data.image_shape is not None:
             # Scored on pixels in [0, 1], the paper's scale, whatever G's output range: a
@@ -259,7 +299,55 @@ def evaluate_run(run_dir: Path, n_samples: int, out: IO[str] | None = None) -> d
             + ("; pixels in [0, 1])" if data.image_shape is not None else ")"),
             file=out,
         )
+    if gan.conditional:
+        result.update(label_fidelity(config, data, gan, out))
     write_json(run_dir / "metrics.json", result)
+    return result
+
+
+# Label fidelity: generated samples per class, judged by a classifier of the real data.
+FIDELITY_PER_CLASS = 500
+
+
+def label_fidelity(config, data: Dataset, gan: GAN, out: IO[str]) -> dict[str, Any]:
+    """How often a conditional run's G(z, y) is of class y, by a judge that never saw G.
+
+    Images (or any fixed samples): a softmax classifier (numgan.nn.classifier) trained on the
+    real training split; its accuracy on the real test split is the ceiling.  Mixtures: the
+    nearest mode is the class, exact by construction.  FIDELITY_PER_CLASS samples per class.
+    """
+    from ..eval import metrics
+
+    K = gan.num_classes
+    asked = np.repeat(np.arange(K), FIDELITY_PER_CLASS)
+    x = gan.sample(len(asked), np.random.default_rng([config.seed, 8]), labels=asked)
+    result: dict[str, Any] = {}
+    if data.is_sampler:
+        d2 = ((x[:, None, :].astype(np.float64) - data.means[None]) ** 2).sum(axis=2)
+        predicted, judge = d2.argmin(axis=1), "the nearest mode"
+    else:
+        from ..nn.classifier import train_classifier
+
+        train, test = as_rows(data.train), as_rows(data.test)
+        classifier = train_classifier(
+            train,
+            data.train_labels,
+            num_classes=K,
+            rng=np.random.default_rng([config.seed, 7]),
+        )
+        ceiling = classifier.accuracy(test, data.test_labels)
+        predicted = classifier.predict(x)
+        judge = f"a classifier of the real training split, {100 * ceiling:.1f}% on its test split"
+        result["classifier_test_accuracy"] = float(ceiling)
+    fidelity = metrics.label_fidelity(predicted, asked, num_classes=K)
+    per_class = [float(v) for v in fidelity["per_class"]]
+    result.update(label_fidelity=float(fidelity["overall"]), label_fidelity_per_class=per_class)
+    print(
+        f"label fidelity {100 * fidelity['overall']:.1f}% ({judge}; {FIDELITY_PER_CLASS} "
+        f"samples per class); per class: "
+        + ", ".join(f"{k} {100 * v:.0f}%" for k, v in enumerate(per_class)),
+        file=out,
+    )
     return result
 
 
@@ -280,17 +368,19 @@ def plot_run(run_dir: Path, out: IO[str] | None = None) -> list[Path]:
     ]
     rng = np.random.default_rng([config.seed, 6])
     if data.image_shape is not None:
+        labels = grid_labels(gan)  # a conditional run: one row per class
         written.append(
             Path(
                 plots.sample_grid(
-                    gan.sample(64, rng),
+                    gan.sample(64 if labels is None else len(labels), rng, labels=labels),
                     run_dir / "samples.png",
                     image_shape=data.image_shape,
                     value_range=pixel_range(config),
+                    nrow=None if labels is None else PER_CLASS,
                 )
             )
         )
-        x = gan.sample(30, rng)
+        x = gan.sample(30, rng, labels=draw_labels(gan, data, 30, rng))
         train_x = as_rows(data.train)
         nn = metrics.nearest_neighbours(x, train_x)
         written.append(
@@ -309,7 +399,7 @@ def plot_run(run_dir: Path, out: IO[str] | None = None) -> list[Path]:
         written.append(
             Path(
                 plots.scatter2d(
-                    gan.sample(2500, rng),
+                    gan.sample(2500, rng, labels=draw_labels(gan, data, 2500, rng)),
                     run_dir / "samples.png",
                     means=data.means,
                     sigma=data.sigma,

@@ -47,6 +47,8 @@ from ..gan.checkpoint import CheckpointError
 from ..gan.objectives import CrossEntropy, FeatureMatching, LeastSquares, Objective
 from ..gan.progress import TrainingProgress
 from ..gan.remedies import InstanceNoise, ReplayBuffer
+from ..gan.trainer import class_frequencies
+from ..nn import ExponentialDecay, LinearRamp
 from .config import (
     HEADER,
     OPTIMIZERS,
@@ -91,8 +93,13 @@ def data_loc_scale(data: Dataset) -> tuple[float, float]:
 
 
 def build_gan(config: TrainConfig, data: Dataset) -> GAN:
-    """The config's model preset, sized for the data."""
+    """The config's model preset, sized for the data (and its classes, when conditional)."""
     out = "linear" if data.image_shape is None else config.output
+    if config.conditional and data.num_classes is None:
+        raise RunError(
+            f"--conditional needs labelled data, and {config.dataset} has no labels: use "
+            "digits, mnist, ring8, grid25, or a .npz file saved with y (one class per row)"
+        )
     try:
         loc, scale = data_loc_scale(data) if is_one_d(data) else (0.0, 1.0)
         gan = models.build(
@@ -102,6 +109,7 @@ def build_gan(config: TrainConfig, data: Dataset) -> GAN:
             image_shape=data.image_shape,
             data_loc=loc,
             data_scale=scale,
+            num_classes=data.num_classes if config.conditional else None,
         )
         sizes = minibatch_discrimination_sizes(config.minibatch_discrimination)
         if sizes is not None:
@@ -111,6 +119,8 @@ def build_gan(config: TrainConfig, data: Dataset) -> GAN:
         raise RunError(str(err)) from None
 
 
+# --lr-decay stops lowering the learning rate here (the conditional GAN paper's 1e-6).
+LR_FLOOR = 1e-6
 # A replay buffer keeps this many minibatches of G's samples.
 REPLAY_BATCHES = 50
 
@@ -130,9 +140,15 @@ def build_objective(config: TrainConfig) -> Objective:
 
 
 def _optimizer(config: TrainConfig):
+    lr = config.lr
+    if config.lr_decay != 1:  # the conditional GAN paper's schedule
+        lr = ExponentialDecay(config.lr, factor=config.lr_decay, floor=LR_FLOOR)
     if config.optimizer == "adam":
-        return OPTIMIZERS["adam"](lr=config.lr, beta1=config.momentum)
-    return OPTIMIZERS[config.optimizer](lr=config.lr, momentum=config.momentum)
+        return OPTIMIZERS["adam"](lr=lr, beta1=config.momentum)
+    momentum = config.momentum
+    if config.momentum_final:
+        momentum = LinearRamp(config.momentum, config.momentum_final, config.momentum_iterations)
+    return OPTIMIZERS[config.optimizer](lr=lr, momentum=momentum)
 
 
 def build_trainer(config: TrainConfig, data: Dataset) -> Trainer:
@@ -178,8 +194,22 @@ def path_ran(trainer: Trainer) -> str:
     return "fused (one jitted call per iteration)" if trainer.uses_fused else "layers"
 
 
+# A conditional run's grids: one row per class, this many samples in each.
+PER_CLASS = 8
+
+
+def grid_labels(gan: GAN) -> np.ndarray | None:
+    """The labels of a conditional run's sample grid, row by row: K rows of PER_CLASS."""
+    if not gan.conditional:
+        return None
+    return np.repeat(np.arange(gan.num_classes), PER_CLASS)
+
+
 def fixed_noise(config: TrainConfig, gan: GAN, n: int = 64) -> np.ndarray:
-    """One noise batch for the sample grids, from its own stream (the run's is untouched)."""
+    """One noise batch for the sample grids, from its own stream (the run's is untouched):
+    n rows, or one per grid cell of a conditional run (``grid_labels``)."""
+    if gan.conditional:
+        n = gan.num_classes * PER_CLASS
     return gan.noise.sample(n, np.random.default_rng([config.seed, 2]), gan.dtype)
 
 
@@ -340,7 +370,7 @@ def write_samples(
     from ..eval import plots
 
     gan = trainer.gan
-    x = gan.G.forward(z, training=False).copy()
+    x = gan.G.forward(gan.g_input(z, grid_labels(gan)), training=False).copy()
     name = f"iter_{trainer.iteration:07d}.png"
     (run_dir / "samples").mkdir(exist_ok=True)
     if data.image_shape is not None:
@@ -349,15 +379,24 @@ def write_samples(
             run_dir / "samples" / name,
             image_shape=data.image_shape,
             value_range=pixel_range(config),
+            nrow=PER_CLASS if gan.conditional else None,
         )
     elif data.dim == 2:
+        rng = np.random.default_rng([config.seed, 3])
         plots.scatter2d(
-            gan.sample(1000, np.random.default_rng([config.seed, 3])),
+            gan.sample(1000, rng, labels=draw_labels(gan, data, 1000, rng)),
             run_dir / "samples" / name,
             means=data.means,
             sigma=data.sigma,
             title=f"iteration {trainer.iteration}",
         )
+
+
+def draw_labels(gan: GAN, data: Dataset, n: int, rng: np.random.Generator) -> np.ndarray | None:
+    """n labels at the training data's class frequencies for a conditional GAN, else None."""
+    if not gan.conditional:
+        return None
+    return rng.choice(gan.num_classes, size=n, p=class_frequencies(data, gan.num_classes))
 
 
 def is_one_d(data: Dataset) -> bool:

@@ -20,6 +20,19 @@ the whole run.  ``build(name, data_dim=..., out=...)`` is what ``numgan train --
                  G ends in a Flatten and D starts with a Reshape, so both speak rows of pixels
                  like every other image model.
 
+Conditional GANs (Mirza & Osindero 2014), G(z, y) and D(x, y), labels one-hot in K columns:
+
+    cgan-small   for digits (numgan train --conditional): G: z ~ U(-1, 1)^64 -> 128 and y -> 128,
+                 LeakyReLU(0.2) each, joined -> 256 -> D_x, sigmoid out; D: x -> 128 and
+                 y -> 128, joined -> 256 -> logit.  Adam 2e-4 as mlp-small.
+    cgan-mnist   the paper's MNIST pair: G: z ~ U(0, 1)^100 -> 200 ReLU and y -> 1000 ReLU,
+                 joined -> 1200 ReLU -> dropout 0.5 -> D_x sigmoid; D: x -> maxout 240 x 5
+                 and y -> maxout 50 x 5, joined -> dropout 0.5 -> maxout 240 x 4 ->
+                 dropout 0.5 -> logit
+    with_labels(gan, num_classes=K) gives any preset whose G and D start with a Dense layer
+    (toy2d, mlp-small, paper-mnist) K more input columns: the plain concatenation [z, y],
+    [x, y].
+
 ``with_minibatch_discrimination(gan, kernels=B, kernel_dims=C)`` adds a minibatch
 discrimination layer before D's last layer, for any of them (--minibatch-discrimination B,C).
 """
@@ -37,6 +50,7 @@ from ..nn import (
     LeakyReLU,
     Maxout,
     MinibatchDiscrimination,
+    Parallel,
     ReLU,
     Reshape,
     Sequential,
@@ -184,6 +198,100 @@ def dcgan(
     return GAN(G, D, UniformNoise(noise_dim))
 
 
+def cgan_small(
+    *,
+    data_dim: int,
+    num_classes: int,
+    out: str = "sigmoid",
+    hidden: int = 256,
+    noise_dim: int = 64,
+    dtype="float32",
+) -> GAN:
+    """A small conditional pair for digits: each input through its own LeakyReLU layer of
+    hidden / 2 units, joined, one more LeakyReLU layer of hidden units, then the output."""
+    half, K = hidden // 2, num_classes
+
+    def first(name: str, width: int) -> Parallel:
+        return Parallel(
+            **{name: (width, [Dense(width, half, init="glorot"), LeakyReLU(0.2)])},
+            y=(K, [Dense(K, half, init="glorot"), LeakyReLU(0.2)]),
+        )
+
+    G = Sequential(
+        [
+            first("z", noise_dim),
+            Dense(2 * half, hidden, init="glorot"),
+            LeakyReLU(0.2),
+            Dense(hidden, data_dim, init="glorot"),
+        ],
+        dtype=dtype,
+    )
+    D = Sequential(
+        [
+            first("x", data_dim),
+            Dense(2 * half, hidden, init="glorot"),
+            LeakyReLU(0.2),
+            Dense(hidden, 1, init="glorot"),
+        ],
+        dtype=dtype,
+    )
+    return GAN(_with_output(G, out), D, UniformNoise(noise_dim), num_classes=K)
+
+
+def cgan_mnist(
+    *, data_dim: int = 784, num_classes: int = 10, out: str = "sigmoid", dtype="float32"
+) -> GAN:
+    """Mirza & Osindero's MNIST pair (Section 4.1), with the paper's maxout scale 0.005."""
+    K, maxout = num_classes, {"scale": 0.005}
+    G = Sequential(
+        [
+            Parallel(
+                z=(100, [Dense(100, 200), ReLU()]),
+                y=(K, [Dense(K, 1000), ReLU()]),
+            ),
+            Dense(1200, 1200),
+            ReLU(),
+            Dropout(0.5),
+            Dense(1200, data_dim),
+        ],
+        dtype=dtype,
+    )
+    D = Sequential(
+        [
+            Parallel(
+                x=(data_dim, [Maxout(data_dim, 240, 5, **maxout)]),
+                y=(K, [Maxout(K, 50, 5, **maxout)]),
+            ),
+            Dropout(0.5),
+            Maxout(290, 240, 4, **maxout),
+            Dropout(0.5),
+            Dense(240, 1, **maxout),
+        ],
+        dtype=dtype,
+    )
+    return GAN(_with_output(G, out), D, UniformNoise(100, low=0.0, high=1.0), num_classes=K)
+
+
+def with_labels(gan: GAN, *, num_classes: int) -> GAN:
+    """The same networks, conditional by plain concatenation: G's and D's first Dense layers
+    read K more columns, the one-hot label joined to z and to x (numgan train --conditional
+    with a preset that is not conditional already).  Each first layer must be a Dense."""
+    nets = []
+    for name, net in (("G", gan.G), ("D", gan.D)):
+        first, *rest = net.layers
+        if type(first) is not Dense:
+            raise ValueError(
+                f"a conditional form of this model needs {name} to start with a Dense layer "
+                f"to read the label columns, and it starts with {first!r}: use model "
+                "cgan-small, cgan-mnist, or your own Parallel first layer"
+            )
+        wider = Dense(
+            first.in_shape[0] + num_classes, first.width, init=first.init, scale=first.scale
+        )
+        nets.append(Sequential([wider, *rest], dtype=net.dtype))
+    return GAN(nets[0], nets[1], gan.noise, num_classes=num_classes)
+
+
 def with_minibatch_discrimination(gan: GAN, *, kernels: int, kernel_dims: int) -> GAN:
     """The same G and prior, D with a MinibatchDiscrimination(A, kernels, kernel_dims) layer
     before its last layer, which then reads A + kernels features (Salimans et al. 2016).
@@ -206,7 +314,7 @@ def with_minibatch_discrimination(gan: GAN, *, kernels: int, kernel_dims: int) -
         ],
         dtype=gan.D.dtype,
     )
-    return GAN(gan.G, D, gan.noise)
+    return GAN(gan.G, D, gan.noise, num_classes=gan.num_classes)
 
 
 PRESETS = {
@@ -215,7 +323,11 @@ PRESETS = {
     "mlp-small": mlp_small,
     "paper-mnist": paper_mnist,
     "dcgan": dcgan,
+    "cgan-small": cgan_small,
+    "cgan-mnist": cgan_mnist,
 }
+# The presets built for labels: G(z, y) and D(x, y).
+CONDITIONAL = ("cgan-small", "cgan-mnist")
 
 
 def build(
@@ -226,14 +338,35 @@ def build(
     image_shape: tuple[int, ...] | None = None,
     data_loc: float = 0.0,
     data_scale: float = 1.0,
+    num_classes: int | None = None,
     dtype="float32",
 ) -> GAN:
     """The preset ``name`` sized for data of ``data_dim`` features (images: ``image_shape``).
 
     data_loc, data_scale: the data's mean and standard deviation, for toy1d (its units).
+    num_classes: K for a conditional GAN: a conditional preset (CONDITIONAL), or any other
+    whose nets start with a Dense layer, with the label columns joined (``with_labels``).
     """
     if name not in PRESETS:
         raise ValueError(f"unknown model {name!r}: choose one of {', '.join(PRESETS)}")
+    if name in CONDITIONAL:
+        if num_classes is None:
+            raise ValueError(
+                f"model {name} is a conditional GAN: it needs labelled data (digits, mnist, "
+                "or a .npz file with y) and --conditional"
+            )
+        return PRESETS[name](data_dim=data_dim, num_classes=num_classes, out=out, dtype=dtype)
+    if num_classes is not None:
+        gan = build(
+            name,
+            data_dim=data_dim,
+            out=out,
+            image_shape=image_shape,
+            data_loc=data_loc,
+            data_scale=data_scale,
+            dtype=dtype,
+        )
+        return with_labels(gan, num_classes=num_classes)
     if name == "dcgan":
         if image_shape is None or len(image_shape) != 2:
             raise ValueError(
