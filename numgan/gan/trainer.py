@@ -111,8 +111,8 @@ class GAN:
         label = f" + {K} label columns" if K else ""
         if G.in_shape is not None and G.in_shape != (noise.dim + K,):
             raise ValueError(
-                f"GAN: G reads rows of {noise.dim + K} (the noise's {noise.dim}{label}) but G "
-                f"expects samples of shape {G.in_shape}: make them agree"
+                f"GAN: the noise has {noise.dim} dimensions{label} but G expects samples of "
+                f"shape {G.in_shape}: make them agree"
             )
         out = G.out_shape
         if K and out is not None and len(out) != 1:
@@ -244,9 +244,9 @@ def feature_matching_step(
 
 def class_frequencies(data, num_classes: int) -> np.ndarray:
     """p(y) (num_classes,) that a conditional trainer draws the fakes' labels from: the
-    labelled array's class counts over its rows, or a source's own ``class_frequencies``
-    (the mixtures: uniform over their modes).  Refuses unlabelled data and a class count that
-    differs from the GAN's."""
+    class counts over the rows it trains on (a Dataset's training split), or a source's own
+    ``class_frequencies`` (the mixtures: uniform over their modes).  Refuses unlabelled data
+    and a class count that differs from the GAN's."""
     if not callable(getattr(data, "sample_labeled", None)) or data.num_classes is None:
         raise ValueError(
             "Trainer: a conditional GAN needs labelled data (an array with labels: "
@@ -258,6 +258,8 @@ def class_frequencies(data, num_classes: int) -> np.ndarray:
             f"{num_classes}: build it with num_classes={data.num_classes}"
         )
     labels = getattr(data, "labels", None)
+    if labels is not None and hasattr(data, "train_labels"):
+        labels = data.train_labels  # a Dataset trains on its training split
     if labels is not None:
         return np.bincount(labels, minlength=num_classes) / len(labels)
     p = getattr(data, "class_frequencies", None)
@@ -480,8 +482,7 @@ class Trainer:
         the fakes, because each forward overwrites D's caches; the two halves accumulate in
         D's gradients.  Returns (L_D, mean D(x), mean D(G(z))).
         """
-        G, D, objective = self.gan.G, self.gan.D, self.objective
-        gan = self.gan
+        gan, G, D, objective = self.gan, self.gan.G, self.gan.D, self.objective
         x_fake = G.forward(gan.g_input(z, y_fake), training=True)
         if self.replay is not None:  # a remedy: part of the fakes from earlier G(z)
             x_fake = self.replay.mix(x_fake, self.rng)
@@ -534,6 +535,16 @@ class Trainer:
     def draw_labels(self, m: int) -> np.ndarray:
         """m labels (m,) for the fakes, at the training data's class frequencies (label_p)."""
         return self.rng.choice(len(self.label_p), size=m, p=self.label_p)
+
+    def minibatch(self, m: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """A data minibatch (m, ...), with its labels (m,) for a conditional GAN, else None."""
+        if self.gan.conditional:
+            return self.data.sample_labeled(m, self.rng)
+        return self.data.sample(m, self.rng), None
+
+    def fake_labels(self, m: int) -> np.ndarray | None:
+        """A conditional GAN's labels y' (m,) for G(z, y'), else None."""
+        return self.draw_labels(m) if self.gan.conditional else None
 
     def _noisy(self, x: np.ndarray) -> np.ndarray:
         """What D sees of x: x itself, or x plus instance noise (numgan/gan/remedies.py)."""
@@ -621,20 +632,14 @@ class Trainer:
             d_loss = d_real = d_fake = 0.0
             for _ in range(self.k):
                 z = self.gan.noise.sample(m, rng, dtype)
-                if self.gan.conditional:  # (x, y) for the real half, labels for the fakes
-                    x, y = self.data.sample_labeled(m, rng)
-                    loss, real, fake = self.d_step(x, z, y, self.draw_labels(m))
-                else:
-                    loss, real, fake = self.d_step(self.data.sample(m, rng), z)
+                x, y = self.minibatch(m)  # y: x's labels if conditional, else None
+                loss, real, fake = self.d_step(x, z, y, self.fake_labels(m))
                 d_loss, d_real, d_fake = d_loss + loss, d_real + real, d_fake + fake
             z = self.gan.noise.sample(m, rng, dtype)
-            y_fake = self.draw_labels(m) if self.gan.conditional else None
+            y_fake = self.fake_labels(m)
             x = y = None
-            if isinstance(self.objective, FeatureMatching):
-                if self.gan.conditional:
-                    x, y = self.data.sample_labeled(m, rng)
-                else:
-                    x = self.data.sample(m, rng)
+            if isinstance(self.objective, FeatureMatching):  # a remedy: G's loss reads data
+                x, y = self.minibatch(m)
             g_loss = self.g_step(z, x, y_fake, y)
         entry = {
             "d_loss": d_loss / self.k,

@@ -219,7 +219,8 @@ def test_bad_set_ups_are_refused_with_the_fix():
         ng.Trainer(
             ng.GAN(G, D, ng.UniformNoise(D_Z), num_classes=K), ng.ArrayData(x, y), fused=True
         )
-    with pytest.raises(ValueError, match=r"G reads rows of 5 \(the noise's 2 \+ 3 label"):
+    wiring = r"the noise has 2 dimensions \+ 3 label columns but G expects samples of shape \(2,\)"
+    with pytest.raises(ValueError, match=wiring):
         ng.GAN(ng.Sequential([ng.Dense(D_Z, D_X)]), ng.Sequential([ng.Dense(D_X + K, 1)]),
                ng.UniformNoise(D_Z), num_classes=K)  # fmt: skip
     with pytest.raises(ValueError, match=r"G outputs samples of shape \(4,\) \+ 3 label"):
