@@ -106,6 +106,14 @@ MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
         "lr": 2e-4,
         "momentum": 0.5,
     },
+    "cgan-mlp": {
+        "conditional": True,
+        "iterations": 20000,
+        "batch_size": 64,
+        "optimizer": "adam",
+        "lr": 2e-4,
+        "momentum": 0.5,
+    },
     "cgan-mnist": {
         "conditional": True,
         "iterations": 20000,

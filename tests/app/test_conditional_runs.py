@@ -60,6 +60,9 @@ def test_the_presets_are_the_papers_networks(backend):
     )
     assert gan.noise.low == 0.0 and gan.noise.high == 1.0  # the unit hypercube
     assert gan.num_classes == 10
+    mlp = run.build_gan(resolve_config({"model": "cgan-mlp"}), load_dataset("digits"))
+    assert mlp.G.in_shape == (100 + 10,) and mlp.D.in_shape == (64 + 10,)
+    assert [layer.width for layer in mlp.D.layers if hasattr(layer, "width")] == [1024, 512, 256, 1]
     toy = run.build_gan(
         resolve_config({"dataset": "ring8", "conditional": True}), load_dataset("ring8")
     )
