@@ -228,7 +228,8 @@ class TrainConfig:
             if self.optimizer != "sgd":
                 raise RunError(
                     "--momentum-final ramps SGD's momentum; with --optimizer adam set it to 0 "
-                    "(model cgan-mnist's default is 0.7)"
+                    "(model cgan-mnist's SGD defaults: with Adam also give --lr and "
+                    "--lr-decay 1)"
                 )
             if not 0 < self.momentum_final < 1:
                 raise RunError(f"--momentum-final must be in (0, 1), got {self.momentum_final}")

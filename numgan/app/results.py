@@ -300,7 +300,7 @@ def evaluate_run(run_dir: Path, n_samples: int, out: IO[str] | None = None) -> d
             file=out,
         )
     if gan.conditional:
-        result.update(label_fidelity(config, data, gan, out))
+        result.update(label_fidelity(config, data, gan, int(n_samples), out))
     write_json(run_dir / "metrics.json", result)
     return result
 
@@ -309,17 +309,19 @@ def evaluate_run(run_dir: Path, n_samples: int, out: IO[str] | None = None) -> d
 FIDELITY_PER_CLASS = 500
 
 
-def label_fidelity(config, data: Dataset, gan: GAN, out: IO[str]) -> dict[str, Any]:
+def label_fidelity(config, data: Dataset, gan: GAN, n_samples: int, out: IO[str]) -> dict[str, Any]:
     """How often a conditional run's G(z, y) is of class y, by a judge that never saw G.
 
     Images (or any fixed samples): a softmax classifier (numgan.nn.classifier) trained on the
     real training split; its accuracy on the real test split is the ceiling.  Mixtures: the
-    nearest mode is the class, exact by construction.  FIDELITY_PER_CLASS samples per class.
+    nearest mode is the class, exact by construction.  FIDELITY_PER_CLASS samples per class, or
+    n_samples // K if fewer.
     """
     from ..eval import metrics
 
     K = gan.num_classes
-    asked = np.repeat(np.arange(K), FIDELITY_PER_CLASS)
+    per_class = max(1, min(FIDELITY_PER_CLASS, n_samples // K))  # at most --n-samples in all
+    asked = np.repeat(np.arange(K), per_class)
     x = gan.sample(len(asked), np.random.default_rng([config.seed, 8]), labels=asked)
     result: dict[str, Any] = {}
     if data.is_sampler:
@@ -340,12 +342,12 @@ def label_fidelity(config, data: Dataset, gan: GAN, out: IO[str]) -> dict[str, A
         judge = f"a classifier of the real training split, {100 * ceiling:.1f}% on its test split"
         result["classifier_test_accuracy"] = float(ceiling)
     fidelity = metrics.label_fidelity(predicted, asked, num_classes=K)
-    per_class = [float(v) for v in fidelity["per_class"]]
-    result.update(label_fidelity=float(fidelity["overall"]), label_fidelity_per_class=per_class)
+    scores = [float(v) for v in fidelity["per_class"]]
+    result.update(label_fidelity=float(fidelity["overall"]), label_fidelity_per_class=scores)
     print(
-        f"label fidelity {100 * fidelity['overall']:.1f}% ({judge}; {FIDELITY_PER_CLASS} "
+        f"label fidelity {100 * fidelity['overall']:.1f}% ({judge}; {per_class} "
         f"samples per class); per class: "
-        + ", ".join(f"{k} {100 * v:.0f}%" for k, v in enumerate(per_class)),
+        + ", ".join(f"{k} {100 * v:.0f}%" for k, v in enumerate(scores)),
         file=out,
     )
     return result

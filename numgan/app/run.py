@@ -92,14 +92,37 @@ def data_loc_scale(data: Dataset) -> tuple[float, float]:
     return float(x.mean()), float(x.std()) or 1.0
 
 
+def check_classes(config: TrainConfig, data: Dataset) -> None:
+    """A conditional run needs labels 0..K-1, K >= 2, with training rows of every class (a
+    class without any would be drawn for fakes that D never sees real examples of)."""
+    what = f"a conditional run (--conditional, model {config.model})"
+    if data.num_classes is None:
+        raise RunError(
+            f"{what} needs labelled data, and {config.dataset} has no labels: use digits, "
+            "mnist, ring8, grid25, or a .npz file saved with y (one class per row)"
+        )
+    if data.is_sampler:
+        return
+    seen = np.unique(data.train_labels)
+    if len(seen) < 2:
+        raise RunError(
+            f"{what} needs at least 2 classes, and the training split of {config.dataset} has "
+            f"{len(seen)}: train without --conditional"
+        )
+    if len(seen) != data.num_classes:
+        missing = sorted(set(range(min(data.num_classes, len(seen) + 10))) - set(seen.tolist()))
+        raise RunError(
+            f"{what}: the labels of {config.dataset} are read as classes 0..{data.num_classes - 1}"
+            f", but the training split has rows of only {len(seen)} of them (none of class "
+            f"{missing[0]}): number the classes 0..K-1 without gaps"
+        )
+
+
 def build_gan(config: TrainConfig, data: Dataset) -> GAN:
     """The config's model preset, sized for the data (and its classes, when conditional)."""
     out = "linear" if data.image_shape is None else config.output
-    if config.conditional and data.num_classes is None:
-        raise RunError(
-            f"--conditional needs labelled data, and {config.dataset} has no labels: use "
-            "digits, mnist, ring8, grid25, or a .npz file saved with y (one class per row)"
-        )
+    if config.conditional:
+        check_classes(config, data)
     try:
         loc, scale = data_loc_scale(data) if is_one_d(data) else (0.0, 1.0)
         gan = models.build(
@@ -142,7 +165,8 @@ def build_objective(config: TrainConfig) -> Objective:
 def _optimizer(config: TrainConfig):
     lr = config.lr
     if config.lr_decay != 1:  # the conditional GAN paper's schedule
-        lr = ExponentialDecay(config.lr, factor=config.lr_decay, floor=LR_FLOOR)
+        # the floor is 1e-6, or the starting lr if that is lower: a decay never raises it
+        lr = ExponentialDecay(config.lr, factor=config.lr_decay, floor=min(LR_FLOOR, config.lr))
     if config.optimizer == "adam":
         return OPTIMIZERS["adam"](lr=lr, beta1=config.momentum)
     momentum = config.momentum

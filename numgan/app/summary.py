@@ -34,6 +34,7 @@ RANKED = {
     "parzen_log_likelihood": True,
     "mean_abs_d_minus_dstar": False,
     "value_gap": False,
+    "label_fidelity": True,
 }
 # What numgan evaluate scores each dataset by (numgan/app/results.py), the main metric first,
 # then its tie-break: modes are whole numbers, and tie often.  Images and files: Parzen.
@@ -199,7 +200,12 @@ def _metric_columns(entries: dict[str, Any], names: tuple[str, ...], skip: set[s
 
 def command(settings: dict[str, Any], *, seed: str = "S") -> str:
     """The numgan train command of a configuration (its seed S by default), shell-quoted."""
-    flags = [f"{flag(key)} {shlex.quote(str(value))}" for key, value in settings.items()]
+    flags = [
+        (flag(key) if value else "--no-" + flag(key)[2:])  # --conditional / --no-conditional
+        if isinstance(value, bool)
+        else f"{flag(key)} {shlex.quote(str(value))}"
+        for key, value in settings.items()
+    ]
     return " ".join(["numgan train", *flags, f"--seed {seed}"])
 
 

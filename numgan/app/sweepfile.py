@@ -111,6 +111,8 @@ def _value_text(value: Any) -> str:
     Python writes them."""
     if isinstance(value, str):
         return Path(value).stem if ("/" in value or value.endswith((".npy", ".npz"))) else value
+    if isinstance(value, bool):
+        return "true" if value else "false"  # as config.toml writes it
     return repr(value)
 
 

@@ -252,6 +252,11 @@ def class_frequencies(data, num_classes: int) -> np.ndarray:
             "Trainer: a conditional GAN needs labelled data (an array with labels: "
             "ArrayData(x, y), or a source with sample_labeled), and this data has no labels"
         )
+    if data.num_classes < 2:
+        raise ValueError(
+            "Trainer: a conditional GAN needs data of at least 2 classes; this data has 1: "
+            "train an unconditional GAN (GAN(G, D, noise)) instead"
+        )
     if data.num_classes != num_classes:
         raise ValueError(
             f"Trainer: the data has {data.num_classes} classes but the GAN was built for "
@@ -261,7 +266,14 @@ def class_frequencies(data, num_classes: int) -> np.ndarray:
     if labels is not None and hasattr(data, "train_labels"):
         labels = data.train_labels  # a Dataset trains on its training split
     if labels is not None:
-        return np.bincount(labels, minlength=num_classes) / len(labels)
+        counts = np.bincount(labels, minlength=num_classes)
+        if not counts.all():
+            raise ValueError(
+                f"Trainer: class {int(np.argmin(counts))} of 0..{num_classes - 1} has no rows in "
+                "the training data, so D would never see a real example of it: number the "
+                "classes 0..K-1 without gaps (or give num_classes=K of the classes present)"
+            )
+        return counts / len(labels)
     p = getattr(data, "class_frequencies", None)
     if p is None:
         return np.full(num_classes, 1.0 / num_classes)

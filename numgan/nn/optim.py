@@ -45,7 +45,8 @@ class ExponentialDecay:
         self.initial, self.factor, self.floor = float(initial), float(factor), float(floor)
 
     def __call__(self, t: int) -> float:
-        return max(self.initial / self.factor**t, self.floor)
+        # exp of a log: factor**t overflows a float after ~709 / ln(factor) steps; this goes to 0
+        return max(self.initial * math.exp(-t * math.log(self.factor)), self.floor)
 
     def __repr__(self):
         return f"ExponentialDecay({self.initial}, factor={self.factor}, floor={self.floor})"

@@ -157,7 +157,11 @@ def test_config_toml_keeps_them_and_resume_is_bit_for_bit(backend, tmp_path, fla
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
-        (["--dataset", "toy1d", "--conditional"], "--conditional needs labelled data, and toy1d"),
+        (
+            ["--dataset", "toy1d", "--conditional"],
+            "a conditional run (--conditional, model toy1d) needs labelled data, and toy1d",
+        ),
+        (["--dataset", "toy1d", "--model", "cgan-small"], "model cgan-small) needs labelled"),
         (["--conditional", "--replay", "0.5"], "--replay does not work with --conditional"),
         (["--model", "cgan-small", "--no-conditional"], "model cgan-small is a conditional GAN"),
         (["--dataset", "ring8", "--conditional", "--path", "fused"], "no labels (conditional"),
@@ -179,6 +183,40 @@ def test_bad_values_are_one_line(backend, tmp_path, capsys, flags, message):
     (line,) = capsys.readouterr().err.splitlines()
     assert message in line, line
     assert not Path(tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize(
+    ("labels", "message"),
+    [
+        ([1, 2, 3], "training split has rows of only 3 of them (none of class 0): number the"),
+        ([0, 5, 10], "none of class 1): number the classes 0..K-1 without gaps"),
+        ([0, 2**40], "none of class 1)"),
+        ([1], "needs at least 2 classes, and the training split of"),
+        ([0], "needs at least 2 classes, and the training split of"),
+    ],
+)
+def test_labels_that_are_not_the_classes_0_to_k_are_one_line(
+    backend, tmp_path, capsys, labels, message
+):
+    rng = np.random.default_rng(0)
+    y = np.resize(np.asarray(labels, dtype=np.int64), 60)
+    path = tmp_path / "data.npz"
+    np.savez(path, x=rng.random((60, 16)).astype(np.float32), y=y)
+    code = main(["train", "--conditional", "--dataset", str(path), "--out", str(tmp_path / "r")])
+    assert code != 0
+    (line,) = capsys.readouterr().err.splitlines()
+    assert message in line, line
+    assert not (tmp_path / "r").exists()
+
+
+def test_sweep_commands_spell_booleans_as_flags():
+    from numgan.app.summary import command
+    from numgan.app.sweepfile import _value_text
+
+    line = command({"conditional": True, "lr": 0.001})
+    assert "--conditional --lr 0.001" in line and "True" not in line
+    assert "--no-conditional" in command({"conditional": False})
+    assert _value_text(True) == "true" and _value_text(False) == "false"
 
 
 def test_sample_label_errors_are_one_line(backend, tmp_path, capsys):

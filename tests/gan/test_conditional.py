@@ -211,6 +211,11 @@ def test_bad_set_ups_are_refused_with_the_fix():
         ng.Trainer(small_cgan(rng), x, batch_size=4)
     with pytest.raises(ValueError, match=r"the data has 4 classes .* build it with num_classes=4"):
         ng.Trainer(small_cgan(rng), ng.ArrayData(x, y, num_classes=4), batch_size=4)
+    gap = np.where(y == 1, 2, y)  # classes 0 and 2 only, of K = 3
+    with pytest.raises(ValueError, match=r"class 1 of 0..2 has no rows in the training data"):
+        ng.Trainer(small_cgan(rng), ng.ArrayData(x, gap, num_classes=K), batch_size=4)
+    with pytest.raises(ValueError, match="needs data of at least 2 classes; this data has 1"):
+        ng.Trainer(small_cgan(rng), ng.ArrayData(x, np.zeros(len(x), int)), batch_size=4)
     with pytest.raises(ValueError, match="replay does not work with a conditional GAN"):
         ng.Trainer(small_cgan(rng), ng.ArrayData(x, y), replay=ng.ReplayBuffer(0.5, capacity=20))
     with pytest.raises(ValueError, match=r"no labels \(conditional GAN\)"):

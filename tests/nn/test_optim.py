@@ -32,6 +32,9 @@ def test_schedules():
     assert decay(0) == 0.1
     assert decay(1000) == pytest.approx(0.1 / 1.000004**1000, rel=1e-12)
     assert decay(10**8) == 1e-6
+    # factor**t overflows a float after ~709 / ln(factor) steps; the decay must reach its floor
+    assert ng.ExponentialDecay(0.1, factor=2.0)(1025) == 1e-6
+    assert ng.ExponentialDecay(0.1, factor=1e30, floor=1e-7)(15) == 1e-7
 
 
 def test_sgd_uses_the_schedule_at_each_step():
