@@ -24,6 +24,7 @@ from .. import kernels
 from ..data import as_data
 from ..nn import SGD, NonFiniteInputError, Sequential
 from ..nn.activations import sigmoid
+from ..nn.layer import all_layers
 from .fused import FUSED_MAX_MACS, FusedStep, fusable
 from .objectives import CrossEntropy, FeatureMatching, Objective
 from .remedies import InstanceNoise, ReplayBuffer
@@ -101,6 +102,14 @@ class GAN:
                 )
         if G.dtype != D.dtype:
             raise ValueError(f"GAN: G is {G.dtype} but D is {D.dtype}: build both with one dtype")
+        shared = {id(layer) for layer in all_layers(G.layers)} & {
+            id(layer) for layer in all_layers(D.layers)
+        }
+        if shared:
+            raise ValueError(
+                "GAN: G and D share a layer object; each network needs its own layers (they "
+                "are trained by different optimisers on different losses)"
+            )
         if num_classes is not None and (
             isinstance(num_classes, bool)
             or not isinstance(num_classes, (int, np.integer))
@@ -110,9 +119,12 @@ class GAN:
         K = 0 if num_classes is None else int(num_classes)
         label = f" + {K} label columns" if K else ""
         if G.in_shape is not None and G.in_shape != (noise.dim + K,):
+            hint = ""
+            if not K and len(G.in_shape) == 1 and G.in_shape[0] > noise.dim:
+                hint = f" (a conditional G? pass num_classes={G.in_shape[0] - noise.dim})"
             raise ValueError(
                 f"GAN: the noise has {noise.dim} dimensions{label} but G expects samples of "
-                f"shape {G.in_shape}: make them agree"
+                f"shape {G.in_shape}: make them agree{hint}"
             )
         out = G.out_shape
         if K and out is not None and len(out) != 1:

@@ -204,6 +204,30 @@ class Layer(Widths):
         return f"{type(self).__name__}()"
 
 
+def all_layers(layers) -> list[Layer]:
+    """The layers and, inside a Parallel, its branches' layers, in order."""
+    found = []
+    for layer in layers:
+        found.append(layer)
+        parts = getattr(layer, "parts", None)
+        if isinstance(parts, dict):
+            found += all_layers([inner for branch in parts.values() for inner in branch])
+    return found
+
+
+def _check_each_once(layers: list[Layer], who: str) -> None:
+    """A layer object may appear once: it caches its own last forward for backward, so a
+    second use would overwrite the first's cache (and share its weights unnoticed)."""
+    seen: set[int] = set()
+    for layer in layers:
+        if id(layer) in seen:
+            raise ValueError(
+                f"{who}: the same {layer!r} object appears twice; each place needs its own "
+                "layer (build another one; to share weights, copy them with set_params)"
+            )
+        seen.add(id(layer))
+
+
 def _check_rows(layer: Layer, in_shape: Shape | None) -> None:
     """A layer that reads rows (N, D_in): refuse samples of another shape, pointing at Flatten."""
     if in_shape is not None and tuple(in_shape) != layer.in_shape:

@@ -103,6 +103,12 @@ class Parallel(Layer):
             self.parts[name] = list(layers)
             widths.append(int(width))
             outs.append(shape[0])
+        from .sequential import (
+            _check_each_once,
+            all_layers,
+        )  # (sequential imports this module's peers)
+
+        _check_each_once(all_layers(self._layers_of(parts)), "Parallel")
         self.widths, self.out_widths = tuple(widths), tuple(outs)
         self.in_shape = (sum(widths),)
         self._link()
@@ -120,6 +126,10 @@ class Parallel(Layer):
             for i, layer in enumerate(layers):
                 for name in layer.params:
                     yield f"{part}.{i}.{name}", layer, name
+
+    @staticmethod
+    def _layers_of(parts):
+        return [layer for _, layers in parts.values() for layer in layers]
 
     def _layers(self):
         for layers in self.parts.values():

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from .dropout import Dropout
-from .layer import Layer, Shape, Widths
+from .layer import Layer, Shape, Widths, _check_each_once, all_layers
 
 DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -54,6 +54,7 @@ class Sequential(Widths):
         for i, layer in enumerate(self.layers):
             if not isinstance(layer, Layer):
                 raise TypeError(f"Sequential: item {i} is {layer!r}, not a numgan Layer")
+        _check_each_once(all_layers(self.layers), "Sequential")
         if np.dtype(dtype) not in DTYPES:
             raise ValueError(f"Sequential: dtype must be float32 or float64, got {np.dtype(dtype)}")
         self.dtype = np.dtype(dtype)

@@ -163,3 +163,18 @@ def test_an_input_of_the_wrong_width_names_the_parts():
         layer.forward(np.zeros((2, 8)))
     with pytest.raises(ValueError, match="does not fit"):
         ng.Sequential([ng.Dense(4, 8), layer])
+
+
+def test_a_layer_object_used_twice_is_refused():
+    """Each layer caches its own last forward: used twice, the second forward would overwrite
+    what the first's backward reads (a gradient check of such a net is off by 0.66)."""
+    dense = ng.Dense(4, 4)
+    with pytest.raises(ValueError, match=r"the same Dense\(4, 4\) object appears twice"):
+        Parallel(a=(4, [dense]), b=(4, [dense]))
+    with pytest.raises(ValueError, match="appears twice"):
+        ng.Sequential([dense, ng.Tanh(), dense])
+    with pytest.raises(ValueError, match="appears twice"):
+        ng.Sequential([Parallel(a=(4, [dense])), dense])
+    shared = Parallel(a=(4, [ng.Dense(4, 4)]))
+    with pytest.raises(ValueError, match="G and D share a layer object"):
+        ng.GAN(ng.Sequential([shared]), ng.Sequential([shared, ng.Dense(4, 1)]), ng.UniformNoise(4))
