@@ -81,6 +81,24 @@ def one_hot(y: np.ndarray, num_classes: int, dtype=np.float32) -> np.ndarray:
     return out
 
 
+def _check_label_part(name: str, net: Sequential, K: int) -> None:
+    """A first Parallel layer with a part named "y" reads the label: the K one-hot columns,
+    which g_input and d_input put last.  Catches branches given in the other order."""
+    parts = getattr(net.layers[0], "parts", None)
+    if not isinstance(parts, dict) or "y" not in parts:
+        return
+    widths = dict(zip(parts, net.layers[0].widths, strict=True))
+    if not K or list(parts)[-1] != "y" or widths["y"] != K:
+        raise ValueError(
+            f"GAN: {name}'s first layer has a part y of width {widths['y']}, but the label is "
+            + (
+                f"the last {K} columns of {name}'s input: give y=({K}, [...]) last"
+                if K
+                else "only read by a conditional GAN: pass num_classes="
+            )
+        )
+
+
 class GAN:
     """A generator G: z -> x, a discriminator D: x -> logit, and the noise prior p_g(z).
 
@@ -141,6 +159,8 @@ class GAN:
             raise ValueError(
                 f"GAN: D must end in a single logit (output shape (1,)), got {D.out_shape}"
             )
+        for name, net in (("G", G), ("D", D)):
+            _check_label_part(name, net, K)
         self.G, self.D, self.noise = G, D, noise
         self.num_classes = None if num_classes is None else K
         self.dtype = G.dtype

@@ -231,6 +231,13 @@ def test_bad_set_ups_are_refused_with_the_fix():
     with pytest.raises(ValueError, match=r"G outputs samples of shape \(4,\) \+ 3 label"):
         ng.GAN(ng.Sequential([ng.Dense(D_Z + K, D_X)]), ng.Sequential([ng.Dense(D_X, 1)]),
                ng.UniformNoise(D_Z), num_classes=K)  # fmt: skip
+    swapped = ng.Sequential(
+        [ng.Parallel(y=(K, [ng.Dense(K, 3)]), z=(D_Z, [ng.Dense(D_Z, 3)])), ng.Dense(6, D_X)]
+    )
+    with pytest.raises(
+        ValueError, match=r"the last 3 columns of G's input: give y=\(3, \[...\]\) last"
+    ):
+        ng.GAN(swapped, ng.Sequential([ng.Dense(D_X + K, 1)]), ng.UniformNoise(D_Z), num_classes=K)
     with pytest.raises(ValueError, match="num_classes must be an int >= 2"):
         ng.GAN(ng.Sequential([ng.Dense(D_Z, D_X)]), ng.Sequential([ng.Dense(D_X, 1)]),
                ng.UniformNoise(D_Z), num_classes=1)  # fmt: skip
