@@ -1,7 +1,7 @@
 """The arrows of docs/architecture.md hold: every import of every module under numgan/, read
 from the source (ast), points the way the page says.
 
-    app -> gan -> nn -> kernels;  app -> data, eval;  gan -> data (as_data only);
+    app -> gan -> nn -> kernels;  app -> data, eval;  gan -> data (as_data, check_labels);
     kernels and fileio import nothing of numgan; eval only fileio; data nothing of nn, gan,
     app or eval; only app and numgan/__main__.py import app.
 
@@ -142,17 +142,19 @@ def test_nothing_but_app_and_main_imports_app():
 
 
 def test_gan_takes_only_the_sampling_protocol_from_data():
-    """gan -> data is as_data alone: the trainer turns an array into a source; datasets, files
-    and pixel ranges stay with the application."""
+    """gan -> data is the sampling protocol alone: as_data turns an array into a source, and
+    check_labels validates a conditional GAN's labels; datasets, files and pixel ranges stay
+    with the application."""
     bad = [
         imp
         for imp in IMPORTS
         if imp.source == "gan"
         and imp.target == "data"
-        and (not imp.names or set(imp.names) - {"as_data"})  # a whole-module import counts
+        and (not imp.names or set(imp.names) - {"as_data", "check_labels"})  # a whole module counts
     ]
-    assert not bad, "numgan/gan may take only as_data from numgan.data:\n" + "\n".join(
-        map(str, bad)
+    assert not bad, (
+        "numgan/gan may take only as_data and check_labels from numgan.data:\n"
+        + "\n".join(map(str, bad))
     )
 
 

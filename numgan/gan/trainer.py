@@ -21,7 +21,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .. import kernels
-from ..data import as_data
+from ..data import as_data, check_labels
 from ..nn import SGD, NonFiniteInputError, Sequential
 from ..nn.activations import sigmoid
 from ..nn.layer import all_layers
@@ -187,8 +187,8 @@ class GAN:
             return h
         if y is None:
             raise ValueError(
-                f"GAN.{where}: a conditional GAN needs labels, one class per sample "
-                f"(0..{self.num_classes - 1})"
+                f"GAN.{where}: this GAN is conditional: pass labels= (one class per sample in "
+                f"0..{self.num_classes - 1}, or one int for all)"
             )
         h = np.asarray(h)
         onehot = one_hot(self.labels(y, len(h)), self.num_classes, self.dtype)
@@ -198,19 +198,13 @@ class GAN:
         """y as n class labels (n,) int64: an int is repeated n times; checked against K."""
         if isinstance(y, (int, np.integer)) and not isinstance(y, bool):
             y = np.full(n, int(y), dtype=np.int64)
-        y = np.asarray(y)
-        if y.shape != (n,) or (y.size and y.dtype.kind not in "iu"):
+        y = check_labels(y, n)  # integer classes >= 0, one per sample
+        if n and y.max() >= self.num_classes:
             raise ValueError(
-                f"labels must be {n} integer classes (shape ({n},)) or one int, got "
-                f"{y.dtype} of shape {y.shape}"
-            )
-        if y.size and (y.min() < 0 or y.max() >= self.num_classes):
-            bad = int(y.min() if y.min() < 0 else y.max())
-            raise ValueError(
-                f"label {bad} is out of range: this GAN has {self.num_classes} classes "
+                f"label {int(y.max())} is out of range: this GAN has {self.num_classes} classes "
                 f"(0..{self.num_classes - 1})"
             )
-        return y.astype(np.int64, copy=False)
+        return y
 
     def initialize(self, rng: np.random.Generator, *, force: bool = False) -> None:
         """Draw G's then D's parameters from ``rng`` (only those not drawn yet, unless force)."""
@@ -228,13 +222,6 @@ class GAN:
         """
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise ValueError(f"GAN.sample: n must be a whole number >= 1, got {n!r}")
-        if self.conditional and labels is None:
-            raise ValueError(
-                f"GAN.sample: this GAN is conditional: pass labels= (n classes in "
-                f"0..{self.num_classes - 1}, or one int for all)"
-            )
-        if labels is not None:
-            labels = self.labels(labels, int(n)) if self.conditional else labels
         z = self.noise.sample(n, rng, self.dtype)
         return self.G.forward(self.g_input(z, labels), training=False)
 
@@ -246,8 +233,6 @@ class GAN:
 
         labels: a conditional GAN's classes for the rows of x (D(x, y)).
         """
-        if labels is not None and self.conditional:
-            labels = self.labels(labels, len(x))
         a = self.D.forward(self.d_input(x, labels), training=False)
         return sigmoid(a) if objective is None else objective.score(a)
 

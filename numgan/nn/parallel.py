@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from .dropout import Dropout
 from .layer import Layer
 
 
@@ -173,12 +172,6 @@ class Parallel(Layer):
             for i, layer in enumerate(layers)
             for name, buf in layer.buffers().items()
         }
-
-    def bind_rng(self, rng: np.random.Generator) -> None:
-        """Give the branches' Dropout layers the run's Generator (Sequential.bind_rng)."""
-        for layer in self._layers():
-            if isinstance(layer, Dropout):
-                layer.rng = rng
 
     # -- the passes ----------------------------------------------------------------------
 

@@ -131,11 +131,9 @@ class Sequential(Widths):
 
     def bind_rng(self, rng: np.random.Generator) -> None:
         """Give every random layer (Dropout, also inside a Parallel) the run's Generator."""
-        for layer in self.layers:
+        for layer in all_layers(self.layers):
             if isinstance(layer, Dropout):
                 layer.rng = rng
-            elif hasattr(layer, "bind_rng"):
-                layer.bind_rng(rng)
 
     def train(self) -> Sequential:
         self.training = True

@@ -191,13 +191,13 @@ def test_sampling_by_label_and_the_checks_on_labels():
     assert not np.allclose(a, c)  # the label changes G's output for the same z
     np.testing.assert_array_equal(gan.d_input(a, 1)[:, D_X:], one_hot(np.ones(4, int), K, F64))
     assert gan.discriminate(a, labels=2).shape == (4, 1)
-    with pytest.raises(ValueError, match="conditional: pass labels="):
+    with pytest.raises(ValueError, match="this GAN is conditional: pass labels="):
         gan.sample(4, rng)
     with pytest.raises(ValueError, match=r"label 3 is out of range: this GAN has 3 classes"):
         gan.sample(2, rng, labels=[0, 3])
-    with pytest.raises(ValueError, match=r"label -1 is out of range"):
+    with pytest.raises(ValueError, match=r"labels must be >= 0, found -1"):
         gan.sample(2, rng, labels=-1)
-    with pytest.raises(ValueError, match=r"2 integer classes"):
+    with pytest.raises(ValueError, match=r"labels must be integer classes, found 0.5"):
         gan.sample(2, rng, labels=[0.5, 1.0])
     with pytest.raises(ValueError, match=r"labels given to a GAN without classes"):
         plain = ng.models.build("toy2d", data_dim=2, out="linear")
