@@ -474,6 +474,7 @@ class Trainer:
             raise ValueError(f'Trainer: fused must be None, False, True or "auto", got {fused!r}')
         self.fused = fused
         self._plan: tuple[str, FusedStep | None] | None = None
+        self._rowwise_d: bool | None = None  # whether D is rowwise, asked once
         if fused is True and not self._fusable():
             raise ValueError(
                 "Trainer(fused=True): the fused step needs the numba backend, SGD for both "
@@ -518,12 +519,23 @@ class Trainer:
         x, x_fake = self._noisy(x), self._noisy(x_fake)  # as they are unless instance noise
         x, x_fake = gan.d_input(x, y), gan.d_input(x_fake, y_fake)  # [x, y] if conditional
         D.zero_grad()
-        a_real = D.forward(x, training=True)
-        loss_real, da_real = objective.d_loss_real(a_real, self.rng)
-        D.backward(da_real, input_grad=False)  # D's input is data: no dx needed
-        a_fake = D.forward(x_fake, training=True)
-        loss_fake, da_fake = objective.d_loss_fake(a_fake, self.rng)
-        D.backward(da_fake, input_grad=False)
+        if self._one_d_pass():
+            # The fast path: D treats rows independently, so one pass on the 2m rows
+            # [x; G(z)] gives both halves' logits and the sum of their gradients, as the two
+            # passes below do, with products twice as tall (docs/algorithm1.md).
+            m = len(x)
+            a = D.forward(np.concatenate([x, x_fake]), training=True)
+            a_real, a_fake = a[:m], a[m:]
+            loss_real, da_real = objective.d_loss_real(a_real, self.rng)
+            loss_fake, da_fake = objective.d_loss_fake(a_fake, self.rng)
+            D.backward(np.concatenate([da_real, da_fake]), input_grad=False)
+        else:
+            a_real = D.forward(x, training=True)
+            loss_real, da_real = objective.d_loss_real(a_real, self.rng)
+            D.backward(da_real, input_grad=False)  # D's input is data: no dx needed
+            a_fake = D.forward(x_fake, training=True)
+            loss_fake, da_fake = objective.d_loss_fake(a_fake, self.rng)
+            D.backward(da_fake, input_grad=False)
         self.opt_d.step(D)
         score_real = float(objective.score(a_real).mean())
         return loss_real + loss_fake, score_real, float(objective.score(a_fake).mean())
@@ -580,6 +592,13 @@ class Trainer:
         if self.instance_noise is None or x is None:
             return x
         return self.instance_noise.add(x, self.iteration, self.rng)
+
+    def _one_d_pass(self) -> bool:
+        """Whether the D step runs D once on [x; G(z)]: on the Numba backend (the fast path;
+        the NumPy backend keeps the two passes of Algorithm 1 as written) when D is rowwise."""
+        if self._rowwise_d is None:
+            self._rowwise_d = self.gan.D.rowwise
+        return self._rowwise_d and kernels.get_backend() == "numba"
 
     def _fusable(self) -> bool:
         if self.instance_noise is not None or self.replay is not None or self.gan.conditional:
@@ -656,7 +675,7 @@ class Trainer:
                 plan.z_d[i] = self.gan.noise.sample(m, rng, dtype)
                 plan.x_d[i] = self.data.sample(m, rng)
             z_g = self.gan.noise.sample(m, rng, dtype)
-            d_loss, d_real, d_fake, g_loss = (float(v) for v in plan.run(z_g))
+            d_loss, d_real, d_fake, g_loss = plan.run(z_g).tolist()
         else:
             d_loss = d_real = d_fake = 0.0
             for _ in range(self.k):

@@ -18,6 +18,8 @@ class LeakyReLU(Layer):
     slope and no separate mask is kept.
     """
 
+    rowwise = True
+
     alpha = 0.2
 
     def __init__(self, alpha: float = 0.2) -> None:
@@ -59,6 +61,8 @@ class Tanh(Layer):
     backward: dx = dout * (1 - y**2)      Cached: the output y (cheaper than x: no tanh again).
     """
 
+    rowwise = True
+
     def forward(self, x, training=True):
         y = np.empty_like(x)
         ops.tanh_forward(x, y)
@@ -80,6 +84,8 @@ class Affine(Layer):
     A change of units: the 1-D toy's G ends in Affine(sigma, mu) and its D starts with
     Affine(1 / sigma, -mu / sigma), so both networks work in the data's standard units.
     """
+
+    rowwise = True
 
     def __init__(self, scale: float, shift: float = 0.0) -> None:
         super().__init__()
@@ -114,6 +120,8 @@ class Sigmoid(Layer):
 
     backward: dx = dout * y * (1 - y)      Cached: the output y.
     """
+
+    rowwise = True
 
     def forward(self, x, training=True):
         y = np.empty_like(x)

@@ -47,6 +47,7 @@ class _Conv(Layer):
     """Shared set-up: channels, kernel, stride, padding, weights and the shape checks."""
 
     keeps_shape = False
+    rowwise = True
 
     def __init__(
         self,

@@ -11,6 +11,8 @@ from .layer import INITS, Layer, _check_rows, _draw_weights, _empty_params
 class _Affine(Layer):
     """Shared set-up of layers with a weight matrix and a bias: Dense and Maxout."""
 
+    rowwise = True
+
     def __init__(self, in_features, width, init, scale, rng, dtype):
         super().__init__()
         for name, v in (("in_features", in_features), ("width", width)):

@@ -61,6 +61,11 @@ class Layer(Widths):
     #: whether the output sample has the input sample's shape, whatever it is (activations,
     #: BatchNorm, Dropout); Flatten and Reshape do not
     keeps_shape: bool = True
+    #: whether output row n depends on input row n alone and nothing is drawn at random, so
+    #: that one forward and backward on stacked batches equals one per batch (the D step's
+    #: one pass on [x; G(z)]).  False unless a layer says so: BatchNorm and minibatch
+    #: discrimination mix the rows of a batch, Dropout draws its masks
+    rowwise: bool = False
 
     def __init__(self) -> None:
         self.params: dict[str, np.ndarray] = {}

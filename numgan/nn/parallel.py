@@ -58,6 +58,7 @@ class Parallel(Layer):
     """
 
     keeps_shape = False
+    rowwise = True  # itself; its branches' layers are asked one by one (all_layers)
 
     def __init__(self, **parts: tuple[int, list[Layer]]) -> None:
         super().__init__()

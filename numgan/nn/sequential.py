@@ -155,6 +155,13 @@ class Sequential(Widths):
         """[(param, grad)] pairs, the order the optimiser keeps its state in."""
         return [(p, g) for _, p, g in self.named_parameters()]
 
+    @property
+    def rowwise(self) -> bool:
+        """Whether every layer treats the rows of a batch independently (``Layer.rowwise``):
+        then a forward and backward on stacked batches [x_1; x_2] gives each batch's outputs
+        and the sum of their parameter gradients, as two passes would."""
+        return all(layer.rowwise for layer in all_layers(self.layers))
+
     def num_parameters(self) -> int:
         return sum(p.size for p, _ in self.parameters())
 

@@ -20,6 +20,7 @@ class Flatten(Layer):
     """
 
     keeps_shape = False
+    rowwise = True
 
     def output_shape(self, in_shape: Shape | None) -> Shape | None:
         return None if in_shape is None else (math.prod(in_shape),)
@@ -52,6 +53,7 @@ class Reshape(Layer):
         self.shape = tuple(int(d) for d in shape)
 
     keeps_shape = False
+    rowwise = True
 
     def output_shape(self, in_shape: Shape | None) -> Shape:
         if in_shape is not None and math.prod(in_shape) != math.prod(self.shape):
