@@ -1,17 +1,70 @@
-"""The machine a benchmark ran on: CPU (lscpu), cores, Python and library versions, BLAS."""
+"""The machine a benchmark ran on: CPU (lscpu), cores, Python and library versions, BLAS.
+
+Results are kept per machine kind (docs/benchmarks.md): ``machine_kind`` names one from the
+CPU's vendor, family and model and its widest vector unit ("AMD EPYC, family 25 model 17
+(znver4), AVX-512"), the same on every machine of that kind.
+"""
 
 from __future__ import annotations
 
 import importlib.metadata
 import os
 import platform
+import re
 import shutil
 import subprocess
+import sys
 from typing import Any
 
 import numpy as np
 
 import numgan as ng
+
+#: the instruction-set flags (lscpu's names) that decide which kernels BLAS, PyTorch and LLVM
+#: pick
+ISA_FLAGS = (
+    "sse4_2",
+    "avx",
+    "avx2",
+    "fma",
+    "avx512f",
+    "avx512bw",
+    "avx512vl",
+    "avx512_vnni",
+    "avx512_bf16",
+    "amx_tile",
+)
+
+
+def torch_build() -> dict[str, Any] | None:
+    """PyTorch's CPU capability and the BLAS it was built with, if torch is already imported
+    (the benchmark imports it; this never imports it for the sake of a description)."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return None
+    config = torch.__config__.show()
+    blas = re.search(r"BLAS_INFO=(\w+)", config)
+    return {
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "blas": blas.group(1) if blas else None,
+        "mkldnn": bool(torch.backends.mkldnn.is_available()),
+        "threads": torch.get_num_threads(),
+    }
+
+
+def machine_kind(info: dict[str, Any]) -> str:
+    """A short name for the kind of machine, e.g. "AMD EPYC, family 25 model 17 (znver4),
+    AVX-512": the CPU, and the widest vector instructions it offers."""
+    cpu = info.get("lscpu") or {}
+    name = cpu.get("Model name") or platform.processor() or "unknown CPU"
+    where = ""
+    if "CPU family" in cpu and "Model" in cpu:
+        where = f", family {cpu['CPU family']} model {cpu['Model']}"
+    if info.get("llvm_target_cpu"):
+        where += f" ({info['llvm_target_cpu']})"
+    simd = info.get("simd") or []
+    width = "AVX-512" if "avx512f" in simd else "AVX2" if "avx2" in simd else "no AVX2"
+    return f"{name}{where}, {width}"
 
 
 def machine_info() -> dict[str, Any]:
@@ -38,6 +91,9 @@ def machine_info() -> dict[str, Any]:
         wanted = (
             "Model name",
             "Vendor ID",
+            "CPU family",
+            "Model",
+            "Stepping",
             "CPU(s)",
             "Thread(s) per core",
             "Core(s) per socket",
@@ -48,11 +104,14 @@ def machine_info() -> dict[str, Any]:
         )
         info["lscpu"] = {k: fields[k] for k in wanted if k in fields}
         flags = set(fields.get("Flags", "").split())
-        info["simd"] = [f for f in ("avx2", "fma", "avx512f", "avx512_bf16") if f in flags]
+        info["simd"] = [f for f in ISA_FLAGS if f in flags]
     try:
+        import llvmlite.binding as llvm
         import numba
 
         info["numba"] = numba.__version__
+        info["llvmlite"] = importlib.metadata.version("llvmlite")
+        info["llvm_target_cpu"] = llvm.get_host_cpu_name()  # what Numba compiles for
     except ImportError:
         info["numba"] = None
     try:  # the installed version, read without importing torch
@@ -75,4 +134,6 @@ def machine_info() -> dict[str, Any]:
         ]
     except ImportError:
         info["runtime_libraries"] = None
+    info["torch_build"] = torch_build()
+    info["kind"] = machine_kind(info)
     return info

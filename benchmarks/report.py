@@ -227,14 +227,24 @@ def render_markdown(report: dict[str, Any]) -> str:
     m = report["machine"]
     cpu = (m.get("lscpu") or {}).get("Model name", "unknown CPU")
     blas = m.get("numpy_blas") or {}
+    runtime = [
+        f"{lib.get('internal_api')} {lib.get('version')} ({lib.get('architecture')} kernels)"
+        for lib in m.get("runtime_libraries") or []
+        if lib.get("user_api") == "blas"
+    ]
+    tb = m.get("torch_build") or {}
+    torch_build = f" (BLAS {tb.get('blas')}, {tb.get('cpu_capability')} kernels)" if tb else ""
     lines += [
         "",
         "### Setup",
         "",
+        f"- machine kind: {m.get('kind', cpu)}",
         f"- CPU: {cpu}, {m.get('nproc')} logical CPUs (nproc), SIMD {', '.join(m.get('simd', []))}",
         f"- Python {m['python']}, numpy {m['numpy']} ({blas.get('name', '?')} "
-        f"{blas.get('version', '')}), numba {m.get('numba')}, torch {m.get('torch')}, "
+        f"{blas.get('version', '')}), numba {m.get('numba')} (llvmlite {m.get('llvmlite')}, "
+        f"compiling for {m.get('llvm_target_cpu')}), torch {m.get('torch')}{torch_build}, "
         f"numgan {m['numgan']}",
+        f"- BLAS at run time: {'; '.join(runtime) or 'unknown (threadpoolctl missing)'}",
         f"- threads: {json.dumps(report['threads'])}",
         f"- command: `{report['command']}`",
         f"- total time: {report['elapsed_seconds']:.0f} s",

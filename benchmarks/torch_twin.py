@@ -119,21 +119,28 @@ def torch_state(tnet: Any, net: ng.Sequential) -> dict[str, np.ndarray]:
 
 #: torch.optim.Adam's implementation: "loop" (one tensor at a time: what Adam(...) gives on the
 #: CPU, where foreach is not the default), "foreach" (multi-tensor) or "fused" (one kernel per
-#: step, Adam(..., fused=True)).  Measured on the DCGAN row (2 threads): fused updates G's and D's
-#: 387k parameters in 0.26 ms against 0.78 ms for the loop, 1.03x the loop's iterations/s.
+#: step, Adam(..., fused=True)).  benchmarks/twin_choices.py times the three on this machine;
+#: docs/benchmarks.md gives the result and why "fused" is the default.
 ADAM_IMPL = "fused"
+#: torch.optim.SGD's implementation: "loop" (the CPU default) or "foreach".
+SGD_IMPL = "foreach"
 #: the 4-D weights in channels-last memory (model.to(memory_format=torch.channels_last)).
 #: Measured on the DCGAN row: no faster than PyTorch's default NCHW (0.98x), so left off.
 CHANNELS_LAST = False
 
 
 class TorchGAN:
-    """Algorithm 1 in PyTorch on a copy of a numgan GAN: same layers, weights and optimiser.
+    """Algorithm 1 in PyTorch on a copy of a numgan GAN: same layers, weights and optimiser,
+    written the way an experienced PyTorch user writes a fast eager loop.
 
-    D step: zero D's grads; L_D = BCE-with-logits(D(x), 1) + BCE-with-logits(D(G(z).detach()),
-    0), each the mean over m (numgan's mean softplus(-a_real) + mean softplus(a_fake)); step D.
-    G step: D's parameters stop requiring grad; L_G = BCE-with-logits(D(G(z)), 1) (the
-    non-saturating loss); step G only; D's parameters require grad again.
+    D step: zero D's grads (``set_to_none``); L_D = BCE-with-logits(D(x), 1) +
+    BCE-with-logits(D(G(z)), 0), each the mean over m (numgan's mean softplus(-a_real) +
+    mean softplus(a_fake)), G(z) made under ``no_grad``; step D.  Where D treats rows
+    independently (``Sequential.rowwise``: no BatchNorm), D runs once on the 2m rows
+    [x; G(z)] and L_D = (sum over the 2m rows of BCE) / m, the same loss and gradient in exact
+    arithmetic.  G step: L_G = BCE-with-logits(D(G(z)), 1) (the non-saturating loss),
+    ``backward(inputs=G's parameters)`` so that autograd computes no gradient for D's
+    parameters; step G only.
     """
 
     def __init__(
@@ -146,22 +153,26 @@ class TorchGAN:
         torch: Any,
         *,
         adam: str = ADAM_IMPL,
+        sgd: str = SGD_IMPL,
         channels_last: bool = CHANNELS_LAST,
+        concat: bool | None = None,
     ) -> None:
         self.torch, self.spec, self.m = torch, spec, int(batch_size)
         self.numgan_gan = gan
-        self.adam = adam
+        self.adam, self.sgd = adam, sgd
+        self.concat = gan.D.rowwise if concat is None else bool(concat)
         self.G, self.D = torch_sequential(gan.G, torch), torch_sequential(gan.D, torch)
         if channels_last:
             self.G.to(memory_format=torch.channels_last)
             self.D.to(memory_format=torch.channels_last)
         self.opt_g, self.opt_d = self._optimizer(self.G), self._optimizer(self.D)
-        self.d_params = list(self.D.parameters())
+        self.g_params = list(self.G.parameters())
         self.data = torch.from_numpy(np.ascontiguousarray(data, dtype=np.float32))
         self.gen = torch.Generator().manual_seed(int(seed))
         dtype = torch.float64 if gan.dtype == np.float64 else torch.float32
         self.ones = torch.ones(self.m, 1, dtype=dtype)
         self.zeros = torch.zeros(self.m, 1, dtype=dtype)
+        self.targets = torch.cat([self.ones, self.zeros])
         self.bce = torch.nn.functional.binary_cross_entropy_with_logits
 
     def _optimizer(self, net: Any) -> Any:
@@ -174,37 +185,43 @@ class TorchGAN:
             )
         # torch: b = mu b + g, p -= lr b; numgan: v = mu v - lr g, p += v.  With a constant lr,
         # v = -lr b at every step: the same trajectory.
-        return optim.SGD(net.parameters(), lr=spec.lr, momentum=spec.momentum)
+        return optim.SGD(
+            net.parameters(), lr=spec.lr, momentum=spec.momentum, foreach=self.sgd == "foreach"
+        )
 
     def d_step(self, x: Any, z: Any) -> Any:
         self.opt_d.zero_grad(set_to_none=True)
-        fake = self.G(z).detach()
-        loss = self.bce(self.D(x), self.ones) + self.bce(self.D(fake), self.zeros)
+        with self.torch.no_grad():
+            fake = self.G(z)
+        if self.concat:
+            logits = self.D(self.torch.cat([x, fake]))
+            loss = self.bce(logits, self.targets, reduction="sum") / self.m
+        else:
+            loss = self.bce(self.D(x), self.ones) + self.bce(self.D(fake), self.zeros)
         loss.backward()
         self.opt_d.step()
         return loss
 
     def g_step(self, z: Any) -> Any:
-        for p in self.d_params:
-            p.requires_grad_(False)
-        try:
-            self.opt_g.zero_grad(set_to_none=True)
-            loss = self.bce(self.D(self.G(z)), self.ones)
-            loss.backward()
-            self.opt_g.step()
-        finally:
-            for p in self.d_params:
-                p.requires_grad_(True)
+        self.opt_g.zero_grad(set_to_none=True)
+        loss = self.bce(self.D(self.G(z)), self.ones)
+        loss.backward(inputs=self.g_params)
+        self.opt_g.step()
         return loss
+
+    def noise(self, m: int) -> Any:
+        """m noise rows from the row's prior, drawn with PyTorch's generator."""
+        z = self.torch.empty(m, self.spec.noise_dim)
+        if self.spec.noise == "gaussian":
+            return z.normal_(0.0, 1.0, generator=self.gen)
+        return z.uniform_(-1.0, 1.0, generator=self.gen)
 
     def step(self) -> None:
         """One iteration, minibatches drawn with PyTorch's own generator."""
         torch, m, gen = self.torch, self.m, self.gen
         x = self.data[torch.randint(0, len(self.data), (m,), generator=gen)]
-        z = torch.empty(m, self.spec.noise_dim).uniform_(-1.0, 1.0, generator=gen)
-        self.d_step(x, z)
-        z = torch.empty(m, self.spec.noise_dim).uniform_(-1.0, 1.0, generator=gen)
-        self.g_step(z)
+        self.d_step(x, self.noise(m))
+        self.g_step(self.noise(m))
 
     def run(self, n: int) -> None:
         step = self.step

@@ -17,6 +17,8 @@ Models (float32 throughout):
            D 784-512-256-1 (LeakyReLU 0.2, logit out), m = 64, SGD (lr 0.01, momentum 0.5)
     2-adam the same with Adam (lr 2e-4, beta1 0.5, beta2 0.999, eps 1e-8)
     3      the 1-D toy: G and D 1-16-16-1 (LeakyReLU 0.2), m = 64, SGD (lr 0.1, momentum 0.5)
+    3-tanh     the same with tanh hidden layers and Gaussian noise z ~ N(0, 1)
+    3-sigmoid  the same with sigmoid hidden layers and Gaussian noise
     4      DCGAN MNIST: the ``dcgan`` preset (numgan/gan/models.py) for 28x28 images, G
            Dense 100 -> 64x7x7, BN, ReLU, ConvTranspose 64 -> 32 (4x4, stride 2), BN, ReLU,
            ConvTranspose 32 -> 1, Tanh; D Conv 1 -> 32 (4x4, stride 2), LeakyReLU 0.2,
@@ -55,7 +57,7 @@ from typing import Any, Self
 import numpy as np
 
 from .. import kernels
-from ..gan import GAN, Trainer, UniformNoise
+from ..gan import GAN, GaussianNoise, Trainer, UniformNoise
 from ..gan import models as presets
 from ..nn import (
     SGD,
@@ -213,6 +215,7 @@ class ModelSpec:
     momentum: float = 0.5
     init: str = "glorot"
     noise_dim: int = 100
+    noise: str = "uniform"  # z ~ U(-1, 1)^noise_dim, or "gaussian": N(0, I)
     data: str = "uniform01"  # "uniform01", "uniform11" or "normal4"
     preset: str = ""
     image_shape: tuple[int, int] | None = None
@@ -310,16 +313,22 @@ def model_specs(models: Sequence[int] = MODELS) -> list[ModelSpec]:
         ],
         3: [
             ModelSpec(
-                "3",
+                key,
                 3,
-                "1-D toy GAN",
-                _mlp((1, 16, 16, 1), lrelu),
-                _mlp((1, 16, 16, 1), lrelu),
+                title,
+                _mlp((1, 16, 16, 1), act),
+                _mlp((1, 16, 16, 1), act),
                 batch_size=64,
                 optimizer="sgd",
                 lr=0.1,
                 noise_dim=1,
+                noise=noise,
                 data="normal4",
+            )
+            for key, title, act, noise in (
+                ("3", "1-D toy GAN", lrelu, "uniform"),
+                ("3-tanh", "1-D toy GAN, tanh", ("tanh",), "gaussian"),
+                ("3-sigmoid", "1-D toy GAN, sigmoid", ("sigmoid",), "gaussian"),
             )
         ],
     }
@@ -417,7 +426,8 @@ def build_trainer(
     else:
         G = build_sequential(spec.g, init=spec.init, dtype=dtype)
         D = build_sequential(spec.d, init=spec.init, dtype=dtype)
-        gan = GAN(G, D, UniformNoise(spec.noise_dim))
+        noise = GaussianNoise if spec.noise == "gaussian" else UniformNoise
+        gan = GAN(G, D, noise(spec.noise_dim))
     return Trainer(
         gan,
         data,

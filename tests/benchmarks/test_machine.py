@@ -5,7 +5,7 @@ import platform
 import shutil
 
 import numpy as np
-from machine import machine_info
+from machine import ISA_FLAGS, machine_info, machine_kind
 
 import numgan as ng
 
@@ -17,4 +17,19 @@ def test_machine_info_names_the_versions_and_the_cpu():
     assert info["nproc"] == os.cpu_count()
     if shutil.which("lscpu"):
         assert info["lscpu"]["Model name"]
-        assert set(info["simd"]) <= {"avx2", "fma", "avx512f", "avx512_bf16"}
+        assert set(info["simd"]) <= set(ISA_FLAGS)
+        assert info["kind"].startswith(info["lscpu"]["Model name"])
+    assert info["llvm_target_cpu"] and info["llvmlite"]
+
+
+def test_machine_kind_names_the_cpu_and_its_widest_vectors():
+    info = {
+        "lscpu": {"Model name": "AMD EPYC", "CPU family": "25", "Model": "17"},
+        "llvm_target_cpu": "znver4",
+        "simd": ["avx2", "fma", "avx512f"],
+    }
+    assert machine_kind(info) == "AMD EPYC, family 25 model 17 (znver4), AVX-512"
+    info["simd"] = ["avx2", "fma"]
+    info["lscpu"] = {"Model name": "Intel Xeon"}
+    info["llvm_target_cpu"] = None
+    assert machine_kind(info) == "Intel Xeon, AVX2"

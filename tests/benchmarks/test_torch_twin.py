@@ -65,3 +65,47 @@ def test_the_dcgan_twin_is_built_from_torchs_conv_layers():
         expected = net.forward(x, training=True)
         got = twin(torch.from_numpy(x)).detach().numpy()
         np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-13)
+
+
+@pytest.mark.parametrize("key", ["1", "3-tanh", "2-sgd"])
+def test_the_twins_one_d_pass_equals_two_passes(key):
+    """The twin runs D once on [x; G(z)] where D is rowwise (rows 1 and 3; row 2's D is too,
+    its BatchNorm is in G): the same losses and parameters as two passes, in float64."""
+    torch = pytest.importorskip("torch")
+    from torch_twin import TorchGAN
+
+    spec = SPECS[key]
+    trainer = build_trainer(spec, data_size=32, dtype=np.float64, batch_size=8)
+    assert trainer.gan.D.rowwise
+    rng = np.random.default_rng(0)
+    batches = [
+        (rng.uniform(-1, 1, size=(8, spec.noise_dim)), rng.normal(size=(8, spec.data_dim)))
+        for _ in range(2)
+    ]
+    runs = []
+    for concat in (True, False):
+        twin = TorchGAN(spec, trainer.gan, trainer.data.x, 8, 0, torch, concat=concat)
+        assert twin.concat == concat
+        losses = []
+        for z, x in batches:
+            losses.append(twin.d_step(torch.from_numpy(x), torch.from_numpy(z)).item())
+            losses.append(twin.g_step(torch.from_numpy(z)).item())
+        runs.append((losses, twin.state()))
+    np.testing.assert_allclose(runs[0][0], runs[1][0], rtol=1e-12)
+    for name, value in runs[0][1].items():
+        np.testing.assert_allclose(value, runs[1][1][name], rtol=1e-11, atol=1e-14, err_msg=name)
+
+
+def test_the_twin_keeps_two_d_passes_for_a_batchnorm_d_and_draws_the_rows_noise():
+    torch = pytest.importorskip("torch")
+    from torch_twin import TorchGAN
+
+    trainer = build_trainer(SPECS["4"], data_size=16, batch_size=4)
+    twin = TorchGAN(SPECS["4"], trainer.gan, trainer.data.x, 4, 0, torch)
+    assert not trainer.gan.D.rowwise and not twin.concat
+    spec = SPECS["3-tanh"]
+    trainer = build_trainer(spec, data_size=16, batch_size=4)
+    twin = TorchGAN(spec, trainer.gan, trainer.data.x, 4, 0, torch)
+    z = twin.noise(20_000)
+    assert spec.noise == "gaussian" and float(z.min()) < -3 and float(z.max()) > 3
+    assert abs(float(z.std()) - 1) < 0.03

@@ -22,7 +22,8 @@ def test_quick_run_writes_markdown_json_and_plot(tmp_path, capsys):
     report = json.loads((tmp_path / "train_speed.json").read_text())
     expected = f"--quick --out {tmp_path} --no-torch --variants numpy,matmul --repeats 2"
     assert report["command"].endswith(expected)
-    assert [row["key"] for row in report["rows"]] == ["1", "2-sgd", "2-adam", "3", "4"]
+    keys = ["1", "2-sgd", "2-adam", "3", "3-tanh", "3-sigmoid", "4"]
+    assert [row["key"] for row in report["rows"]] == keys
     for row in report["rows"]:
         assert row["batch_size"] == 8
         assert row["flops_per_iteration"] == flops_per_iteration(SPECS[row["key"]], 8)
@@ -41,7 +42,7 @@ def test_quick_run_writes_markdown_json_and_plot(tmp_path, capsys):
     # The share of the iteration outside the matrix products, from the ceiling's time.
     section = markdown.split("### Time outside the matrix products")[1].split("###")[0]
     (outside,) = [line for line in section.splitlines() if line.startswith("| 4 | ")]
-    dcgan = report["rows"][4]["results"]
+    dcgan = report["rows"][keys.index("4")]["results"]
     share = 1 - dcgan["numpy"]["median"] / dcgan["matmul"]["median"]
     assert outside.split(" | ")[5] == f"{100 * share:.0f}%"
     # Ratios per round: the blocks of one round against each other, median over the rounds.
@@ -49,7 +50,7 @@ def test_quick_run_writes_markdown_json_and_plot(tmp_path, capsys):
     per_round = [a / b for a, b in zip(numpy_blocks, ceiling_blocks, strict=True)]
     assert dcgan["numpy"]["per_round"] == {"matmul": pytest.approx(sum(per_round) / 2)}
     assert "### Ratios per round" in markdown
-    assert report["rows"][4]["arch"] == "G 100-3136-32x14x14-1x28x28, D 784-32x14x14-64x7x7-1"
+    assert report["rows"][-1]["arch"] == "G 100-3136-32x14x14-1x28x28, D 784-32x14x14-64x7x7-1"
     assert markdown in out  # the table is printed to stdout too
     assert (tmp_path / "train_speed_model1.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "bench: model 1" in err  # progress goes to stderr
@@ -72,7 +73,8 @@ def test_missing_torch_is_reported_as_unavailable(tmp_path, capsys, monkeypatch)
     report = json.loads((tmp_path / "train_speed.json").read_text())
     assert report["command"].startswith("numgan bench --torch --quick")
     assert report["variants"]["torch"].startswith("torch is not importable")
-    (row,) = report["rows"]
+    assert [row["key"] for row in report["rows"]] == ["3", "3-tanh", "3-sigmoid"]
+    row = report["rows"][0]
     assert row["results"]["torch"]["status"] == "unavailable"
     assert row["results"]["numba"]["status"] == row["results"]["numpy"]["status"] == "ok"
     assert row["agreement"]["reference"] == "numpy" and row["agreement"]["ok"]
