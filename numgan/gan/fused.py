@@ -11,9 +11,13 @@ This module removes that cost without forking the layer semantics:
   (typed lists of arrays cost more to hand to a jitted function than the work itself);
 - it calls the same jitted helpers the layers use on the Numba backend (``matmul_bias_nb``,
   ``dense_backward_nb``, ``sigmoid_cross_entropy_nb``, ``sgd_momentum_nb``), in the same order,
-  so it computes the same numbers (tests compare it with the layer path);
+  so it computes the same numbers, to rounding (tests compare it with the layer path);
 - the run's Generator still draws every noise and data minibatch in Python, in Algorithm 1's
   order, so a seed gives the same run on either path;
+- D's step is one pass on the 2m rows [x; G(z)], as the layer path's on this backend
+  (``Trainer.d_step``): D is rowwise here, so that is the same gradient as two passes;
+- tanh and the sigmoid are the vectorisable float32 forms of kernels/approx.py (the exact
+  functions in float64);
 - every buffer is allocated once, when the plan is built: a steady-state iteration allocates
   no arrays.
 
@@ -32,6 +36,7 @@ import numpy as np
 
 from .. import kernels
 from ..kernels import jit
+from ..kernels.approx import logistic32, tanh32
 from ..kernels.dense import dense_backward_nb, matmul_bias_nb
 from ..kernels.elementwise import logistic
 from ..kernels.loss import sigmoid_cross_entropy_nb
@@ -107,14 +112,24 @@ def fusable(gan, opt_g, opt_d, batch_size: int, objective=None) -> bool:
 
 @jit
 def _activate(h, code, alpha):
+    """h = act(h) in place.  In float32, tanh and the sigmoid are the vectorisable forms of
+    kernels/approx.py (within 3 ulps; a loop of math.tanh is one scalar call per element, 2-3x
+    slower over the whole step); in float64 (gradient checks) the exact functions."""
     hf = h.reshape(-1)
+    single = hf.itemsize == 4
     if code == 1:
         for i in range(hf.size):
             v = hf[i]
             hf[i] = v if v > 0 else alpha * v
+    elif code == 2 and single:
+        for i in range(hf.size):
+            hf[i] = tanh32(hf[i])
     elif code == 2:
         for i in range(hf.size):
             hf[i] = math.tanh(hf[i])
+    elif code == 3 and single:
+        for i in range(hf.size):
+            hf[i] = logistic32(hf[i])
     elif code == 3:
         for i in range(hf.size):
             hf[i] = logistic(hf[i])
@@ -185,11 +200,14 @@ def _affine_into(dst, src, units):
 
 
 @jit
-def _mean_sigmoid(a):
+def _mean_sigmoid(grad, t, scale):
+    """mean_i sigmoid(a_i), read off the loss's gradient grad_i = (scale / m) (sigmoid(a_i) -
+    t_i) instead of taking m more exponentials."""
+    m = grad.shape[0]
     total = 0.0
-    for i in range(a.shape[0]):
-        total += logistic(a[i, 0])
-    return total / a.shape[0]
+    for i in range(m):
+        total += grad[i, 0] * (m / scale) + t[i, 0]
+    return total / m
 
 
 @jit
@@ -215,14 +233,19 @@ def _iteration(G, D, z_d, x_d, z_g, lr_d, mu_d, lr_g, mu_g, targets, g_scale, st
         _affine_into(_view(Gh, 0, m, nz), z_d[step], units[0])
         _forward(Gp, Glayout, Gact, Galpha, Gh, m)
         _affine_into(x_fake, _view(Gh, g_out, m, nx), units[1])
+        # One pass of D on the 2m rows [x; G(z)] (D is rowwise), each half's loss on its rows.
+        x_both = _view(Dh, 0, 2 * m, nx)
+        _affine_into(x_both[:m], x_d[step], units[2])
+        _affine_into(x_both[m:], x_fake, units[2])
+        _forward(Dp, Dlayout, Dact, Dalpha, Dh, 2 * m)
+        a, da = _view(Dh, d_out, 2 * m, 1), _view(Ddh, d_out, 2 * m, 1)
+        for half, lo in ((0, 0), (1, m)):
+            stats[0] += sigmoid_cross_entropy_nb(
+                a[lo : lo + m], targets[half], 1.0, da[lo : lo + m]
+            )
+            stats[1 + half] += _mean_sigmoid(da[lo : lo + m], targets[half], 1.0)
         Dg[:] = 0.0
-        for x, half, col in ((x_d[step], 0, 1), (x_fake, 1, 2)):
-            _affine_into(_view(Dh, 0, m, nx), x, units[2])
-            _forward(Dp, Dlayout, Dact, Dalpha, Dh, m)
-            a, da = _view(Dh, d_out, m, 1), _view(Ddh, d_out, m, 1)
-            stats[0] += sigmoid_cross_entropy_nb(a, targets[half], 1.0, da)
-            stats[col] += _mean_sigmoid(a)
-            _backward(Dp, Dg, Dlayout, Dact, Dalpha, Dh, Ddh, m, True, False)
+        _backward(Dp, Dg, Dlayout, Dact, Dalpha, Dh, Ddh, 2 * m, True, False)
         sgd_momentum_nb(Dp, Dg, Dv, lr_d[step], mu_d[step])
     Gg[:] = 0.0
     _affine_into(_view(Gh, 0, m, nz), z_g, units[0])
@@ -257,7 +280,8 @@ class FusedStep:
             plan = _encode(net, end=end)
             opt._bind(net)  # creates the velocity the layer path would use
             widths = [plan[0][0].in_features] + [d.out_features for d, _, _ in plan]
-            off_h = np.concatenate([[0], np.cumsum([m * w for w in widths])])
+            rows = m if end else 2 * m  # D's D-step pass runs on [x; G(z)]
+            off_h = np.concatenate([[0], np.cumsum([rows * w for w in widths])])
             layout = np.zeros((len(plan) + 1, 5), dtype=np.int64)
             for i, (dense, _, _) in enumerate(plan):
                 layout[i, :4] = (
@@ -275,7 +299,7 @@ class FusedStep:
                     opt.state["velocity"],
                     layout,
                     np.array([c for _, c, _ in plan], dtype=np.int64),
-                    np.array([a for _, _, a in plan], dtype=np.float64),
+                    np.array([a for _, _, a in plan], dtype=dtype),
                     np.zeros(off_h[-1], dtype=dtype),
                     np.zeros(off_h[-1], dtype=dtype),
                 )

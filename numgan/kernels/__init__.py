@@ -15,6 +15,7 @@ One module per family, each kernel beside its twin:
     conv.py         im2col, col2im and the layout changes around a convolution's product
     dense.py        Dense products (jitted loop or BLAS, by size) and Maxout's routing
     elementwise.py  LeakyReLU/ReLU, tanh, sigmoid
+    approx.py       tanh and the sigmoid in float32 arithmetic, for jitted loops to vectorise
     loss.py         the logit loss (sigmoid cross-entropy with targets) and its gradient
     minibatch.py    minibatch discrimination's pairwise distances and their gradient
     norm.py         BatchNorm

@@ -37,10 +37,15 @@ def dense_backward_np(dout, x, W, dx, dW, db, param_grads):
 # vectorised); with a narrow one (D's single logit) it would be one step long, so the
 # innermost loop becomes the dot product along k instead.
 NARROW = 8
+# Wide products update ROWS output rows per pass over W: each row's running sum is a chain of
+# dependent loads, adds and stores, and four independent chains keep the vector units busy
+# where one would wait on its own last store (the 1-D toy's 16 x 16 layers: docs/kernels.md).
+ROWS = 4
 
 
 @jit
 def matmul_bias_nb(x, W, b, out):
+    """out = x @ W + b in loops; the twin is dense_forward_np."""
     n, k = x.shape
     d = W.shape[1]
     if d < NARROW:
@@ -51,13 +56,29 @@ def matmul_bias_nb(x, W, b, out):
                     acc += x[i, p] * W[p, j]
                 out[i, j] = acc
         return
-    for i in range(n):
+    i = 0
+    while k >= NARROW and i + ROWS <= n:  # rows i .. i + 3 together (one row if k is short)
         for j in range(d):
             out[i, j] = b[j]
+            out[i + 1, j] = b[j]
+            out[i + 2, j] = b[j]
+            out[i + 3, j] = b[j]
         for p in range(k):
-            xip = x[i, p]
+            x0, x1, x2, x3 = x[i, p], x[i + 1, p], x[i + 2, p], x[i + 3, p]
             for j in range(d):
-                out[i, j] += xip * W[p, j]
+                w = W[p, j]
+                out[i, j] += x0 * w
+                out[i + 1, j] += x1 * w
+                out[i + 2, j] += x2 * w
+                out[i + 3, j] += x3 * w
+        i += ROWS
+    for r in range(i, n):  # the last n % 4 rows, one at a time
+        for j in range(d):
+            out[r, j] = b[j]
+        for p in range(k):
+            xrp = x[r, p]
+            for j in range(d):
+                out[r, j] += xrp * W[p, j]
 
 
 @jit
@@ -69,15 +90,55 @@ def _add_bias(out, b):
 
 
 @jit
+def _input_grad_wide(dout, W, dx):
+    """dx = dout @ W.T for wide layers: W.T copied once so that the innermost loop runs
+    along a contiguous row of it, ROWS rows of dx at a time (as in matmul_bias_nb)."""
+    n, d = dout.shape
+    k = W.shape[0]
+    WT = np.empty((d, k), dtype=W.dtype)
+    for p in range(k):
+        for j in range(d):
+            WT[j, p] = W[p, j]
+    i = 0
+    while i + ROWS <= n:
+        for p in range(k):
+            dx[i, p] = 0.0
+            dx[i + 1, p] = 0.0
+            dx[i + 2, p] = 0.0
+            dx[i + 3, p] = 0.0
+        for j in range(d):
+            g0, g1, g2, g3 = dout[i, j], dout[i + 1, j], dout[i + 2, j], dout[i + 3, j]
+            for p in range(k):
+                w = WT[j, p]
+                dx[i, p] += g0 * w
+                dx[i + 1, p] += g1 * w
+                dx[i + 2, p] += g2 * w
+                dx[i + 3, p] += g3 * w
+        i += ROWS
+    for r in range(i, n):
+        for p in range(k):
+            dx[r, p] = 0.0
+        for j in range(d):
+            g = dout[r, j]
+            for p in range(k):
+                dx[r, p] += g * WT[j, p]
+
+
+@jit
 def dense_backward_nb(dout, x, W, dx, dW, db, param_grads, compute_dx):
+    """dx = dout @ W.T (if compute_dx); if param_grads: dW += x.T @ dout, db += column sums
+    of dout.  In loops; the twin is dense_backward_np."""
     n, d = dout.shape
     k = x.shape[1]
-    for i in range(n if compute_dx else 0):
-        for p in range(k):
-            acc = dout[i, 0] * W[p, 0]
-            for j in range(1, d):
-                acc += dout[i, j] * W[p, j]
-            dx[i, p] = acc
+    if compute_dx and d >= NARROW and k >= NARROW:
+        _input_grad_wide(dout, W, dx)
+    elif compute_dx:  # a short dot product along j per element (a narrow layer)
+        for i in range(n):
+            for p in range(k):
+                acc = dout[i, 0] * W[p, 0]
+                for j in range(1, d):
+                    acc += dout[i, j] * W[p, j]
+                dx[i, p] = acc
     if param_grads:
         if d < NARROW:
             for p in range(k):

@@ -12,7 +12,17 @@ import numgan as ng
 from numgan import kernels
 
 TOL = {np.float64: 1e-12, np.float32: 2e-5}
-SHAPES = [(4, 3, 5), (64, 16, 16), (100, 240, 240), (64, 784, 512)]  # (N, D_in, D_out)
+# (N, D_in, D_out): the jitted loops' paths (narrow outputs, a one-wide input, rows in blocks of
+# four with a remainder) and BLAS's
+SHAPES = [
+    (4, 3, 5),
+    (64, 16, 16),
+    (63, 16, 16),
+    (7, 1, 16),
+    (66, 16, 1),
+    (100, 240, 240),
+    (64, 784, 512),
+]
 DTYPES = [np.float64, np.float32]
 
 
@@ -65,6 +75,33 @@ def test_dense(shape, dtype):
             close(nb[i], ref[i], dtype, scale=np.sqrt(max(n, d)))
         if not param_grads:
             assert np.array_equal(nb[4], dW0) and np.array_equal(nb[5], db0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(64, 16, 16), (63, 16, 16), (6, 9, 12), (3, 8, 8), (128, 16, 1)])
+def test_jitted_dense_loops_against_the_twin_at_any_size(shape, dtype):
+    """The jitted loops themselves (the fused step calls them up to FUSED_MAX_MACS, above
+    the layers' crossover to BLAS): rows in blocks of four and the remainder, wide and narrow
+    outputs, dx alone and with the parameter gradients."""
+    n, k, d = shape
+    rng = np.random.default_rng(1)
+    x, W, b = (rng.normal(size=s).astype(dtype) for s in ((n, k), (k, d), (d,)))
+    out, ref = np.full((n, d), np.nan, dtype), np.empty((n, d), dtype)
+    kernels.dense.matmul_bias_nb(x, W, b, out)
+    kernels.dense.dense_forward_np(x, W, b, ref)
+    close(out, ref, dtype, scale=np.sqrt(k))
+    dout = rng.normal(size=(n, d)).astype(dtype)
+    for param_grads, compute_dx in ((True, True), (True, False), (False, True)):
+        dx, dW, db = np.full((n, k), np.nan, dtype), np.ones((k, d), dtype), np.ones(d, dtype)
+        kernels.dense.dense_backward_nb(dout, x, W, dx, dW, db, param_grads, compute_dx)
+        rx, rW, rb = np.empty((n, k), dtype), np.ones((k, d), dtype), np.ones(d, dtype)
+        kernels.dense.dense_backward_np(dout, x, W, rx if compute_dx else None, rW, rb, param_grads)
+        if compute_dx:
+            close(dx, rx, dtype, scale=np.sqrt(d))
+        else:
+            assert np.isnan(dx).all()  # not written
+        close(dW, rW, dtype, scale=np.sqrt(n))  # accumulated onto ones, or left as they were
+        close(db, rb, dtype, scale=np.sqrt(n))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
