@@ -1,0 +1,259 @@
+"""The optimiser updates over a large flat vector: numgan's kernels, the alternatives, PyTorch.
+
+    python benchmarks/optimizer_timings.py [--sizes 2000000,2750000] [--repeats N] [--threads N]
+    python benchmarks/optimizer_timings.py --in-iteration 2-adam [--repeats N]
+
+Microseconds per update (median of interleaved blocks), float32, for the parameter counts of
+the speed benchmark's rows (row 2's G and D: 2.0M; row 1's: 2.75M):
+
+- numgan's Adam kernel (numgan/kernels/optim.py: three loops over the flat vectors, the bias
+  corrections folded into two scalars), the same update as one loop, and the NumPy twin;
+- the same two kernels with their loops split over Numba's threads (``prange``);
+- SGD with momentum, numgan's kernel and its ``prange`` form;
+- PyTorch: ``Adam(fused=True)``, ``Adam(foreach=True)`` and ``SGD(foreach=True)``, with 1 and
+  with ``--threads`` threads.
+
+``--in-iteration ROW`` asks the question that matters for training: does a threaded update make
+the whole iteration faster?  It times ``Trainer.step()`` of that row with numgan's update and
+with the ``prange`` one, each in its own process (Numba's worker threads would otherwise stay
+in the process and disturb the other variant), the processes alternating.  On a 2-core machine
+the worker threads and OpenBLAS's, which keep spinning after each product, compete for the
+cores (docs/benchmarks.md quotes a run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import numba
+import numpy as np
+from machine import machine_info
+from numba import prange
+
+from numgan.kernels import optim
+from numgan.kernels.flags import FASTMATH, jit
+
+parallel = numba.njit(nogil=True, fastmath=FASTMATH, error_model="numpy", parallel=True)
+
+
+@jit
+def adam_one_loop(theta, g, m, v, lr, beta1, beta2, eps, bc1, bc2):
+    """adam_nb as one loop: reads g, m, v, theta once and writes m, v, theta once."""
+    step = lr / bc1
+    root_bc2 = np.sqrt(bc2)
+    one = beta1 - beta1 + 1
+    c1, c2 = one - beta1, one - beta2
+    for i in range(theta.size):
+        gi = g[i]
+        mi = beta1 * m[i] + c1 * gi
+        vi = beta2 * v[i] + c2 * gi * gi
+        m[i] = mi
+        v[i] = vi
+        theta[i] -= step * mi / (np.sqrt(vi) / root_bc2 + eps)
+
+
+@parallel
+def adam_prange(theta, g, m, v, lr, beta1, beta2, eps, bc1, bc2):
+    """adam_nb with each loop split over Numba's threads."""
+    step = lr / bc1
+    root_bc2 = np.sqrt(bc2)
+    one = beta1 - beta1 + 1
+    c1, c2 = one - beta1, one - beta2
+    for i in prange(theta.size):
+        m[i] = beta1 * m[i] + c1 * g[i]
+    for i in prange(theta.size):
+        v[i] = beta2 * v[i] + c2 * g[i] * g[i]
+    for i in prange(theta.size):
+        theta[i] -= step * m[i] / (np.sqrt(v[i]) / root_bc2 + eps)
+
+
+@parallel
+def sgd_prange(theta, g, v, lr, mu):
+    """sgd_momentum_nb with its loop split over Numba's threads."""
+    for i in prange(theta.size):
+        vi = mu * v[i] - lr * g[i]
+        v[i] = vi
+        theta[i] += vi
+
+
+def _median_us(fn, repeats: int, seconds: float = 0.2) -> float:
+    fn()
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < 0.05:
+        fn()
+        n += 1
+    n = max(1, int(n * seconds / 0.05))
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(n):
+            fn()
+        samples.append((time.perf_counter() - start) / n * 1e6)
+    return statistics.median(samples)
+
+
+def _cases(n: int, threads: int, which: str) -> dict:
+    """name -> a no-argument call, on fresh float32 vectors of n parameters.  ``which``:
+    "serial" (numgan's kernels, the alternatives, PyTorch) or "prange" (Numba's threads, timed
+    in a process of their own: two thread pools that spin, Numba's and PyTorch's, would slow
+    each other down in one)."""
+    f32 = np.float32
+    rng = np.random.default_rng(0)
+    p = rng.normal(size=n).astype(f32)
+    g, m, v = p.copy(), np.zeros_like(p), np.abs(p)
+    s = tuple(f32(x) for x in (2e-4, 0.5, 0.999, 1e-8, 0.5, 0.001))
+    lr, mu = f32(1e-3), f32(0.5)
+    if which == "prange":
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+        return {
+            f"Adam, three loops, prange ({threads} threads)": lambda: adam_prange(p, g, m, v, *s),
+            f"SGD momentum, prange ({threads} threads)": lambda: sgd_prange(p, g, m, lr, mu),
+        }
+    cases = {
+        "numgan Adam (Numba, three loops)": lambda: optim.adam_nb(p, g, m, v, *s),
+        "Adam as one loop (Numba)": lambda: adam_one_loop(p, g, m, v, *s),
+        "numgan Adam (NumPy twin)": lambda: optim.adam_np(p, g, m, v, *s),
+        "numgan SGD momentum (Numba)": lambda: optim.sgd_momentum_nb(p, g, m, lr, mu),
+    }
+    try:
+        import torch
+    except ImportError:
+        return cases
+    tp = torch.nn.Parameter(torch.from_numpy(p.copy()))
+    tp.grad = torch.from_numpy(g.copy())
+    steps = {
+        "Adam(fused=True)": torch.optim.Adam([tp], lr=2e-4, betas=(0.5, 0.999), fused=True),
+        "Adam(foreach=True)": torch.optim.Adam([tp], lr=2e-4, betas=(0.5, 0.999), foreach=True),
+        "SGD(foreach=True)": torch.optim.SGD([tp], lr=1e-3, momentum=0.5, foreach=True),
+    }
+    for t in sorted({1, threads}):
+        for name, opt in steps.items():
+
+            def run(opt=opt, t=t):
+                torch.set_num_threads(t)
+                opt.step()
+
+            cases[f"PyTorch {name}, {t} thread(s)"] = run
+    return cases
+
+
+def times(sizes, repeats: int, threads: int, which: str) -> dict[str, list[float]]:
+    """Median microseconds per call of each case at each size."""
+    out: dict[str, list[float]] = {}
+    for n in sizes:
+        for name, fn in _cases(n, threads, which).items():
+            out.setdefault(name, []).append(_median_us(fn, repeats))
+    return out
+
+
+def kernel_table(sizes, repeats: int, threads: int) -> list[str]:
+    rows = times(sizes, repeats, threads, "serial")
+    child = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--sizes",
+            ",".join(map(str, sizes)),
+            "--repeats",
+            str(repeats),
+            "--threads",
+            str(threads),
+            "--prange-only",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rows.update(json.loads(child))
+    lines = [
+        "| update | " + " | ".join(f"{n / 1e6:.2f}M parameters (us)" for n in sizes) + " |",
+        "|---|" + "---:|" * len(sizes),
+    ]
+    for name, cells in rows.items():
+        lines.append(f"| {name} | " + " | ".join(f"{c:,.0f}" for c in cells) + " |")
+    return lines
+
+
+_CHILD = """
+import sys, time, statistics
+sys.path.insert(0, "benchmarks")
+import numpy as np, numgan as ng
+import optimizer_timings as ot
+from numgan.kernels import ops, optim
+from numgan.app.bench import model_specs, build_trainer, make_data, apply_threads
+row, variant = sys.argv[1], sys.argv[2]
+threads, n, blocks = (int(a) for a in sys.argv[3:6])
+apply_threads(threads); ng.set_backend("numba")
+if variant == "prange":
+    def adam(theta, g, m, v, *s):
+        ot.adam_prange(*(a.reshape(-1) for a in (theta, g, m, v)), *optim._scalars(theta, *s))
+    def sgd(theta, g, v, *s):
+        ot.sgd_prange(*(a.reshape(-1) for a in (theta, g, v)), *optim._scalars(theta, *s))
+    ops.adam, ops.sgd_momentum = adam, sgd
+spec = next(s for s in model_specs((int(row[0]),)) if s.key == row)
+tr = build_trainer(spec, seed=0, data=make_data(spec, 10000, np.random.default_rng([0, 1])))
+for _ in range(5): tr.step()
+times = []
+for _ in range(blocks):
+    time.sleep(0.2); t = time.perf_counter()
+    for _ in range(n): tr.step()
+    times.append((time.perf_counter() - t) / n * 1e3)
+print(statistics.median(times))
+"""
+
+
+def in_iteration(row: str, repeats: int, threads: int) -> list[str]:
+    results: dict[str, list[float]] = {"numgan's update": [], "prange update": []}
+    for _ in range(repeats):
+        for name, variant in (("numgan's update", "serial"), ("prange update", "prange")):
+            out = subprocess.run(
+                [sys.executable, "-c", _CHILD, row, variant, str(threads), "20", "3"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+            results[name].append(float(out.strip().splitlines()[-1]))
+    lines = [
+        f"Row {row}, ms per iteration ({threads} threads), one process per measurement, "
+        f"{repeats} alternations:",
+        "",
+        "| update | median ms | all |",
+        "|---|---:|---|",
+    ]
+    for name, ms in results.items():
+        lines.append(
+            f"| {name} | {statistics.median(ms):.2f} | {', '.join(f'{x:.1f}' for x in ms)} |"
+        )
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python benchmarks/optimizer_timings.py")
+    parser.add_argument("--sizes", default="2000000,2750000")
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--in-iteration", metavar="ROW", default=None)
+    parser.add_argument("--prange-only", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.prange_only:  # the child process of kernel_table
+        sizes = [int(s) for s in args.sizes.split(",")]
+        print(json.dumps(times(sizes, args.repeats, args.threads, "prange")))
+        return 0
+    print(f"On {machine_info().get('kind')}:\n")
+    if args.in_iteration:
+        lines = in_iteration(args.in_iteration, args.repeats, args.threads)
+    else:
+        sizes = [int(s) for s in args.sizes.split(",")]
+        lines = kernel_table(sizes, args.repeats, args.threads)
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
