@@ -51,9 +51,15 @@ class MatmulCeiling:
     """The iteration's matrix products alone (np.matmul with out=, float32), back to back,
     with the operand layouts numgan's layers use: a Dense or ConvTranspose2D layer multiplies
     by its weight matrix B (K, N) as stored; a Conv2D layer stores W as (N, K), multiplies by
-    its transpose and forms dW as dout.T @ A (numgan/nn/conv.py)."""
+    its transpose and forms dW as dout.T @ A (numgan/nn/conv.py).
 
-    def __init__(self, spec: ModelSpec, m: int, seed: int = 0) -> None:
+    ``products``: another list in ``matmul_products``' form (benchmarks/profile_rows.py passes
+    the products numgan's fast path runs, D's on 2m rows); operands are kept per (network,
+    layer, rows)."""
+
+    def __init__(
+        self, spec: ModelSpec, m: int, seed: int = 0, products: list | None = None
+    ) -> None:
         rng = np.random.default_rng([seed, 3])
 
         def arr(*shape: int) -> np.ndarray:
@@ -63,12 +69,12 @@ class MatmulCeiling:
             "G": {i: g.form for i, g in enumerate(spec.gemms("g"))},
             "D": {i: g.form for i, g in enumerate(spec.gemms("d"))},
         }
-        buffers: dict[tuple[str, int], dict[str, np.ndarray]] = {}
+        buffers: dict[tuple[str, int, int], dict[str, np.ndarray]] = {}
         self.calls: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        for net, layer, kind, M, K, N in matmul_products(spec, m):
+        for net, layer, kind, M, K, N in matmul_products(spec, m) if products is None else products:
             conv = forms[net][layer] == "conv"
-            if (net, layer) not in buffers:
-                buffers[(net, layer)] = {
+            if (net, layer, M) not in buffers:
+                buffers[(net, layer, M)] = {
                     "A": arr(M, K),
                     "B": arr(N, K).T if conv else arr(K, N),
                     "dout": arr(M, N),
@@ -76,7 +82,7 @@ class MatmulCeiling:
                     "dA": arr(M, K),
                     "dB": arr(N, K) if conv else arr(K, N),
                 }
-            buf = buffers[(net, layer)]
+            buf = buffers[(net, layer, M)]
             if kind == "fwd":
                 self.calls.append((buf["A"], buf["B"], buf["out"]))
             elif kind == "dx":

@@ -83,6 +83,7 @@ import numpy as np
 from machine import machine_info
 from matmul_ceiling import MatmulCeiling, Product
 from torch_twin import TorchGAN, load_torch
+from train_speed import script_prog
 
 import numgan as ng
 from numgan.app.bench import (
@@ -332,48 +333,6 @@ def path_products(trainer: Any, spec: ModelSpec, m: int) -> list[Product]:
     return d_step + g_step + bwd("G", m, dw=True, dx_first=False)
 
 
-class PathProducts:
-    """Products back to back, np.matmul with out=, float32, in the operand layouts of
-    MatmulCeiling (a Conv2D's W stored as (N, K), its dW formed as dout.T @ A); operands per
-    (net, layer, M), so that D's 2m-row products have buffers of their own."""
-
-    def __init__(self, products: list[Product], spec: ModelSpec, seed: int) -> None:
-        rng = np.random.default_rng([seed, 3])
-
-        def arr(*shape: int) -> np.ndarray:
-            return (rng.standard_normal(shape) * 0.1).astype(np.float32)
-
-        forms = {"G": spec.gemms("g"), "D": spec.gemms("d")}
-        buffers: dict[tuple[str, int, int], dict[str, np.ndarray]] = {}
-        self.calls: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        for net, layer, kind, M, K, N in products:
-            conv = forms[net][layer].form == "conv"
-            buf = buffers.get((net, layer, M))
-            if buf is None:
-                buf = buffers[(net, layer, M)] = {
-                    "A": arr(M, K),
-                    "B": arr(N, K).T if conv else arr(K, N),
-                    "dout": arr(M, N),
-                    "out": arr(M, N),
-                    "dA": arr(M, K),
-                    "dB": arr(N, K) if conv else arr(K, N),
-                }
-            if kind == "fwd":
-                self.calls.append((buf["A"], buf["B"], buf["out"]))
-            elif kind == "dx":
-                self.calls.append((buf["dout"], buf["B"].T, buf["dA"]))
-            elif conv:
-                self.calls.append((buf["dout"].T, buf["A"], buf["dB"]))
-            else:
-                self.calls.append((buf["A"].T, buf["dout"], buf["dB"]))
-
-    def run(self, n: int) -> None:
-        calls, matmul = self.calls, np.matmul
-        for _ in range(n):
-            for a, b, out in calls:
-                matmul(a, b, out=out)
-
-
 def profile_layers(
     trainer: Any, spec: ModelSpec, m: int, n: int, config: ProfileConfig
 ) -> dict[str, Any]:
@@ -382,7 +341,7 @@ def profile_layers(
     with instrumented(trainer) as timers:
         wall = timed_loop(trainer.step, n, config.pause)  # one block: its sums are the split
     products = path_products(trainer, spec, m)
-    path = PathProducts(products, spec, config.seed)
+    path = MatmulCeiling(spec, m, config.seed, products=products)
     path.run(WARMUP)
     matmul = timed_loop(lambda: path.run(1), n, config.pause, BLOCKS)
     ceiling = MatmulCeiling(spec, m, config.seed)
@@ -787,14 +746,6 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
         help="tiny settings (m=8, a few iterations, no pauses): checks the script runs",
     )
     return parser
-
-
-def script_prog() -> str:
-    """How this script was started: "python benchmarks/profile_rows.py"."""
-    script = Path(sys.argv[0])
-    with contextlib.suppress(ValueError):
-        script = script.resolve().relative_to(Path.cwd())
-    return f"python {script}"
 
 
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:

@@ -47,8 +47,10 @@ def test_the_readme_example_runs_through_the_layers_and_the_optimiser(monkeypatc
     iterations = len(namespace["history"]["d_loss"])
     assert iterations > 0
     # Per iteration: D sees data and fakes, G runs twice (D step, G step), D once more (G
-    # step): 3 Dense layers each in 3 D passes + 2 G passes.
-    assert calls["Dense.forward"] >= 15 * iterations
+    # step): 3 Dense layers each in 3 D passes + 2 G passes; on the Numba backend D sees data
+    # and fakes in one pass on the stacked rows (docs/algorithm1.md), so 2 D passes.
+    d_passes = 2 if ng.get_backend() == "numba" else 3
+    assert calls["Dense.forward"] >= 3 * (d_passes + 2) * iterations
     assert calls["Dense.backward"] >= 3 * 3 * iterations
     assert calls["g_loss"] == iterations
     assert calls["SGD.step"] == 2 * iterations
