@@ -1,8 +1,9 @@
 """The machine a benchmark ran on: CPU (lscpu), cores, Python and library versions, BLAS.
 
 Results are kept per machine kind (docs/benchmarks.md): ``machine_kind`` names one from the
-CPU's vendor, family and model and its widest vector unit ("AMD EPYC, family 25 model 17
-(znver4), AVX-512"), the same on every machine of that kind.
+CPU's vendor, family and model, its widest vector unit and the CPUs the process may use
+("AMD EPYC, family 25 model 17 (znver4), AVX-512, 2 CPUs"), the same on every machine of that
+kind.
 """
 
 from __future__ import annotations
@@ -54,7 +55,8 @@ def torch_build() -> dict[str, Any] | None:
 
 def machine_kind(info: dict[str, Any]) -> str:
     """A short name for the kind of machine, e.g. "AMD EPYC, family 25 model 17 (znver4),
-    AVX-512": the CPU, and the widest vector instructions it offers."""
+    AVX-512, 2 CPUs": the CPU, the widest vector instructions it offers, and how many logical
+    CPUs the process may use (the thread count moves every ratio)."""
     cpu = info.get("lscpu") or {}
     name = cpu.get("Model name") or platform.processor() or "unknown CPU"
     where = ""
@@ -64,7 +66,8 @@ def machine_kind(info: dict[str, Any]) -> str:
         where += f" ({info['llvm_target_cpu']})"
     simd = info.get("simd") or []
     width = "AVX-512" if "avx512f" in simd else "AVX2" if "avx2" in simd else "no AVX2"
-    return f"{name}{where}, {width}"
+    cpus = info.get("usable_cpus") or info.get("nproc")
+    return f"{name}{where}, {width}" + (f", {cpus} CPUs" if cpus else "")
 
 
 def machine_info() -> dict[str, Any]:

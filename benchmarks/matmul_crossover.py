@@ -44,10 +44,11 @@ def _routes(n, k, d, dtype):
     b, dout = rng.normal(size=d).astype(dtype), rng.normal(size=(n, d)).astype(dtype)
     out, dx = np.empty((n, d), dtype), np.empty((n, k), dtype)
     dW, db = np.zeros((k, d), dtype), np.zeros(d, dtype)
+    scratch = np.empty(k * d, dtype)
 
     def loop():
         dense.matmul_bias_nb(x, W, b, out)
-        dense.dense_backward_nb(dout, x, W, dx, dW, db, True, True)
+        dense.dense_backward_nb(dout, x, W, dx, dW, db, True, True, scratch)
 
     def blas():
         np.matmul(x, W, out=out)

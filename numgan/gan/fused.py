@@ -12,8 +12,9 @@ This module removes that cost without forking the layer semantics:
 - it calls the same jitted helpers the layers use on the Numba backend (``matmul_bias_nb``,
   ``dense_backward_nb``, ``sigmoid_cross_entropy_nb``, ``sgd_momentum_nb``), in the same order,
   so it computes the same numbers, to rounding (tests compare it with the layer path);
-- the run's Generator still draws every noise and data minibatch in Python, in Algorithm 1's
-  order, so a seed gives the same run on either path;
+- the run's Generator draws every noise and data minibatch in Algorithm 1's order, so a seed
+  gives the same run on either path: for the two noise priors and array data inside a jitted
+  call (Numba's Generator methods draw NumPy's numbers), for anything else in Python;
 - D's step is one pass on the 2m rows [x; G(z)], as the layer path's on this backend
   (``Trainer.d_step``): D is rowwise here, so that is the same gradient as two passes;
 - tanh and the sigmoid are the vectorisable float32 forms of kernels/approx.py (the exact
@@ -171,9 +172,10 @@ def _forward(p, layout, act, alpha, h, m):
 
 
 @jit
-def _backward(p, g, layout, act, alpha, h, dh, m, param_grads, input_grad):
+def _backward(p, g, layout, act, alpha, h, dh, wt, m, param_grads, input_grad):
     """dh holds dL/d(output) at the last activation's place; fills dL/dh_l down to the input
-    (the input's own only if input_grad) and, if param_grads, accumulates into g."""
+    (the input's own only if input_grad) and, if param_grads, accumulates into g.  wt: scratch
+    for a weight matrix's transpose (dense_backward_nb), as large as the largest W."""
     for layer in range(layout.shape[0] - 2, -1, -1):
         n_in, n_out, off_W, off_b, off_x = layout[layer]
         off_out = layout[layer + 1, 4]
@@ -188,6 +190,7 @@ def _backward(p, g, layout, act, alpha, h, dh, m, param_grads, input_grad):
             g[off_b : off_b + n_out],
             param_grads,
             input_grad or layer > 0,
+            wt,
         )
 
 
@@ -207,24 +210,26 @@ def _mean_sigmoid(grad, t, scale):
     total = 0.0
     for i in range(m):
         total += grad[i, 0] * (m / scale) + t[i, 0]
-    return total / m
+    # t + (sigmoid - t) can round a hair outside [0, 1] (sigmoid ~ 0 with t = 1, in float32)
+    return min(max(total / m, 0.0), 1.0)
 
 
 @jit
 def _iteration(G, D, z_d, x_d, z_g, lr_d, mu_d, lr_g, mu_g, targets, g_scale, stats, units, x_fake):
     """k D steps on (z_d[i], x_d[i]), then one G step on z_g.
 
-    G and D are tuples (p, g, v, layout, act, alpha, h, dh): the flat parameters, gradients
-    and velocities of the network, its layout (see _forward), activation codes and slopes, and
-    flat buffers for the activations and their gradients.
+    G and D are tuples (p, g, v, layout, act, alpha, h, dh, wt): the flat parameters,
+    gradients and velocities of the network, its layout (see _forward), activation codes and
+    slopes, flat buffers for the activations and their gradients, and scratch for a weight
+    matrix's transpose.
     targets: (3, m, 1), the cross-entropy targets on data, on fakes, and G's; g_scale: +1 or
     -1 (minimax G minimises minus a cross-entropy).
     stats: d_loss, d_real, d_fake (summed over the k D steps), g_loss.
     units: (3, 2), (scale, shift) of G's input, G's output and D's input Affine ((1, 0): none);
     x_fake: (m, nx), G's samples after its output Affine.
     """
-    Gp, Gg, Gv, Glayout, Gact, Galpha, Gh, Gdh = G
-    Dp, Dg, Dv, Dlayout, Dact, Dalpha, Dh, Ddh = D
+    Gp, Gg, Gv, Glayout, Gact, Galpha, Gh, Gdh, Gwt = G
+    Dp, Dg, Dv, Dlayout, Dact, Dalpha, Dh, Ddh, Dwt = D
     m = z_g.shape[0]
     nz, nx = Glayout[0, 0], Dlayout[0, 0]
     g_out, d_out = Glayout[-1, 4], Dlayout[-1, 4]  # where each network's output lives
@@ -245,7 +250,7 @@ def _iteration(G, D, z_d, x_d, z_g, lr_d, mu_d, lr_g, mu_g, targets, g_scale, st
             )
             stats[1 + half] += _mean_sigmoid(da[lo : lo + m], targets[half], 1.0)
         Dg[:] = 0.0
-        _backward(Dp, Dg, Dlayout, Dact, Dalpha, Dh, Ddh, 2 * m, True, False)
+        _backward(Dp, Dg, Dlayout, Dact, Dalpha, Dh, Ddh, Dwt, 2 * m, True, False)
         sgd_momentum_nb(Dp, Dg, Dv, lr_d[step], mu_d[step])
     Gg[:] = 0.0
     _affine_into(_view(Gh, 0, m, nz), z_g, units[0])
@@ -255,13 +260,44 @@ def _iteration(G, D, z_d, x_d, z_g, lr_d, mu_d, lr_g, mu_g, targets, g_scale, st
     _forward(Dp, Dlayout, Dact, Dalpha, Dh, m)
     a, da = _view(Dh, d_out, m, 1), _view(Ddh, d_out, m, 1)
     stats[3] = sigmoid_cross_entropy_nb(a, targets[2], g_scale, da)
-    _backward(Dp, Dg, Dlayout, Dact, Dalpha, Dh, Ddh, m, False, True)  # dx only
+    _backward(Dp, Dg, Dlayout, Dact, Dalpha, Dh, Ddh, Dwt, m, False, True)  # dx only
     dx, dg = _view(Ddh, 0, m, nx), _view(Gdh, g_out, m, nx)
     for i in range(m):  # back through D's input Affine, then G's output Affine
         for j in range(nx):
             dg[i, j] = (dx[i, j] * units[2, 0]) * units[1, 0]
-    _backward(Gp, Gg, Glayout, Gact, Galpha, Gh, Gdh, m, True, False)
+    _backward(Gp, Gg, Glayout, Gact, Galpha, Gh, Gdh, Gwt, m, True, False)
     sgd_momentum_nb(Gp, Gg, Gv, lr_g, mu_g)
+
+
+@jit
+def _noise_into(rng, z, kind, low, high):
+    """z = a noise minibatch drawn with the run's Generator, as the Python prior draws it:
+    kind 0: rng.uniform(low, high, z.shape); kind 1: rng.normal(0, high, z.shape); cast to
+    z's dtype."""
+    if kind == 0:
+        v = rng.uniform(low, high, z.shape)
+    else:
+        v = rng.normal(0.0, high, z.shape)
+    for i in range(z.shape[0]):
+        for j in range(z.shape[1]):
+            z[i, j] = v[i, j]
+
+
+@jit
+def _draw(rng, z_d, x_d, z_g, x, kind, low, high):
+    """One iteration's minibatches, in Algorithm 1's order and with the calls the Python path
+    makes (UniformNoise/GaussianNoise.sample, ArrayData.sample): per D step the noise, then
+    rows of x at rng.integers(0, N, m); then the G step's noise.  Numba's Generator methods
+    draw the numbers NumPy's do from the same state (tests/gan/test_fused.py compares the runs
+    and the Generator's state after both paths)."""
+    n = x.shape[0]
+    for step in range(z_d.shape[0]):
+        _noise_into(rng, z_d[step], kind, low, high)
+        rows = rng.integers(0, n, z_d.shape[1])
+        for i in range(rows.shape[0]):
+            for j in range(x.shape[1]):
+                x_d[step, i, j] = x[rows[i], j]
+    _noise_into(rng, z_g, kind, low, high)
 
 
 class FusedStep:
@@ -302,13 +338,24 @@ class FusedStep:
                     np.array([a for _, _, a in plan], dtype=dtype),
                     np.zeros(off_h[-1], dtype=dtype),
                     np.zeros(off_h[-1], dtype=dtype),
+                    np.zeros(max(d.params["W"].size for d, _, _ in plan), dtype=dtype),
                 )
             )
         self.z_d = np.zeros((k, m, self.nets[0][3][0, 0]), dtype=dtype)
+        self.z_g = np.zeros((m, self.nets[0][3][0, 0]), dtype=dtype)
         self.x_d = np.zeros((k, m, self.nets[1][3][0, 0]), dtype=dtype)
         self.lr_d, self.mu_d = np.zeros(k), np.zeros(k)
         self.stats = np.zeros(4)
         self.x_fake = np.zeros((m, self.nets[1][3][0, 0]), dtype=dtype)
+
+    def draw(self, rng: np.random.Generator, x: np.ndarray, noise) -> np.ndarray:
+        """Draw the iteration's minibatches into ``z_d``, ``x_d`` and ``z_g`` in one jitted
+        call: the same numbers in the same order as the Python path, without its three
+        Python-level Generator calls.  x: an ArrayData's rows; noise: (kind, low, high) of a
+        UniformNoise (kind 0) or GaussianNoise (kind 1, std = high).  Returns z_g."""
+        kind, low, high = noise
+        _draw(rng, self.z_d, self.x_d, self.z_g, x, kind, low, high)
+        return self.z_g
 
     def run(self, z_g: np.ndarray) -> np.ndarray:
         """One iteration on the minibatches already copied into ``z_d``/``x_d``, and z_g."""

@@ -21,7 +21,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .. import kernels
-from ..data import as_data, check_labels
+from ..data import ArrayData, as_data, check_labels
 from ..nn import SGD, NonFiniteInputError, Sequential
 from ..nn.activations import sigmoid
 from ..nn.layer import all_layers
@@ -474,7 +474,7 @@ class Trainer:
             raise ValueError(f'Trainer: fused must be None, False, True or "auto", got {fused!r}')
         self.fused = fused
         self._plan: tuple[str, FusedStep | None] | None = None
-        self._rowwise_d: bool | None = None  # whether D is rowwise, asked once
+        self._rowwise_d: tuple | None = None  # (D, whether D is rowwise)
         if fused is True and not self._fusable():
             raise ValueError(
                 "Trainer(fused=True): the fused step needs the numba backend, SGD for both "
@@ -593,12 +593,23 @@ class Trainer:
             return x
         return self.instance_noise.add(x, self.iteration, self.rng)
 
+    def _jitted_noise(self) -> tuple[int, float, float] | None:
+        """(kind, low, high) of a prior the fused step can draw itself (0: UniformNoise(low,
+        high), 1: GaussianNoise(std = high)), or None for any other (drawn in Python)."""
+        noise = self.gan.noise
+        if type(noise) is UniformNoise:
+            return 0, noise.low, noise.high
+        if type(noise) is GaussianNoise:
+            return 1, 0.0, noise.std
+        return None
+
     def _one_d_pass(self) -> bool:
         """Whether the D step runs D once on [x; G(z)]: on the Numba backend (the fast path;
         the NumPy backend keeps the two passes of Algorithm 1 as written) when D is rowwise."""
-        if self._rowwise_d is None:
-            self._rowwise_d = self.gan.D.rowwise
-        return self._rowwise_d and kernels.get_backend() == "numba"
+        D = self.gan.D
+        if self._rowwise_d is None or self._rowwise_d[0] is not D:  # asked once per D
+            self._rowwise_d = (D, D.rowwise)
+        return self._rowwise_d[1] and kernels.get_backend() == "numba"
 
     def _fusable(self) -> bool:
         if self.instance_noise is not None or self.replay is not None or self.gan.conditional:
@@ -671,10 +682,14 @@ class Trainer:
         plan = self._fused_plan()
         if plan is not None:
             # Same draws in the same order as below; the arithmetic runs in one jitted call.
-            for i in range(self.k):
-                plan.z_d[i] = self.gan.noise.sample(m, rng, dtype)
-                plan.x_d[i] = self.data.sample(m, rng)
-            z_g = self.gan.noise.sample(m, rng, dtype)
+            noise = self._jitted_noise()
+            if noise is not None and type(self.data) is ArrayData:  # drawn in a jitted call too
+                z_g = plan.draw(rng, self.data.x, noise)
+            else:
+                for i in range(self.k):
+                    plan.z_d[i] = self.gan.noise.sample(m, rng, dtype)
+                    plan.x_d[i] = self.data.sample(m, rng)
+                z_g = self.gan.noise.sample(m, rng, dtype)
             d_loss, d_real, d_fake, g_loss = plan.run(z_g).tolist()
         else:
             d_loss = d_real = d_fake = 0.0

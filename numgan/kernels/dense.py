@@ -90,12 +90,13 @@ def _add_bias(out, b):
 
 
 @jit
-def _input_grad_wide(dout, W, dx):
-    """dx = dout @ W.T for wide layers: W.T copied once so that the innermost loop runs
-    along a contiguous row of it, ROWS rows of dx at a time (as in matmul_bias_nb)."""
+def _input_grad_wide(dout, W, dx, scratch):
+    """dx = dout @ W.T for wide layers: W.T copied once (into ``scratch``, the caller's, so
+    that a loop of calls allocates nothing) so that the innermost loop runs along a contiguous
+    row of it, ROWS rows of dx at a time (as in matmul_bias_nb)."""
     n, d = dout.shape
     k = W.shape[0]
-    WT = np.empty((d, k), dtype=W.dtype)
+    WT = scratch[: d * k].reshape(d, k)
     for p in range(k):
         for j in range(d):
             WT[j, p] = W[p, j]
@@ -125,13 +126,14 @@ def _input_grad_wide(dout, W, dx):
 
 
 @jit
-def dense_backward_nb(dout, x, W, dx, dW, db, param_grads, compute_dx):
+def dense_backward_nb(dout, x, W, dx, dW, db, param_grads, compute_dx, scratch):
     """dx = dout @ W.T (if compute_dx); if param_grads: dW += x.T @ dout, db += column sums
-    of dout.  In loops; the twin is dense_backward_np."""
+    of dout.  In loops; the twin is dense_backward_np.  scratch: a 1-D array of W's dtype with
+    at least W.size elements, for W's transpose (wide layers only; any size otherwise)."""
     n, d = dout.shape
     k = x.shape[1]
     if compute_dx and d >= NARROW and k >= NARROW:
-        _input_grad_wide(dout, W, dx)
+        _input_grad_wide(dout, W, dx, scratch)
     elif compute_dx:  # a short dot product along j per element (a narrow layer)
         for i in range(n):
             for p in range(k):
@@ -181,7 +183,8 @@ def dense_backward_loop_or_blas(dout, x, W, dx, dW, db, param_grads):
         compute_dx = dx is not None
         if not compute_dx:
             dx = np.empty((0, 0), dtype=dout.dtype)  # a typed placeholder; nothing is written
-        dense_backward_nb(dout, x, W, dx, dW, db, param_grads, compute_dx)
+        scratch = np.empty(W.size, dtype=W.dtype)
+        dense_backward_nb(dout, x, W, dx, dW, db, param_grads, compute_dx, scratch)
         return
     if dx is not None:
         np.matmul(dout, W.T, out=dx)

@@ -48,6 +48,8 @@ class LeakyReLU(Layer):
 class ReLU(LeakyReLU):
     """y = max(x, 0): LeakyReLU with alpha = 0.   backward: dx = dout * [y > 0].  Cached: y."""
 
+    rowwise = True
+
     def __init__(self) -> None:
         super().__init__(alpha=0.0)
 

@@ -47,7 +47,6 @@ class _Conv(Layer):
     """Shared set-up: channels, kernel, stride, padding, weights and the shape checks."""
 
     keeps_shape = False
-    rowwise = True
 
     def __init__(
         self,
@@ -162,6 +161,8 @@ class Conv2D(_Conv):
     which dx multiplies by), x's and out's shapes.
     """
 
+    rowwise = True
+
     def __init__(
         self,
         in_channels: int,
@@ -259,6 +260,8 @@ class ConvTranspose2D(_Conv):
 
     Cached: xr (dW needs x, in rows), Wm (dx multiplies by it), x's and out's shapes.
     """
+
+    rowwise = True
 
     def __init__(
         self,

@@ -11,8 +11,6 @@ from .layer import INITS, Layer, _check_rows, _draw_weights, _empty_params
 class _Affine(Layer):
     """Shared set-up of layers with a weight matrix and a bias: Dense and Maxout."""
 
-    rowwise = True
-
     def __init__(self, in_features, width, init, scale, rng, dtype):
         super().__init__()
         for name, v in (("in_features", in_features), ("width", width)):
@@ -61,6 +59,8 @@ class Dense(_Affine):
     Cached: x (dW needs it).  W is read from params, so it is not cached twice.
     The arithmetic runs in ``kernels.dense_forward``/``dense_backward`` (NumPy twin or Numba).
     """
+
+    rowwise = True
 
     def __init__(
         self,
@@ -113,6 +113,8 @@ class Maxout(_Affine):
 
     Cached: x and the winning piece index per unit (N, units).
     """
+
+    rowwise = True
 
     def __init__(
         self,

@@ -16,6 +16,8 @@
 - ``backward(dout, input_grad=False)`` may skip ``dx`` and return None: a network's first
   layer, whose input is data or noise, has no use for it.
 - ``set_params(W=..., b=...)`` sets weights by hand and marks the layer initialised.
+- ``rowwise = True`` in a class's own body declares that its rows are independent (see the
+  attribute): the Numba backend's D step then stacks real and fake rows into one pass.
 
 Shapes: ``N`` is the batch size, ``D_in``/``D_out`` the feature widths.  Every formula is
 derived step by step in docs/backprop.md; the arithmetic runs in numgan.kernels.
@@ -61,10 +63,13 @@ class Layer(Widths):
     #: whether the output sample has the input sample's shape, whatever it is (activations,
     #: BatchNorm, Dropout); Flatten and Reshape do not
     keeps_shape: bool = True
-    #: whether output row n depends on input row n alone and nothing is drawn at random, so
-    #: that one forward and backward on stacked batches equals one per batch (the D step's
-    #: one pass on [x; G(z)]).  False unless a layer says so: BatchNorm and minibatch
-    #: discrimination mix the rows of a batch, Dropout draws its masks
+    #: whether output row n depends on input row n alone, nothing is drawn at random and no
+    #: state changes per call, so that one forward and backward on stacked batches equals one
+    #: per batch (the D step's one pass on [x; G(z)]).  Declared by each class itself and not
+    #: inherited (Sequential.rowwise reads the class's own attribute): a subclass may draw or
+    #: keep state its parent does not, and says rowwise = True again if it does neither.
+    #: False for BatchNorm and minibatch discrimination (they mix the rows of a batch) and
+    #: Dropout (it draws its masks)
     rowwise: bool = False
 
     def __init__(self) -> None:

@@ -160,7 +160,7 @@ class Sequential(Widths):
         """Whether every layer treats the rows of a batch independently (``Layer.rowwise``):
         then a forward and backward on stacked batches [x_1; x_2] gives each batch's outputs
         and the sum of their parameter gradients, as two passes would."""
-        return all(layer.rowwise for layer in all_layers(self.layers))
+        return all(vars(type(layer)).get("rowwise", False) for layer in all_layers(self.layers))
 
     def num_parameters(self) -> int:
         return sum(p.size for p, _ in self.parameters())

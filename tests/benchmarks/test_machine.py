@@ -27,9 +27,11 @@ def test_machine_kind_names_the_cpu_and_its_widest_vectors():
         "lscpu": {"Model name": "AMD EPYC", "CPU family": "25", "Model": "17"},
         "llvm_target_cpu": "znver4",
         "simd": ["avx2", "fma", "avx512f"],
+        "nproc": 2,
     }
-    assert machine_kind(info) == "AMD EPYC, family 25 model 17 (znver4), AVX-512"
+    assert machine_kind(info) == "AMD EPYC, family 25 model 17 (znver4), AVX-512, 2 CPUs"
     info["simd"] = ["avx2", "fma"]
     info["lscpu"] = {"Model name": "Intel Xeon"}
     info["llvm_target_cpu"] = None
-    assert machine_kind(info) == "Intel Xeon, AVX2"
+    info["usable_cpus"] = 96
+    assert machine_kind(info) == "Intel Xeon, AVX2, 96 CPUs"

@@ -130,3 +130,18 @@ def test_the_trainer_takes_one_pass_only_on_the_numba_backend_for_a_rowwise_d(ex
     d = ng.Sequential(layers, dtype=F64, rng=rng)
     mixed = ng.Trainer(gan_with(d, rng), rng.uniform(size=(20, 4)), batch_size=4)
     assert not d.rowwise and not mixed._one_d_pass()
+
+
+def test_a_subclass_is_rowwise_only_if_it_says_so():
+    """A subclass of a rowwise layer may draw or keep state per call (weight noise, a power
+    iteration): it gets the two passes unless it declares rowwise = True itself."""
+
+    class NoisyDense(ng.Dense):
+        pass
+
+    class PlainDense(ng.Dense):
+        rowwise = True
+
+    assert ng.Sequential([ng.Dense(3, 4), ng.ReLU()]).rowwise
+    assert not ng.Sequential([NoisyDense(3, 4), ng.ReLU()]).rowwise
+    assert ng.Sequential([PlainDense(3, 4), ng.ReLU()]).rowwise

@@ -93,7 +93,8 @@ def test_jitted_dense_loops_against_the_twin_at_any_size(shape, dtype):
     dout = rng.normal(size=(n, d)).astype(dtype)
     for param_grads, compute_dx in ((True, True), (True, False), (False, True)):
         dx, dW, db = np.full((n, k), np.nan, dtype), np.ones((k, d), dtype), np.ones(d, dtype)
-        kernels.dense.dense_backward_nb(dout, x, W, dx, dW, db, param_grads, compute_dx)
+        scratch = np.full(k * d + 3, np.nan, dtype)  # W's transpose is written before it is read
+        kernels.dense.dense_backward_nb(dout, x, W, dx, dW, db, param_grads, compute_dx, scratch)
         rx, rW, rb = np.empty((n, k), dtype), np.ones((k, d), dtype), np.ones(d, dtype)
         kernels.dense.dense_backward_np(dout, x, W, rx if compute_dx else None, rW, rb, param_grads)
         if compute_dx:
