@@ -20,7 +20,7 @@ This module removes that cost without forking the layer semantics:
 - tanh and the sigmoid are the vectorisable float32 forms of kernels/approx.py (the exact
   functions in float64);
 - every buffer is allocated once, when the plan is built: a steady-state iteration allocates
-  no arrays.
+  nothing but the minibatches the Generator draws.
 
 It applies when both networks are Dense layers each followed by at most one of ReLU,
 LeakyReLU, Tanh or Sigmoid (either may start with a fixed Affine, and G may end with one: a
@@ -203,13 +203,13 @@ def _affine_into(dst, src, units):
 
 
 @jit
-def _mean_sigmoid(grad, t, scale):
-    """mean_i sigmoid(a_i), read off the loss's gradient grad_i = (scale / m) (sigmoid(a_i) -
-    t_i) instead of taking m more exponentials."""
+def _mean_sigmoid(grad, t):
+    """mean_i sigmoid(a_i), read off the D step's loss gradient grad_i = (sigmoid(a_i) - t_i)
+    / m instead of taking m more exponentials."""
     m = grad.shape[0]
     total = 0.0
     for i in range(m):
-        total += grad[i, 0] * (m / scale) + t[i, 0]
+        total += grad[i, 0] * m + t[i, 0]
     # t + (sigmoid - t) can round a hair outside [0, 1] (sigmoid ~ 0 with t = 1, in float32)
     return min(max(total / m, 0.0), 1.0)
 
@@ -248,7 +248,7 @@ def _iteration(G, D, z_d, x_d, z_g, lr_d, mu_d, lr_g, mu_g, targets, g_scale, st
             stats[0] += sigmoid_cross_entropy_nb(
                 a[lo : lo + m], targets[half], 1.0, da[lo : lo + m]
             )
-            stats[1 + half] += _mean_sigmoid(da[lo : lo + m], targets[half], 1.0)
+            stats[1 + half] += _mean_sigmoid(da[lo : lo + m], targets[half])
         Dg[:] = 0.0
         _backward(Dp, Dg, Dlayout, Dact, Dalpha, Dh, Ddh, Dwt, 2 * m, True, False)
         sgd_momentum_nb(Dp, Dg, Dv, lr_d[step], mu_d[step])
