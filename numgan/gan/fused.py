@@ -9,12 +9,15 @@ This module removes that cost without forking the layer semantics:
   ``params``/``grads`` are views, and the optimiser's velocity is laid out the same way, so
   the Trainer can switch between paths at any iteration and plain arrays reach the kernel
   (typed lists of arrays cost more to hand to a jitted function than the work itself);
-- it calls the same jitted helpers the layers use on the Numba backend (``matmul_bias_nb``,
-  ``dense_backward_nb``, ``sigmoid_cross_entropy_nb``, ``sgd_momentum_nb``), in the same order,
-  so it computes the same numbers, to rounding (tests compare it with the layer path);
+- its products run in feature-major loops (``dense_forward_t_nb``, ``dense_backward_t_nb`` in
+  kernels/dense.py): activations are stored transposed, (width, m), so that every inner loop
+  runs along the batch, where a 16-wide layer stored (m, 16) would give loops one vector long;
+  each has a NumPy twin, and tests compare the whole step with the layer path to rounding;
 - the run's Generator draws every noise and data minibatch in Algorithm 1's order, so a seed
   gives the same run on either path: for the two noise priors and array data inside a jitted
-  call (Numba's Generator methods draw NumPy's numbers), for anything else in Python;
+  call (Numba's Generator methods draw NumPy's numbers; the Generator is handed over in a
+  struct, ``GeneratorRef``, which costs far less per call than the Generator itself), for
+  anything else in Python;
 - D's step is one pass on the 2m rows [x; G(z)], as the layer path's on this backend
   (``Trainer.d_step``): D is rowwise here, so that is the same gradient as two passes;
 - tanh and the sigmoid are the vectorisable float32 forms of kernels/approx.py (the exact
@@ -34,11 +37,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numba.core import types
+from numba.experimental import structref
 
 from .. import kernels
 from ..kernels import jit
 from ..kernels.approx import logistic32, tanh32
-from ..kernels.dense import dense_backward_nb, matmul_bias_nb
+from ..kernels.dense import dense_backward_t_nb, dense_forward_t_nb
 from ..kernels.elementwise import logistic
 from ..kernels.loss import sigmoid_cross_entropy_nb
 from ..kernels.optim import sgd_momentum_nb
@@ -49,7 +54,7 @@ IDENTITY, LEAKY, TANH, SIGMOID = 0, 1, 2, 3
 # The fused step keeps every product in jitted loops; it beats the layer path, whose Python
 # overhead it saves, at every batch size measured up to this many multiply-adds per product
 # (benchmarks/fused_crossover.py; docs/kernels.md, "Where the fused step stops winning").
-FUSED_MAX_MACS = 32_768
+FUSED_MAX_MACS = 65_536
 
 
 def _units(net, *, end: bool):
@@ -140,15 +145,16 @@ def _activate(h, code, alpha):
 def _activate_backward(g, y, code, alpha):
     """g *= f'(x) written in terms of the output y, in place."""
     gf, yf = g.reshape(-1), y.reshape(-1)
+    one = yf.dtype.type(1)  # 1 in the buffers' precision (a literal 1.0 is float64)
     if code == 1:
         for i in range(gf.size):
             gf[i] = gf[i] if yf[i] > 0 else alpha * gf[i]
     elif code == 2:
         for i in range(gf.size):
-            gf[i] = gf[i] * (1.0 - yf[i] * yf[i])
+            gf[i] = gf[i] * (one - yf[i] * yf[i])
     elif code == 3:
         for i in range(gf.size):
-            gf[i] = gf[i] * yf[i] * (1.0 - yf[i])
+            gf[i] = gf[i] * yf[i] * (one - yf[i])
 
 
 @jit
@@ -158,39 +164,39 @@ def _view(flat, offset, rows, cols):
 
 @jit
 def _forward(p, layout, act, alpha, h, m):
-    """Activation l lives at h[layout[l, 4]:], shape (m, width).  Layer l reads activation l
-    and writes activation l + 1:  act_l(h_l @ W_l + b_l).  layout rows: (in, out, offset of W
-    in p, offset of b in p, offset of the layer's input in h)."""
+    """Activations are feature-major: activation l lives at h[layout[l, 4]:] as a (width, m)
+    array, one row per unit, so that every inner loop runs along the batch (kernels/dense.py,
+    "feature-major forms").  Layer l reads activation l and writes activation l + 1:
+    act_l(W_l.T @ h_l + b_l).  layout rows: (in, out, offset of W in p, offset of b in p,
+    offset of the layer's input in h)."""
     for layer in range(layout.shape[0] - 1):
         n_in, n_out, off_W, off_b, off_x = layout[layer]
-        off_out = layout[layer + 1, 4]
-        out = _view(h, off_out, m, n_out)
-        matmul_bias_nb(
-            _view(h, off_x, m, n_in), _view(p, off_W, n_in, n_out), p[off_b : off_b + n_out], out
+        out = _view(h, layout[layer + 1, 4], n_out, m)
+        dense_forward_t_nb(
+            _view(h, off_x, n_in, m), _view(p, off_W, n_in, n_out), p[off_b : off_b + n_out], out
         )
         _activate(out, act[layer], alpha[layer])
 
 
 @jit
-def _backward(p, g, layout, act, alpha, h, dh, wt, m, param_grads, input_grad):
-    """dh holds dL/d(output) at the last activation's place; fills dL/dh_l down to the input
-    (the input's own only if input_grad) and, if param_grads, accumulates into g.  wt: scratch
-    for a weight matrix's transpose (dense_backward_nb), as large as the largest W."""
+def _backward(p, g, layout, act, alpha, h, dh, m, param_grads, input_grad):
+    """dh holds dL/d(output) at the last activation's place, feature-major as h; fills dL/dh_l
+    down to the input (the input's own only if input_grad) and, if param_grads, accumulates
+    into g."""
     for layer in range(layout.shape[0] - 2, -1, -1):
         n_in, n_out, off_W, off_b, off_x = layout[layer]
         off_out = layout[layer + 1, 4]
-        dout = _view(dh, off_out, m, n_out)
-        _activate_backward(dout, _view(h, off_out, m, n_out), act[layer], alpha[layer])
-        dense_backward_nb(
+        dout = _view(dh, off_out, n_out, m)
+        _activate_backward(dout, _view(h, off_out, n_out, m), act[layer], alpha[layer])
+        dense_backward_t_nb(
             dout,
-            _view(h, off_x, m, n_in),
+            _view(h, off_x, n_in, m),
             _view(p, off_W, n_in, n_out),
-            _view(dh, off_x, m, n_in),
+            _view(dh, off_x, n_in, m),
             _view(g, off_W, n_in, n_out),
             g[off_b : off_b + n_out],
             param_grads,
             input_grad or layer > 0,
-            wt,
         )
 
 
@@ -200,6 +206,15 @@ def _affine_into(dst, src, units):
     for i in range(src.shape[0]):
         for j in range(src.shape[1]):
             dst[i, j] = src[i, j] * units[0] + units[1]
+
+
+@jit
+def _affine_transposed(dst, src, units):
+    """dst = src.T * units[0] + units[1]: a batch-major minibatch (m, width) into a network's
+    feature-major input (width, m)."""
+    for i in range(src.shape[0]):
+        for j in range(src.shape[1]):
+            dst[j, i] = src[i, j] * units[0] + units[1]
 
 
 @jit
@@ -218,30 +233,32 @@ def _mean_sigmoid(grad, t):
 def _iteration(G, D, z_d, x_d, z_g, lr_d, mu_d, lr_g, mu_g, targets, g_scale, stats, units, x_fake):
     """k D steps on (z_d[i], x_d[i]), then one G step on z_g.
 
-    G and D are tuples (p, g, v, layout, act, alpha, h, dh, wt): the flat parameters,
-    gradients and velocities of the network, its layout (see _forward), activation codes and
-    slopes, flat buffers for the activations and their gradients, and scratch for a weight
-    matrix's transpose.
+    G and D are tuples (p, g, v, layout, act, alpha, h, dh): the flat parameters, gradients
+    and velocities of the network, its layout (see _forward), activation codes and slopes, and
+    flat buffers for the activations and their gradients (feature-major).
+    z_d (k, m, nz), x_d (k, m, nx) and z_g (m, nz) are batch-major, as drawn.
     targets: (3, m, 1), the cross-entropy targets on data, on fakes, and G's; g_scale: +1 or
     -1 (minimax G minimises minus a cross-entropy).
     stats: d_loss, d_real, d_fake (summed over the k D steps), g_loss.
     units: (3, 2), (scale, shift) of G's input, G's output and D's input Affine ((1, 0): none);
-    x_fake: (m, nx), G's samples after its output Affine.
+    x_fake: (nx, m), G's samples after its output Affine, feature-major.
+    D's output is one logit per row, so its (1, rows) activation is also a (rows, 1) column:
+    the loss reads it as one.
     """
-    Gp, Gg, Gv, Glayout, Gact, Galpha, Gh, Gdh, Gwt = G
-    Dp, Dg, Dv, Dlayout, Dact, Dalpha, Dh, Ddh, Dwt = D
+    Gp, Gg, Gv, Glayout, Gact, Galpha, Gh, Gdh = G
+    Dp, Dg, Dv, Dlayout, Dact, Dalpha, Dh, Ddh = D
     m = z_g.shape[0]
     nz, nx = Glayout[0, 0], Dlayout[0, 0]
     g_out, d_out = Glayout[-1, 4], Dlayout[-1, 4]  # where each network's output lives
     stats[:] = 0.0
     for step in range(z_d.shape[0]):
-        _affine_into(_view(Gh, 0, m, nz), z_d[step], units[0])
+        _affine_transposed(_view(Gh, 0, nz, m), z_d[step], units[0])
         _forward(Gp, Glayout, Gact, Galpha, Gh, m)
-        _affine_into(x_fake, _view(Gh, g_out, m, nx), units[1])
-        # One pass of D on the 2m rows [x; G(z)] (D is rowwise), each half's loss on its rows.
-        x_both = _view(Dh, 0, 2 * m, nx)
-        _affine_into(x_both[:m], x_d[step], units[2])
-        _affine_into(x_both[m:], x_fake, units[2])
+        _affine_into(x_fake, _view(Gh, g_out, nx, m), units[1])
+        # One pass of D on the 2m columns [x, G(z)] (D is rowwise), each half's loss on its own.
+        x_both = _view(Dh, 0, nx, 2 * m)
+        _affine_transposed(x_both[:, :m], x_d[step], units[2])
+        _affine_into(x_both[:, m:], x_fake, units[2])
         _forward(Dp, Dlayout, Dact, Dalpha, Dh, 2 * m)
         a, da = _view(Dh, d_out, 2 * m, 1), _view(Ddh, d_out, 2 * m, 1)
         for half, lo in ((0, 0), (1, m)):
@@ -250,22 +267,22 @@ def _iteration(G, D, z_d, x_d, z_g, lr_d, mu_d, lr_g, mu_g, targets, g_scale, st
             )
             stats[1 + half] += _mean_sigmoid(da[lo : lo + m], targets[half])
         Dg[:] = 0.0
-        _backward(Dp, Dg, Dlayout, Dact, Dalpha, Dh, Ddh, Dwt, 2 * m, True, False)
+        _backward(Dp, Dg, Dlayout, Dact, Dalpha, Dh, Ddh, 2 * m, True, False)
         sgd_momentum_nb(Dp, Dg, Dv, lr_d[step], mu_d[step])
     Gg[:] = 0.0
-    _affine_into(_view(Gh, 0, m, nz), z_g, units[0])
+    _affine_transposed(_view(Gh, 0, nz, m), z_g, units[0])
     _forward(Gp, Glayout, Gact, Galpha, Gh, m)
-    _affine_into(x_fake, _view(Gh, g_out, m, nx), units[1])
-    _affine_into(_view(Dh, 0, m, nx), x_fake, units[2])
+    _affine_into(x_fake, _view(Gh, g_out, nx, m), units[1])
+    _affine_into(_view(Dh, 0, nx, m), x_fake, units[2])
     _forward(Dp, Dlayout, Dact, Dalpha, Dh, m)
     a, da = _view(Dh, d_out, m, 1), _view(Ddh, d_out, m, 1)
     stats[3] = sigmoid_cross_entropy_nb(a, targets[2], g_scale, da)
-    _backward(Dp, Dg, Dlayout, Dact, Dalpha, Dh, Ddh, Dwt, m, False, True)  # dx only
-    dx, dg = _view(Ddh, 0, m, nx), _view(Gdh, g_out, m, nx)
-    for i in range(m):  # back through D's input Affine, then G's output Affine
-        for j in range(nx):
-            dg[i, j] = (dx[i, j] * units[2, 0]) * units[1, 0]
-    _backward(Gp, Gg, Glayout, Gact, Galpha, Gh, Gdh, Gwt, m, True, False)
+    _backward(Dp, Dg, Dlayout, Dact, Dalpha, Dh, Ddh, m, False, True)  # dx only
+    dx, dg = _view(Ddh, 0, nx, m), _view(Gdh, g_out, nx, m)
+    for j in range(nx):  # back through D's input Affine, then G's output Affine
+        for i in range(m):
+            dg[j, i] = (dx[j, i] * units[2, 0]) * units[1, 0]
+    _backward(Gp, Gg, Glayout, Gact, Galpha, Gh, Gdh, m, True, False)
     sgd_momentum_nb(Gp, Gg, Gv, lr_g, mu_g)
 
 
@@ -283,14 +300,39 @@ def _noise_into(rng, z, kind, low, high):
             z[i, j] = v[i, j]
 
 
+@structref.register
+class _GeneratorRefType(types.StructRef):
+    def preprocess_fields(self, fields):
+        return tuple((name, types.unliteral(kind)) for name, kind in fields)
+
+
+class GeneratorRef(structref.StructRefProxy):
+    """A numpy Generator held in a Numba struct, for a jitted call made every iteration.
+
+    Numba can take the Generator itself, but rebuilds its view of the bit generator on every
+    call (three ctypes casts: about 7 us, more than an iteration's draws cost); this struct is
+    handed over as a pointer.  Draws through ``ref.rng`` advance the Generator's own state,
+    so the run's numbers are the same either way.  Made by ``_hold``."""
+
+
+structref.define_proxy(GeneratorRef, _GeneratorRefType, ["rng"])
+
+
 @jit
-def _draw(rng, z_d, x_d, z_g, x, kind, low, high):
+def _hold(rng):
+    """GeneratorRef(rng), built in a cached jitted function (the proxy's own constructor would
+    be compiled again in every process)."""
+    return GeneratorRef(rng)
+
+
+@jit
+def _draw(ref, z_d, x_d, z_g, x, kind, low, high):
     """One iteration's minibatches, in Algorithm 1's order and with the calls the Python path
     makes (UniformNoise/GaussianNoise.sample, ArrayData.sample): per D step the noise, then
     rows of x at rng.integers(0, N, m); then the G step's noise.  Numba's Generator methods
     draw the numbers NumPy's do from the same state (tests/gan/test_fused.py compares the runs
-    and the Generator's state after both paths)."""
-    n = x.shape[0]
+    and the Generator's state after both paths).  ref: a GeneratorRef of the run's Generator."""
+    rng, n = ref.rng, x.shape[0]
     for step in range(z_d.shape[0]):
         _noise_into(rng, z_d[step], kind, low, high)
         rows = rng.integers(0, n, z_d.shape[1])
@@ -338,7 +380,6 @@ class FusedStep:
                     np.array([a for _, _, a in plan], dtype=dtype),
                     np.zeros(off_h[-1], dtype=dtype),
                     np.zeros(off_h[-1], dtype=dtype),
-                    np.zeros(max(d.params["W"].size for d, _, _ in plan), dtype=dtype),
                 )
             )
         self.z_d = np.zeros((k, m, self.nets[0][3][0, 0]), dtype=dtype)
@@ -346,15 +387,18 @@ class FusedStep:
         self.x_d = np.zeros((k, m, self.nets[1][3][0, 0]), dtype=dtype)
         self.lr_d, self.mu_d = np.zeros(k), np.zeros(k)
         self.stats = np.zeros(4)
-        self.x_fake = np.zeros((m, self.nets[1][3][0, 0]), dtype=dtype)
+        self.x_fake = np.zeros((self.nets[1][3][0, 0], m), dtype=dtype)
+        self._held = None  # (Generator, its GeneratorRef)
 
     def draw(self, rng: np.random.Generator, x: np.ndarray, noise) -> np.ndarray:
         """Draw the iteration's minibatches into ``z_d``, ``x_d`` and ``z_g`` in one jitted
         call: the same numbers in the same order as the Python path, without its three
         Python-level Generator calls.  x: an ArrayData's rows; noise: (kind, low, high) of a
         UniformNoise (kind 0) or GaussianNoise (kind 1, std = high).  Returns z_g."""
+        if self._held is None or self._held[0] is not rng:  # once per Generator object
+            self._held = (rng, _hold(rng))
         kind, low, high = noise
-        _draw(rng, self.z_d, self.x_d, self.z_g, x, kind, low, high)
+        _draw(self._held[1], self.z_d, self.x_d, self.z_g, x, kind, low, high)
         return self.z_g
 
     def run(self, z_g: np.ndarray) -> np.ndarray:

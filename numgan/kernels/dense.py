@@ -39,7 +39,7 @@ def dense_backward_np(dout, x, W, dx, dW, db, param_grads):
 NARROW = 8
 # Wide products update ROWS output rows per pass over W: each row's running sum is a chain of
 # dependent loads, adds and stores, and four independent chains keep the vector units busy
-# where one would wait on its own last store (the 1-D toy's 16 x 16 layers: docs/kernels.md).
+# where one would wait on its own last store (16 x 16 layers: docs/kernels.md).
 ROWS = 4
 
 
@@ -191,6 +191,101 @@ def dense_backward_loop_or_blas(dout, x, W, dx, dW, db, param_grads):
     if param_grads:
         dW += x.T @ dout
         _add_column_sums(db, dout)
+
+
+# Feature-major forms, for the fused step (numgan/gan/fused.py): activations stored transposed,
+# hT of shape (width, N), so that every innermost loop runs along the batch, 64 or 128 long,
+# whatever the layer widths.  With a batch-major h a 16-wide layer's innermost loop is one
+# vector long, and each row's running sum waits on its own last store (docs/kernels.md).
+
+
+def dense_forward_t_np(xT, W, b, outT):
+    """outT = W.T @ xT + b, b added to every column.
+    xT: (D_in, N), W: (D_in, D_out), b: (D_out,), outT: (D_out, N)"""
+    np.matmul(W.T, xT, out=outT)
+    outT += b[:, None]
+
+
+def dense_backward_t_np(doutT, xT, W, dxT, dW, db, param_grads):
+    """dxT = W @ doutT (skipped if dxT is None);
+    if param_grads: dW += xT @ doutT.T, db += sum_n doutT[:, n].   doutT: (D_out, N)"""
+    if dxT is not None:
+        np.matmul(W, doutT, out=dxT)
+    if param_grads:
+        dW += xT @ doutT.T
+        db += doutT.sum(axis=1)
+
+
+@jit
+def _add_row_combination(dst, coef, src):
+    """dst += sum_r coef[r] * src[r, :], four rows of src per pass over dst: one load and one
+    store of dst for four multiply-adds, where a pass per row would wait on dst's last store
+    every time.  dst: (N,), coef: (R,), src: (R, N)."""
+    n, rows = dst.shape[0], src.shape[0]
+    r = 0
+    while r + ROWS <= rows:
+        c0, c1, c2, c3 = coef[r], coef[r + 1], coef[r + 2], coef[r + 3]
+        s0, s1, s2, s3 = src[r], src[r + 1], src[r + 2], src[r + 3]
+        for i in range(n):
+            dst[i] += c0 * s0[i] + c1 * s1[i] + c2 * s2[i] + c3 * s3[i]
+        r += ROWS
+    for q in range(r, rows):
+        c, s = coef[q], src[q]
+        for i in range(n):
+            dst[i] += c * s[i]
+
+
+@jit
+def dense_forward_t_nb(xT, W, b, outT):
+    """outT[j, :] = b[j] + sum_p W[p, j] xT[p, :], in loops; the twin is dense_forward_t_np."""
+    for j in range(W.shape[1]):
+        out_j = outT[j]
+        for i in range(out_j.shape[0]):
+            out_j[i] = b[j]
+        _add_row_combination(out_j, W[:, j], xT)
+
+
+@jit
+def dense_backward_t_nb(doutT, xT, W, dxT, dW, db, param_grads, compute_dx):
+    """dxT[p, :] = sum_j W[p, j] doutT[j, :] (if compute_dx); if param_grads:
+    dW[p, j] += xT[p, :] . doutT[j, :] and db[j] += sum_n doutT[j, n].  In loops; the twin is
+    dense_backward_t_np.  The dot products for dW run four columns j at a time, four running
+    sums in one pass over xT[p]."""
+    k, n = xT.shape
+    d = doutT.shape[0]
+    if compute_dx:
+        for p in range(k):
+            dx_p = dxT[p]
+            for i in range(n):
+                dx_p[i] = 0.0
+            _add_row_combination(dx_p, W[p], doutT)
+    if param_grads:
+        for p in range(k):
+            x_p = xT[p]
+            j = 0
+            while j + ROWS <= d:
+                a0, a1, a2, a3 = dW[p, j], dW[p, j + 1], dW[p, j + 2], dW[p, j + 3]
+                g0, g1, g2, g3 = doutT[j], doutT[j + 1], doutT[j + 2], doutT[j + 3]
+                for i in range(n):
+                    x = x_p[i]
+                    a0 += x * g0[i]
+                    a1 += x * g1[i]
+                    a2 += x * g2[i]
+                    a3 += x * g3[i]
+                dW[p, j], dW[p, j + 1], dW[p, j + 2], dW[p, j + 3] = a0, a1, a2, a3
+                j += ROWS
+            for q in range(j, d):
+                acc = dW[p, q]  # starts in dW's dtype: float32 sums stay float32
+                g = doutT[q]
+                for i in range(n):
+                    acc += x_p[i] * g[i]
+                dW[p, q] = acc
+        for j in range(d):
+            acc = db[j]
+            g = doutT[j]
+            for i in range(n):
+                acc += g[i]
+            db[j] = acc
 
 
 # Maxout: the affine part is a Dense product; these route the max and its gradient.

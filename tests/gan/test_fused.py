@@ -1,5 +1,6 @@
 """The fused step computes what the layers compute, and is used only where it applies."""
 
+import gc
 import os
 import subprocess
 import sys
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 
 import numgan as ng
+from numgan.gan import fused as fused_module
 from numgan.gan.fused import fusable
 
 
@@ -131,7 +133,7 @@ def test_fused_is_not_used_where_it_does_not_apply():
 
 
 def peak_bytes(trainer, iterations):
-    # Warm-up: besides compiling, the first few hundred calls with a Generator argument fill a
+    # Warm-up: besides compiling, the first few hundred calls of the jitted draw fill a
     # bounded cache of Numba's (about 60 KiB, then flat).  The history is emptied after it, so
     # that what is measured grows from the same small lists as a fresh run's.
     trainer.train(1000)
@@ -233,3 +235,50 @@ class Recorded:
 
     def sample(self, m, rng, dtype=np.float32):
         return self.inner.sample(m, rng, dtype)
+
+
+def test_the_held_generator_is_the_runs_own(backend):
+    """The fused step hands its jitted draw a GeneratorRef (a struct holding the Generator,
+    cheaper to pass than the Generator): draws through it come from the Generator's own
+    state, follow a state set in place (as resuming a checkpoint does), and the reference is
+    let go with the struct."""
+    if backend != "numba":
+        return
+    rng = np.random.default_rng(11)
+    refs_before = sys.getrefcount(rng)
+    ref = fused_module._hold(rng)
+    assert sys.getrefcount(rng) == refs_before + 1
+    start = rng.bit_generator.state
+    x = np.arange(20.0, dtype=np.float32).reshape(10, 2)
+    z_d, x_d = np.empty((1, 4, 3), np.float32), np.empty((1, 4, 2), np.float32)
+    z_g = np.empty((4, 3), np.float32)
+    fused_module._draw(ref, z_d, x_d, z_g, x, 1, 0.0, 0.5)
+    twin = np.random.default_rng(11)
+    np.testing.assert_array_equal(z_d[0], twin.normal(0.0, 0.5, (4, 3)).astype(np.float32))
+    np.testing.assert_array_equal(x_d[0], x[twin.integers(0, 10, 4)])
+    np.testing.assert_array_equal(z_g, twin.normal(0.0, 0.5, (4, 3)).astype(np.float32))
+    assert rng.bit_generator.state == twin.bit_generator.state
+    first = z_d.copy()
+    rng.bit_generator.state = start  # in place: the struct sees it
+    fused_module._draw(ref, z_d, x_d, z_g, x, 1, 0.0, 0.5)
+    np.testing.assert_array_equal(z_d, first)
+    del ref
+    gc.collect()
+    assert sys.getrefcount(rng) == refs_before
+
+
+def test_a_new_generator_on_the_trainer_is_used(backend):
+    """Assigning trainer.rng a new Generator mid-run: the fused step draws from it, as the
+    layer path does (it holds a struct per Generator object, rebuilt when the object
+    changes)."""
+    if backend != "numba":
+        return
+    runs = []
+    for fused in (True, False):
+        trainer = toy_trainer(fused, k=1)
+        trainer.train(5)
+        trainer.rng = np.random.default_rng(99)
+        trainer.train(5)
+        runs.append((trainer.gan.D.flat_params.copy(), trainer.rng.bit_generator.state))
+    np.testing.assert_allclose(runs[0][0], runs[1][0], rtol=1e-4, atol=1e-5)
+    assert runs[0][1] == runs[1][1]

@@ -5,11 +5,16 @@ both compared.  Tolerances: ~1e-12 relative in float64, ~1e-5 in float32 (summat
 differs between the two, so bit equality is not expected).
 """
 
+import re
+
+import numba
 import numpy as np
 import pytest
 
 import numgan as ng
 from numgan import kernels
+from numgan.gan import fused
+from numgan.kernels.flags import FASTMATH
 
 TOL = {np.float64: 1e-12, np.float32: 2e-5}
 # (N, D_in, D_out): the jitted loops' paths (narrow outputs, a one-wide input, rows in blocks of
@@ -80,9 +85,9 @@ def test_dense(shape, dtype):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", [(64, 16, 16), (63, 16, 16), (6, 9, 12), (3, 8, 8), (128, 16, 1)])
 def test_jitted_dense_loops_against_the_twin_at_any_size(shape, dtype):
-    """The jitted loops themselves (the fused step calls them up to FUSED_MAX_MACS, above
-    the layers' crossover to BLAS): rows in blocks of four and the remainder, wide and narrow
-    outputs, dx alone and with the parameter gradients."""
+    """The jitted loops themselves, called directly (the layers reach them only below
+    MATMUL_CROSSOVER): rows in blocks of four and the remainder, wide and narrow outputs, dx
+    alone and with the parameter gradients."""
     n, k, d = shape
     rng = np.random.default_rng(1)
     x, W, b = (rng.normal(size=s).astype(dtype) for s in ((n, k), (k, d), (d,)))
@@ -103,6 +108,62 @@ def test_jitted_dense_loops_against_the_twin_at_any_size(shape, dtype):
             assert np.isnan(dx).all()  # not written
         close(dW, rW, dtype, scale=np.sqrt(n))  # accumulated onto ones, or left as they were
         close(db, rb, dtype, scale=np.sqrt(n))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(
+    "shape", [(128, 16, 16), (64, 16, 16), (63, 5, 6), (1, 4, 4), (7, 1, 16), (66, 16, 1)]
+)
+def test_feature_major_dense_loops_against_the_twin(shape, dtype):
+    """The fused step's feature-major loops (activations stored (width, N)): inputs and output
+    columns in blocks of four and the remainder, one-wide inputs and outputs, dx alone and with
+    the parameter gradients; and the twin itself against the batch-major twin, transposed."""
+    n, k, d = shape
+    rng = np.random.default_rng(4)
+    x, W, b = (rng.normal(size=s).astype(dtype) for s in ((n, k), (k, d), (d,)))
+    xT = np.ascontiguousarray(x.T)
+    out, ref = np.full((d, n), np.nan, dtype), np.empty((d, n), dtype)
+    kernels.dense.dense_forward_t_nb(xT, W, b, out)
+    kernels.dense.dense_forward_t_np(xT, W, b, ref)
+    close(out, ref, dtype, scale=np.sqrt(k))
+    batch_major = np.empty((n, d), dtype)
+    kernels.dense.dense_forward_np(x, W, b, batch_major)
+    close(ref, batch_major.T, dtype, scale=np.sqrt(k))
+    doutT = rng.normal(size=(d, n)).astype(dtype)
+    for param_grads, compute_dx in ((True, True), (True, False), (False, True)):
+        dx, dW, db = np.full((k, n), np.nan, dtype), np.ones((k, d), dtype), np.ones(d, dtype)
+        kernels.dense.dense_backward_t_nb(doutT, xT, W, dx, dW, db, param_grads, compute_dx)
+        rx, rW, rb = np.empty((k, n), dtype), np.ones((k, d), dtype), np.ones(d, dtype)
+        kernels.dense.dense_backward_t_np(
+            doutT, xT, W, rx if compute_dx else None, rW, rb, param_grads
+        )
+        if compute_dx:
+            close(dx, rx, dtype, scale=np.sqrt(d))
+        else:
+            assert np.isnan(dx).all()  # not written
+        close(dW, rW, dtype, scale=np.sqrt(n))  # accumulated onto ones, or left as they were
+        close(db, rb, dtype, scale=np.sqrt(n))
+    rx, rW, rb = np.empty((k, n), dtype), np.zeros((k, d), dtype), np.zeros(d, dtype)
+    kernels.dense.dense_backward_t_np(doutT, xT, W, rx, rW, rb, True)
+    bx, bW, bb = np.empty((n, k), dtype), np.zeros((k, d), dtype), np.zeros(d, dtype)
+    kernels.dense.dense_backward_np(np.ascontiguousarray(doutT.T), x, W, bx, bW, bb, True)
+    for a, b_ in ((rx.T, bx), (rW, bW), (rb, bb)):
+        close(a, b_, dtype, scale=np.sqrt(max(n, d)))
+
+
+def test_a_wrong_feature_major_loop_is_caught():
+    """Negative control: the comparison above fails for a backward that drops the last
+    input's gradient row (the block remainder a four-wide loop can miss)."""
+    rng = np.random.default_rng(5)
+    xT, W = rng.normal(size=(5, 9)), rng.normal(size=(5, 6))
+    doutT = rng.normal(size=(6, 9))
+    dx, ref = np.empty((5, 9)), np.empty((5, 9))
+    kernels.dense.dense_backward_t_nb(doutT, xT, W, dx, np.zeros((5, 6)), np.zeros(6), False, True)
+    kernels.dense.dense_backward_t_np(doutT, xT, W, ref, np.zeros((5, 6)), np.zeros(6), False)
+    close(dx, ref, np.float64)
+    dx[-1] = 0.0
+    with pytest.raises(AssertionError):
+        close(dx, ref, np.float64)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -240,3 +301,31 @@ def test_backend_switch():
             ng.set_backend("cuda")
     finally:
         ng.set_backend(before)
+
+
+def double_arithmetic(py_func, *args):
+    """The float64 operations and float32-to-float64 conversions in the optimised LLVM IR of
+    py_func compiled with the project's flags for these arguments (cached kernels do not keep
+    their IR, so the Python function is compiled afresh)."""
+    f = numba.njit(nogil=True, fastmath=FASTMATH, error_model="numpy")(py_func)
+    f(*args)
+    ir = f.inspect_llvm(f.signatures[0])
+    return re.findall(r"= (?:fadd|fsub|fmul|fdiv|fneg)\b[^\n]*\bdouble\b|\bfpext\b", ir)
+
+
+def _tanh_backward_with_a_float64_literal(dout, y, dx):
+    gf, yf, df = dout.reshape(-1), y.reshape(-1), dx.reshape(-1)
+    for i in range(gf.size):
+        df[i] = gf[i] * (1.0 - yf[i] * yf[i])
+
+
+def test_float32_kernels_compute_in_float32():
+    """A literal 1.0 is a float64 in Numba, and 1.0 - y (y float32) makes the whole expression
+    float64: half the vector width, and conversions both ways.  The fused step's activation
+    backward takes its 1 in the buffers' dtype; the negative control shows what the check
+    sees otherwise."""
+    x = np.full((4, 3), 0.5, np.float32)
+    for code in (1, 2, 3):
+        args = (x.copy(), x, code, np.float32(0.2))
+        assert double_arithmetic(fused._activate_backward.py_func, *args) == [], code
+    assert double_arithmetic(_tanh_backward_with_a_float64_literal, x, x, x.copy())
