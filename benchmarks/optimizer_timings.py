@@ -7,7 +7,8 @@ Microseconds per update (median of interleaved blocks), float32, for the paramet
 the speed benchmark's rows (row 2's G and D: 2.0M; row 1's: 2.75M):
 
 - numgan's Adam kernel (numgan/kernels/optim.py: three loops over the flat vectors, the bias
-  corrections folded into two scalars), the same update as one loop, and the NumPy twin;
+  corrections folded into two scalars), the same update as one loop (the same numbers), the
+  one loop with 1 - beta in float32 (float32 moments: other numbers), and the NumPy twin;
 - the same two kernels with their loops split over Numba's threads (``prange``);
 - SGD with momentum, numgan's kernel and its ``prange`` form;
 - PyTorch: ``Adam(fused=True)``, ``Adam(foreach=True)`` and ``SGD(foreach=True)``, with 1 and
@@ -44,10 +45,28 @@ parallel = numba.njit(nogil=True, fastmath=FASTMATH, error_model="numpy", parall
 
 @jit
 def adam_one_loop(theta, g, m, v, lr, beta1, beta2, eps, bc1, bc2):
-    """adam_nb as one loop: reads g, m, v, theta once and writes m, v, theta once."""
+    """adam_nb as one loop: reads g, m, v, theta once and writes m, v, theta once; m and v
+    are read back after they are stored, so theta's step sees them rounded, as in adam_nb:
+    the same numbers, bit for bit (tests/benchmarks/test_optimizer_timings.py)."""
     step = lr / bc1
     root_bc2 = np.sqrt(bc2)
     one = beta1 - beta1 + 1
+    c1, c2 = one - beta1, one - beta2
+    for i in range(theta.size):
+        gi = g[i]
+        m[i] = beta1 * m[i] + c1 * gi
+        v[i] = beta2 * v[i] + c2 * gi * gi
+        theta[i] -= step * m[i] / (np.sqrt(v[i]) / root_bc2 + eps)
+
+
+@jit
+def adam_float32(theta, g, m, v, lr, beta1, beta2, eps, bc1, bc2):
+    """adam_one_loop with 1 - beta in the arrays' precision, as the NumPy twin computes it:
+    the moments in float32 (adam_nb's 1 - beta is float64: float32 - int is float64 in
+    Numba), so other numbers than adam_nb's."""
+    step = lr / bc1
+    root_bc2 = np.sqrt(bc2)
+    one = theta.dtype.type(1)
     c1, c2 = one - beta1, one - beta2
     for i in range(theta.size):
         gi = g[i]
@@ -117,7 +136,8 @@ def _cases(n: int, threads: int, which: str) -> dict:
         }
     cases = {
         "numgan Adam (Numba, three loops)": lambda: optim.adam_nb(p, g, m, v, *s),
-        "Adam as one loop (Numba)": lambda: adam_one_loop(p, g, m, v, *s),
+        "Adam as one loop (Numba, the same numbers)": lambda: adam_one_loop(p, g, m, v, *s),
+        "Adam as one loop, float32 moments (Numba)": lambda: adam_float32(p, g, m, v, *s),
         "numgan Adam (NumPy twin)": lambda: optim.adam_np(p, g, m, v, *s),
         "numgan SGD momentum (Numba)": lambda: optim.sgd_momentum_nb(p, g, m, lr, mu),
     }
