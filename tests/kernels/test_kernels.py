@@ -96,12 +96,28 @@ def test_jitted_dense_loops_against_the_twin_at_any_size(shape, dtype):
     kernels.dense.dense_forward_np(x, W, b, ref)
     close(out, ref, dtype, scale=np.sqrt(k))
     dout = rng.normal(size=(n, d)).astype(dtype)
+    scratch = np.full(k * d + 3, np.nan, dtype)  # W's transpose is written before it is read
+    check_backward_loops(
+        lambda dx, dW, db, pg, cdx: kernels.dense.dense_backward_nb(
+            dout, x, W, dx, dW, db, pg, cdx, scratch
+        ),
+        lambda dx, dW, db, pg: kernels.dense.dense_backward_np(dout, x, W, dx, dW, db, pg),
+        n,
+        (n, k),
+        (k, d),
+        dtype,
+    )
+
+
+def check_backward_loops(jitted, twin, n, dx_shape, w_shape, dtype):
+    """A Dense backward in loops against its twin, on a batch of n: dx alone, dW and db alone,
+    and all three; dW and db accumulate onto ones, and dx is not written when not asked for."""
+    d = w_shape[1]
     for param_grads, compute_dx in ((True, True), (True, False), (False, True)):
-        dx, dW, db = np.full((n, k), np.nan, dtype), np.ones((k, d), dtype), np.ones(d, dtype)
-        scratch = np.full(k * d + 3, np.nan, dtype)  # W's transpose is written before it is read
-        kernels.dense.dense_backward_nb(dout, x, W, dx, dW, db, param_grads, compute_dx, scratch)
-        rx, rW, rb = np.empty((n, k), dtype), np.ones((k, d), dtype), np.ones(d, dtype)
-        kernels.dense.dense_backward_np(dout, x, W, rx if compute_dx else None, rW, rb, param_grads)
+        dx, dW, db = np.full(dx_shape, np.nan, dtype), np.ones(w_shape, dtype), np.ones(d, dtype)
+        jitted(dx, dW, db, param_grads, compute_dx)
+        rx, rW, rb = np.empty(dx_shape, dtype), np.ones(w_shape, dtype), np.ones(d, dtype)
+        twin(rx if compute_dx else None, rW, rb, param_grads)
         if compute_dx:
             close(dx, rx, dtype, scale=np.sqrt(d))
         else:
@@ -130,19 +146,16 @@ def test_feature_major_dense_loops_against_the_twin(shape, dtype):
     kernels.dense.dense_forward_np(x, W, b, batch_major)
     close(ref, batch_major.T, dtype, scale=np.sqrt(k))
     doutT = rng.normal(size=(d, n)).astype(dtype)
-    for param_grads, compute_dx in ((True, True), (True, False), (False, True)):
-        dx, dW, db = np.full((k, n), np.nan, dtype), np.ones((k, d), dtype), np.ones(d, dtype)
-        kernels.dense.dense_backward_t_nb(doutT, xT, W, dx, dW, db, param_grads, compute_dx)
-        rx, rW, rb = np.empty((k, n), dtype), np.ones((k, d), dtype), np.ones(d, dtype)
-        kernels.dense.dense_backward_t_np(
-            doutT, xT, W, rx if compute_dx else None, rW, rb, param_grads
-        )
-        if compute_dx:
-            close(dx, rx, dtype, scale=np.sqrt(d))
-        else:
-            assert np.isnan(dx).all()  # not written
-        close(dW, rW, dtype, scale=np.sqrt(n))  # accumulated onto ones, or left as they were
-        close(db, rb, dtype, scale=np.sqrt(n))
+    check_backward_loops(
+        lambda dx, dW, db, pg, cdx: kernels.dense.dense_backward_t_nb(
+            doutT, xT, W, dx, dW, db, pg, cdx
+        ),
+        lambda dx, dW, db, pg: kernels.dense.dense_backward_t_np(doutT, xT, W, dx, dW, db, pg),
+        n,
+        (k, n),
+        (k, d),
+        dtype,
+    )
     rx, rW, rb = np.empty((k, n), dtype), np.zeros((k, d), dtype), np.zeros(d, dtype)
     kernels.dense.dense_backward_t_np(doutT, xT, W, rx, rW, rb, True)
     bx, bW, bb = np.empty((n, k), dtype), np.zeros((k, d), dtype), np.zeros(d, dtype)
