@@ -27,9 +27,9 @@ This module removes that cost without forking the layer semantics:
 
 It applies when both networks are Dense layers each followed by at most one of ReLU,
 LeakyReLU, Tanh or Sigmoid (either may start with a fixed Affine, and G may end with one: a
-change of units, applied as inputs are copied in), every product is at most ``FUSED_MAX_MACS``
-multiply-adds (larger ones belong to BLAS, through the layer path), both optimisers are
-SGD, and the backend is numba.
+change of units, applied as inputs are copied in), every layer's product on a batch of m is
+at most ``FUSED_MAX_MACS`` multiply-adds (larger ones belong to BLAS, through the layer path),
+both optimisers are SGD, and the backend is numba.
 """
 
 from __future__ import annotations
@@ -51,9 +51,10 @@ from ..nn import SGD, Affine, Dense, LeakyReLU, Sigmoid, Tanh
 
 IDENTITY, LEAKY, TANH, SIGMOID = 0, 1, 2, 3
 
-# The fused step keeps every product in jitted loops; it beats the layer path, whose Python
-# overhead it saves, at every batch size measured up to this many multiply-adds per product
-# (benchmarks/fused_crossover.py; docs/kernels.md, "Where the fused step stops winning").
+# The fused step keeps every product in jitted loops; it beats or ties the layer path, whose
+# Python overhead it saves, at every batch size measured up to this many multiply-adds per
+# layer on a batch of m (D's step runs on 2m rows: twice that), benchmarks/fused_crossover.py;
+# docs/kernels.md, "Where the fused step stops winning".
 FUSED_MAX_MACS = 65_536
 
 
@@ -385,7 +386,10 @@ class FusedStep:
         self.z_d = np.zeros((k, m, self.nets[0][3][0, 0]), dtype=dtype)
         self.z_g = np.zeros((m, self.nets[0][3][0, 0]), dtype=dtype)
         self.x_d = np.zeros((k, m, self.nets[1][3][0, 0]), dtype=dtype)
-        self.lr_d, self.mu_d = np.zeros(k), np.zeros(k)
+        # lr and momentum in the parameters' precision, as the layer path's SGD.step passes
+        # them (kernels/optim.py, _scalars): float64 scalars would make the update float64.
+        self.lr_d, self.mu_d = np.zeros(k, dtype=dtype), np.zeros(k, dtype=dtype)
+        self.scalar = np.dtype(dtype).type
         self.stats = np.zeros(4)
         self.x_fake = np.zeros((self.nets[1][3][0, 0], m), dtype=dtype)
         self._held = None  # (Generator, its GeneratorRef)
@@ -416,8 +420,8 @@ class FusedStep:
             z_g,
             self.lr_d,
             self.mu_d,
-            opt_g._value("lr", opt_g.t),
-            opt_g._value("momentum", opt_g.t),
+            self.scalar(opt_g._value("lr", opt_g.t)),
+            self.scalar(opt_g._value("momentum", opt_g.t)),
             self.targets,
             self.g_scale,
             self.stats,

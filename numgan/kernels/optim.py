@@ -40,7 +40,10 @@ def adam_nb(theta, g, m, v, lr, beta1, beta2, eps, bc1, bc2):
     # error_model="numpy" (flags.py).
     step = lr / bc1
     root_bc2 = np.sqrt(bc2)
-    one = beta1 - beta1 + 1  # 1 in the arrays' precision: float32 stays float32
+    # float64 (float32 - int is float64 in Numba): the moments round once from float64; with
+    # 1 - beta in float32 the loops run faster but every Adam run's numbers change
+    # (docs/kernels.md, "Threads").
+    one = beta1 - beta1 + 1
     c1, c2 = one - beta1, one - beta2
     for i in range(theta.size):
         m[i] = beta1 * m[i] + c1 * g[i]
