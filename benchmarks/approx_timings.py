@@ -2,7 +2,8 @@
 
     python benchmarks/approx_timings.py
 
-Median microseconds per call, float32, on a small and a large activation array:
+Median microseconds per call (interleaved blocks), float32, on a small and a large activation
+array:
 ``tanh32_nb`` against NumPy's tanh and a jitted loop of ``math.tanh`` (a scalar libm call per
 element); ``sigmoid32_nb`` against a jitted loop of ``logistic`` (a scalar exp per element).
 """
@@ -10,11 +11,10 @@ element); ``sigmoid32_nb`` against a jitted loop of ``logistic`` (a scalar exp p
 from __future__ import annotations
 
 import math
-import statistics
-import time
 
 import numpy as np
 
+from numgan.app.bench import time_calls
 from numgan.kernels.approx import sigmoid32_nb, tanh32_nb
 from numgan.kernels.elementwise import logistic
 from numgan.kernels.flags import jit
@@ -36,21 +36,6 @@ def logistic_loop(x, out):
         of[i] = logistic(xf[i])
 
 
-def median_us(fn, repeats=9, seconds=0.02):
-    fn()  # compile, warm the caches
-    n, start = 1, time.perf_counter()
-    while time.perf_counter() - start < seconds:  # calls per block, for ~`seconds` a block
-        fn()
-        n += 1
-    blocks = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(n):
-            fn()
-        blocks.append((time.perf_counter() - start) / n * 1e6)
-    return statistics.median(blocks)
-
-
 def main():
     rng = np.random.default_rng(0)
     print(f"{'':30}" + "".join(f"{f'{r} x {c}':>12}" for r, c in SHAPES))
@@ -65,9 +50,17 @@ def main():
         ("sigmoid32_nb", sigmoid32_nb),
         ("jitted loop of logistic", logistic_loop),
     ]
-    for name, fn in rows:
-        times = [median_us(lambda f=fn, x=x, o=o: f(x, o)) for x, o in pairs]
-        print(f"{name:30}" + "".join(f"{t:12.2f}" for t in times))
+    per_shape = [
+        time_calls(
+            {name: lambda f=fn, x=x, o=o: f(x, o) for name, fn in rows},
+            repeats=9,
+            block_seconds=0.02,
+            label=f"{x.shape[0]} x {x.shape[1]}",
+        )
+        for x, o in pairs
+    ]
+    for name, _ in rows:
+        print(f"{name:30}" + "".join(f"{us[name]:12.2f}" for us in per_shape))
 
 
 if __name__ == "__main__":

@@ -19,13 +19,11 @@ call; the machine line says where it ran (benchmarks/machine.py).
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from collections.abc import Callable
 
 import numpy as np
 from machine import machine_info, machine_kind
 
+from numgan.app.bench import time_calls
 from numgan.gan.fused import _hold
 from numgan.kernels.dense import (
     dense_backward_nb,
@@ -67,27 +65,6 @@ def _normals_held(ref, z):
     _normals(ref.rng, z)
 
 
-def interleaved(fns: dict[str, Callable[[], None]], repeats: int, seconds: float) -> dict:
-    """Median seconds per call of each function, blocks of all of them taken in turn."""
-    per_block = {}
-    for name, fn in fns.items():
-        fn()  # compile, warm the caches
-        n, start = 1, time.perf_counter()
-        while time.perf_counter() - start < seconds:
-            fn()
-            n += 1
-        per_block[name] = n
-    blocks: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            n = per_block[name]
-            start = time.perf_counter()
-            for _ in range(n):
-                fn()
-            blocks[name].append((time.perf_counter() - start) / n)
-    return {name: statistics.median(b) for name, b in blocks.items()}
-
-
 def time_shape(n: int, k: int, d: int, repeats: int, seconds: float) -> tuple[float, float]:
     """Microseconds per call of one layer's forward and backward: batch-major, feature-major."""
     rng = np.random.default_rng(0)
@@ -98,15 +75,16 @@ def time_shape(n: int, k: int, d: int, repeats: int, seconds: float) -> tuple[fl
     scratch = np.empty(k * d, np.float32)
     xT, doutT = np.ascontiguousarray(x.T), np.ascontiguousarray(dout.T)
     outT, dxT = np.empty((d, n), np.float32), np.empty((k, n), np.float32)
-    med = interleaved(
+    us = time_calls(
         {
             "batch": lambda: _batch_major(x, W, b, out, dout, dx, dW, db, scratch, CALLS),
             "feature": lambda: _feature_major(xT, W, b, outT, doutT, dxT, dW, db, CALLS),
         },
-        repeats,
-        seconds,
+        repeats=repeats,
+        block_seconds=seconds,
+        label=f"{n} x {k} x {d}",
     )
-    return med["batch"] / CALLS * 1e6, med["feature"] / CALLS * 1e6
+    return us["batch"] / CALLS, us["feature"] / CALLS
 
 
 def product_rows(repeats: int, seconds: float) -> list[str]:
@@ -123,12 +101,13 @@ def product_rows(repeats: int, seconds: float) -> list[str]:
 def generator_rows(repeats: int, seconds: float) -> list[str]:
     rng, z = np.random.default_rng(0), np.empty((64, 1), np.float32)
     ref = _hold(rng)
-    med = interleaved(
+    us = time_calls(
         {"Generator": lambda: _normals(rng, z), "GeneratorRef": lambda: _normals_held(ref, z)},
-        repeats,
-        seconds,
+        repeats=repeats,
+        block_seconds=seconds,
+        label="draw",
     )
-    g, r = med["Generator"] * 1e6, med["GeneratorRef"] * 1e6
+    g, r = us["Generator"], us["GeneratorRef"]
     return [
         "| a jitted draw of 64 normals, handed | us per call |",
         "|---|---:|",

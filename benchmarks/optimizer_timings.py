@@ -30,13 +30,13 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 
 import numba
 import numpy as np
 from machine import machine_info
 from numba import prange
 
+from numgan.app.bench import time_calls
 from numgan.kernels import optim
 from numgan.kernels.flags import FASTMATH, jit
 
@@ -101,22 +101,6 @@ def sgd_prange(theta, g, v, lr, mu):
         theta[i] += vi
 
 
-def _median_us(fn, repeats: int, seconds: float = 0.2) -> float:
-    fn()
-    n, start = 0, time.perf_counter()
-    while time.perf_counter() - start < 0.05:
-        fn()
-        n += 1
-    n = max(1, int(n * seconds / 0.05))
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(n):
-            fn()
-        samples.append((time.perf_counter() - start) / n * 1e6)
-    return statistics.median(samples)
-
-
 def _cases(n: int, threads: int, which: str) -> dict:
     """name -> a no-argument call, on fresh float32 vectors of n parameters.  ``which``:
     "serial" (numgan's kernels, the alternatives, PyTorch) or "prange" (Numba's threads, timed
@@ -167,8 +151,11 @@ def times(sizes, repeats: int, threads: int, which: str) -> dict[str, list[float
     """Median microseconds per call of each case at each size."""
     out: dict[str, list[float]] = {}
     for n in sizes:
-        for name, fn in _cases(n, threads, which).items():
-            out.setdefault(name, []).append(_median_us(fn, repeats))
+        us = time_calls(
+            _cases(n, threads, which), repeats=repeats, block_seconds=0.2, label=f"{n:,}"
+        )
+        for name, t in us.items():
+            out.setdefault(name, []).append(t)
     return out
 
 

@@ -558,6 +558,16 @@ class FunctionRunner(Runner):
     def __init__(self, name: str, run: Callable[[int], None]) -> None:
         self.name, self._run = name, run
 
+    @classmethod
+    def calls(cls, name: str, fn: Callable[[], Any]) -> FunctionRunner:
+        """n calls of ``fn`` per ``run(n)``: for timing a kernel or any other single call."""
+
+        def run(n: int) -> None:
+            for _ in range(n):
+                fn()
+
+        return cls(name, run)
+
     def run(self, n: int) -> None:
         self._run(n)
 
@@ -633,6 +643,23 @@ def time_interleaved(
         }
         for r in runners
     }
+
+
+def time_calls(
+    fns: dict[str, Callable[[], Any]],
+    *,
+    repeats: int,
+    block_seconds: float,
+    sleep: float = 0.0,
+    label: str = "",
+) -> dict[str, float]:
+    """Median microseconds per call of each no-argument function, timed in interleaved
+    blocks by ``time_interleaved`` (benchmarks of single kernels use it)."""
+    runners = [FunctionRunner.calls(name, fn) for name, fn in fns.items()]
+    rates = time_interleaved(
+        runners, repeats=repeats, block_seconds=block_seconds, sleep=sleep, label=label
+    )
+    return {name: 1e6 / rate["median"] for name, rate in rates.items()}
 
 
 #: the flags of ``numgan bench`` that set a TimingConfig field of the same name

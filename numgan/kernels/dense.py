@@ -44,6 +44,30 @@ ROWS = 4
 
 
 @jit
+def _add_product(A, B, out):
+    """out += A @ B in loops, ROWS rows of out per pass over B, the innermost loop along a
+    contiguous row of B.  A: (n, q), B: (q, d), out: (n, d)."""
+    n, q = A.shape
+    d = B.shape[1]
+    i = 0
+    while i + ROWS <= n:  # rows i .. i + 3 together
+        for p in range(q):
+            a0, a1, a2, a3 = A[i, p], A[i + 1, p], A[i + 2, p], A[i + 3, p]
+            for j in range(d):
+                w = B[p, j]
+                out[i, j] += a0 * w
+                out[i + 1, j] += a1 * w
+                out[i + 2, j] += a2 * w
+                out[i + 3, j] += a3 * w
+        i += ROWS
+    for r in range(i, n):  # the last n % 4 rows, one at a time
+        for p in range(q):
+            a = A[r, p]
+            for j in range(d):
+                out[r, j] += a * B[p, j]
+
+
+@jit
 def matmul_bias_nb(x, W, b, out):
     """out = x @ W + b in loops; the twin is dense_forward_np."""
     n, k = x.shape
@@ -56,29 +80,10 @@ def matmul_bias_nb(x, W, b, out):
                     acc += x[i, p] * W[p, j]
                 out[i, j] = acc
         return
-    i = 0
-    while k >= NARROW and i + ROWS <= n:  # rows i .. i + 3 together (one row if k is short)
+    for i in range(n):
         for j in range(d):
             out[i, j] = b[j]
-            out[i + 1, j] = b[j]
-            out[i + 2, j] = b[j]
-            out[i + 3, j] = b[j]
-        for p in range(k):
-            x0, x1, x2, x3 = x[i, p], x[i + 1, p], x[i + 2, p], x[i + 3, p]
-            for j in range(d):
-                w = W[p, j]
-                out[i, j] += x0 * w
-                out[i + 1, j] += x1 * w
-                out[i + 2, j] += x2 * w
-                out[i + 3, j] += x3 * w
-        i += ROWS
-    for r in range(i, n):  # the last n % 4 rows, one at a time
-        for j in range(d):
-            out[r, j] = b[j]
-        for p in range(k):
-            xrp = x[r, p]
-            for j in range(d):
-                out[r, j] += xrp * W[p, j]
+    _add_product(x, W, out)
 
 
 @jit
@@ -93,36 +98,15 @@ def _add_bias(out, b):
 def _input_grad_wide(dout, W, dx, scratch):
     """dx = dout @ W.T for wide layers: W.T copied once (into ``scratch``, the caller's, so
     that a loop of calls allocates nothing) so that the innermost loop runs along a contiguous
-    row of it, ROWS rows of dx at a time (as in matmul_bias_nb)."""
+    row of it, as in matmul_bias_nb."""
     n, d = dout.shape
     k = W.shape[0]
     WT = scratch[: d * k].reshape(d, k)
     for p in range(k):
         for j in range(d):
             WT[j, p] = W[p, j]
-    i = 0
-    while i + ROWS <= n:
-        for p in range(k):
-            dx[i, p] = 0.0
-            dx[i + 1, p] = 0.0
-            dx[i + 2, p] = 0.0
-            dx[i + 3, p] = 0.0
-        for j in range(d):
-            g0, g1, g2, g3 = dout[i, j], dout[i + 1, j], dout[i + 2, j], dout[i + 3, j]
-            for p in range(k):
-                w = WT[j, p]
-                dx[i, p] += g0 * w
-                dx[i + 1, p] += g1 * w
-                dx[i + 2, p] += g2 * w
-                dx[i + 3, p] += g3 * w
-        i += ROWS
-    for r in range(i, n):
-        for p in range(k):
-            dx[r, p] = 0.0
-        for j in range(d):
-            g = dout[r, j]
-            for p in range(k):
-                dx[r, p] += g * WT[j, p]
+    dx[:] = 0.0
+    _add_product(dout, WT, dx)
 
 
 @jit

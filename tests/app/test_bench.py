@@ -171,6 +171,28 @@ def test_interleaved_blocks_rotate_and_report_medians():
     assert all(n == results[name]["iterations_per_block"] for name, n in blocks)
 
 
+def test_time_calls_gives_microseconds_per_call_of_each_function(monkeypatch):
+    """Single calls timed through time_interleaved: n calls per block, and the rate turned
+    into microseconds per call (here with a clock that advances 2 us per call of the slow
+    function and 1 us per call of the fast one)."""
+    now, calls = [0.0], {"slow": 0, "fast": 0}
+
+    def call(name, us):
+        def fn():
+            calls[name] += 1
+            now[0] += us * 1e-6
+
+        return fn
+
+    monkeypatch.setattr(bench.time, "perf_counter", lambda: now[0])
+    monkeypatch.setattr(bench.time, "sleep", lambda s: None)
+    us = bench.time_calls(
+        {"slow": call("slow", 2.0), "fast": call("fast", 1.0)}, repeats=3, block_seconds=0.01
+    )
+    assert us == pytest.approx({"slow": 2.0, "fast": 1.0})
+    assert calls["slow"] > 3 and calls["fast"] > 3
+
+
 def test_a_diverged_run_restarts_from_its_seed():
     class Diverging(bench.Runner):
         name, failures, rebuilt = "d", 0, 0

@@ -15,6 +15,7 @@ import numgan as ng
 from numgan import kernels
 from numgan.gan import fused
 from numgan.kernels.flags import FASTMATH
+from numgan.nn.gradcheck import numerical_gradient_array, random_upstream, rel_error
 
 TOL = {np.float64: 1e-12, np.float32: 2e-5}
 # (N, D_in, D_out): the jitted loops' paths (narrow outputs, a one-wide input, rows in blocks of
@@ -346,3 +347,34 @@ def test_float32_kernels_compute_in_float32():
     args = (x.copy(), x, 2, np.float32(0.2))
     assert double_arithmetic(fused._activate_backward.py_func, *args) == []
     assert double_arithmetic(_tanh_backward_with_a_float64_literal, x, x, x.copy())
+
+
+@pytest.mark.parametrize("shape", [(6, 5, 4), (9, 1, 7), (4, 8, 1)])
+def test_feature_major_backward_against_finite_differences(shape):
+    """The feature-major Dense backward (the twin, and the jitted loops the fused step runs)
+    against central differences of L = sum(G * outT) in float64, G a random upstream gradient:
+    dxT, dW and db."""
+    n, k, d = shape
+    rng = np.random.default_rng(6)
+    xT, W, b = rng.normal(size=(k, n)), rng.normal(size=(k, d)), rng.normal(size=d)
+    G = random_upstream(rng, (d, n))
+
+    def forward():
+        out = np.empty((d, n))
+        kernels.dense.dense_forward_t_np(xT, W, b, out)
+        return out
+
+    expected = {
+        "x": numerical_gradient_array(forward, xT, G),
+        "W": numerical_gradient_array(forward, W, G),
+        "b": numerical_gradient_array(forward, b, G),
+    }
+    backwards = {
+        "twin": lambda *grads: kernels.dense.dense_backward_t_np(G, xT, W, *grads, True),
+        "jitted": lambda *grads: kernels.dense.dense_backward_t_nb(G, xT, W, *grads, True, True),
+    }
+    for which, backward in backwards.items():
+        dx, dW, db = np.empty((k, n)), np.zeros((k, d)), np.zeros(d)
+        backward(dx, dW, db)
+        for name, got in (("x", dx), ("W", dW), ("b", db)):
+            assert rel_error(got, expected[name]) < 1e-7, (which, name)
