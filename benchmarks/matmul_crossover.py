@@ -5,8 +5,9 @@
 For each (N, D_in, D_out) it times, interleaved in one process, the two routes of the Numba
 backend's Dense kernels (``numgan.kernels.dense``): the jitted loops (``matmul_bias_nb`` +
 ``dense_backward_nb``) and BLAS (``np.matmul(..., out=)`` + the jitted ``_add_bias`` and
-``_add_column_sums``, as ``dense_forward_loop_or_blas`` and ``dense_backward_loop_or_blas``
-run it above the crossover), and prints the median time of each and their ratio.
+``_add_column_sums``, dW accumulated by ``blas.add_product``, as ``dense_forward_loop_or_blas``
+and ``dense_backward_loop_or_blas`` run it above the crossover), and prints the median time
+of each and their ratio.
 ``numgan.kernels.dense.MATMUL_CROSSOVER`` (multiply-adds N * D_in * D_out) is set from this
 table; docs/kernels.md records the run.
 """
@@ -20,6 +21,7 @@ import time
 import numpy as np
 
 from numgan.kernels import dense
+from numgan.kernels.blas import add_product
 
 SHAPES = [
     (64, 1, 16),
@@ -54,7 +56,7 @@ def _routes(n, k, d, dtype):
         np.matmul(x, W, out=out)
         dense._add_bias(out, b)
         np.matmul(dout, W.T, out=dx)
-        dW[...] += x.T @ dout
+        add_product(x.T, dout, dW)
         dense._add_column_sums(db, dout)
 
     return loop, blas

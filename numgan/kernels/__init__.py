@@ -12,6 +12,7 @@ function and are named for what they are (``dense_forward_loop_or_blas``,
 
 One module per family, each kernel beside its twin:
 
+    blas.py         C += A @ B in one BLAS call (GEMM with beta = 1), for weight gradients
     conv.py         im2col, col2im and the layout changes around a convolution's product
     dense.py        Dense products (jitted loop or BLAS, by size) and Maxout's routing
     elementwise.py  LeakyReLU/ReLU, tanh, sigmoid

@@ -1,14 +1,15 @@
 """Dense and Maxout: x @ W + b, its backward, and the max over pieces.
 
-Matrix products go to BLAS (``np.matmul(..., out=)``) above a size where BLAS wins and to a
-jitted loop below it, where BLAS's call overhead dominates: see MATMUL_CROSSOVER and
-docs/kernels.md for the measurement.
+Matrix products go to BLAS (``np.matmul(..., out=)``, and GEMM accumulating in place for the
+weight gradient: blas.py) above a size where BLAS wins and to a jitted loop below it, where
+BLAS's call overhead dominates: see MATMUL_CROSSOVER and docs/kernels.md for the measurement.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from .blas import add_product
 from .flags import jit
 
 # Below this many multiply-adds (m * k * n) a layer's product runs in a jitted loop; above, in
@@ -173,7 +174,7 @@ def dense_backward_loop_or_blas(dout, x, W, dx, dW, db, param_grads):
     if dx is not None:
         np.matmul(dout, W.T, out=dx)
     if param_grads:
-        dW += x.T @ dout
+        add_product(x.T, dout, dW)  # dW += x.T @ dout in one GEMM, no temporary (blas.py)
         _add_column_sums(db, dout)
 
 
