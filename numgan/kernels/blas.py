@@ -10,12 +10,12 @@ so with alpha = beta = 1 it adds the product into C as it forms it: no temporary
 pass.  NumPy does not expose beta, so ``add_product`` calls the CBLAS ``gemm`` of the BLAS
 NumPy itself links.  NumPy's wheels bundle OpenBLAS as "scipy-openblas", with its symbols
 renamed (``scipy_cblas_sgemm64_`` for the 64-bit-integer build, ``scipy_cblas_sgemm`` for the
-32-bit one); these names say the integer width, so nothing is guessed.  Where that library or
-its symbols are not found (NumPy built against another BLAS), or the operands are not in a
-layout GEMM takes (a non-unit stride in both axes, mixed dtypes, C overlapping A or B), the
-twin ``add_product_np`` (the NumPy line) runs instead, with the same result.  So does a C
-smaller than IN_PLACE_MIN elements, where the call's own cost (a few microseconds of ctypes
-arguments) is more than the temporary's.
+32-bit one; NumPy 1.x's ``cblas_sgemm64_``); these names say the integer width, so nothing is
+guessed.  Where that library or its symbols are not found (NumPy built against another BLAS),
+or the operands are not in a layout GEMM takes (a non-unit stride in both axes, mixed dtypes,
+C overlapping A or B), the twin ``add_product_np`` (the NumPy line) runs instead, with the
+same result.  So does a C smaller than IN_PLACE_MIN elements, where the call's own cost (a few
+microseconds of ctypes arguments) is more than the temporary's.
 
 The saving is measured by benchmarks/accumulate_timings.py (docs/kernels.md, "Accumulating
 the weight gradient in place").
@@ -36,8 +36,14 @@ _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 # temporary is small and the ctypes call costs ~5 us (benchmarks/accumulate_timings.py).
 IN_PLACE_MIN = 32_768
 
-# (symbol prefix, suffix, integer type), the first found is used
-_NAMES = (("scipy_cblas_", "64_", ctypes.c_int64), ("scipy_cblas_", "", ctypes.c_int32))
+# (symbol prefix, suffix, integer type), the first found is used: NumPy 2's scipy-openblas in
+# its 64- and 32-bit-integer builds, and NumPy 1.x's openblas64_ (suffix 64_, 64-bit integers).
+# A bare cblas_sgemm is not used: nothing in its name says how wide its integers are.
+_NAMES = (
+    ("scipy_cblas_", "64_", ctypes.c_int64),
+    ("scipy_cblas_", "", ctypes.c_int32),
+    ("cblas_", "64_", ctypes.c_int64),
+)
 
 
 def add_product_np(A, B, C):
@@ -48,7 +54,10 @@ def add_product_np(A, B, C):
 def _candidate_libraries() -> list[str]:
     """Files that may hold NumPy's BLAS: NumPy's own extension (its dependencies are searched
     too) and the libraries its wheels bundle beside it."""
-    from numpy._core import _multiarray_umath
+    try:
+        from numpy._core import _multiarray_umath
+    except ImportError:  # NumPy 1.x
+        from numpy.core import _multiarray_umath
 
     root = os.path.dirname(np.__file__)
     bundled = []
