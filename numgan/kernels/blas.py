@@ -12,10 +12,10 @@ NumPy itself links.  NumPy's wheels bundle OpenBLAS as "scipy-openblas", with it
 renamed (``scipy_cblas_sgemm64_`` for the 64-bit-integer build, ``scipy_cblas_sgemm`` for the
 32-bit one; NumPy 1.x's ``cblas_sgemm64_``); these names say the integer width, so nothing is
 guessed.  Where that library or its symbols are not found (NumPy built against another BLAS),
-or the operands are not in a layout GEMM takes (a non-unit stride in both axes, mixed dtypes,
-C overlapping A or B), the twin ``add_product_np`` (the NumPy line) runs instead, with the
-same result.  So does a C smaller than IN_PLACE_MIN elements, where the call's own cost (a few
-microseconds of ctypes arguments) is more than the temporary's.
+or the operands are not what GEMM takes as they are (``add_product`` lists the cases), the
+twin ``add_product_np`` (the NumPy line) runs instead, with the same result.  So does a C
+smaller than IN_PLACE_MIN elements, where the call's own cost (a few microseconds of ctypes
+arguments) is more than the temporary's.
 
 The saving is measured by benchmarks/accumulate_timings.py (docs/kernels.md, "Accumulating
 the weight gradient in place").
@@ -46,6 +46,10 @@ _NAMES = (
 )
 
 
+# the array types GEMM is handed: subclasses with other semantics (masked arrays) take the line
+_ARRAYS = (np.ndarray, np.memmap)
+
+
 def add_product_np(A, B, C):
     """C += A @ B.   A: (M, K), B: (K, N), C: (M, N)"""
     C += A @ B
@@ -66,8 +70,9 @@ def _candidate_libraries() -> list[str]:
     return [_multiarray_umath.__file__, *bundled]
 
 
-def _find_gemm() -> dict | None:
-    """{dtype: ctypes function} for float32 and float64, or None where not found."""
+def _find_gemm() -> tuple[dict | None, int]:
+    """({dtype: ctypes function} for float32 and float64, or None where not found; the largest
+    size or leading dimension the functions' integers hold)."""
     for path in _candidate_libraries():
         try:
             lib = ctypes.CDLL(path)
@@ -85,11 +90,12 @@ def _find_gemm() -> dict | None:
                 i, p = integer, ctypes.c_void_p
                 fn.argtypes = [ctypes.c_int] * 3 + [i] * 3 + [real, p, i, p, i, real, p, i]
                 fn.restype = None
-            return {dtype: fn for dtype, (fn, _) in fns.items()}
-    return None
+            largest = 2 ** (8 * ctypes.sizeof(integer) - 1) - 1
+            return {dtype: fn for dtype, (fn, _) in fns.items()}, largest
+    return None, 0
 
 
-_GEMM = _find_gemm()
+_GEMM, _INT_MAX = _find_gemm()
 
 
 def available() -> bool:
@@ -99,21 +105,28 @@ def available() -> bool:
 
 def _operand(X) -> tuple[int, int] | None:
     """(transpose flag, leading dimension) describing a 2-D array to row-major GEMM, or None
-    if neither axis has unit stride."""
+    if neither axis has unit stride, or the other axis's stride is not a whole number of
+    elements at least one row (or column) long."""
     rows, cols = X.shape
-    step0, step1 = (s // X.itemsize for s in X.strides)
-    if X.strides[1] == X.itemsize and step0 >= max(1, cols):
-        return _NO_TRANS, step0
-    if X.strides[0] == X.itemsize and step1 >= max(1, rows):
-        return _TRANS, step1  # X.T is row-major with this leading dimension
+    (s0, s1), size = X.strides, X.itemsize
+    if s1 == size and s0 % size == 0 and s0 // size >= max(1, cols):
+        return _NO_TRANS, s0 // size
+    if s0 == size and s1 % size == 0 and s1 // size >= max(1, rows):
+        return _TRANS, s1 // size  # X.T is row-major with this leading dimension
     return None
 
 
 def add_product(A, B, C):
     """C += A @ B in one GEMM call (beta = 1); the twin is add_product_np.
-    A: (M, K), B: (K, N), C: (M, N), all float32 or all float64; A and B may be transposed
-    views.  Falls back to the twin below IN_PLACE_MIN elements of C and for anything GEMM
-    cannot take as it is."""
+    A: (M, K), B: (K, N), C: (M, N), all float32 or all float64 in native byte order; A and B
+    may be transposed views.  Falls back to the twin below IN_PLACE_MIN elements of C and for
+    anything GEMM cannot take as it is: other types than ndarray and memmap (lists, masked
+    arrays), other dtypes or dimensions, C not row-major, read-only or overlapping A or B,
+    unaligned data, strides that are not whole elements, sizes beyond BLAS's integers.
+    Overlap is judged by address: two memmaps of the same file region look disjoint, so do
+    not pass them as C and A (the NumPy line, which forms the product first, would be safe)."""
+    if not (type(A) in _ARRAYS and type(B) in _ARRAYS and type(C) in _ARRAYS):
+        return add_product_np(A, B, C)
     gemm = None if _GEMM is None else _GEMM.get(C.dtype)
     if gemm is None or C.size < IN_PLACE_MIN or not (A.ndim == B.ndim == C.ndim == 2):
         return add_product_np(A, B, C)
@@ -124,13 +137,14 @@ def add_product(A, B, C):
         or not (A.dtype == B.dtype == C.dtype)
         or not C.flags.c_contiguous
         or not C.flags.writeable
+        or not (A.flags.aligned and B.flags.aligned and C.flags.aligned)
         or 0 in (M, N, K)
         or np.may_share_memory(C, A)
         or np.may_share_memory(C, B)
     ):
         return add_product_np(A, B, C)
     a, b = _operand(A), _operand(B)
-    if a is None or b is None:
+    if a is None or b is None or max(M, N, K, a[1], b[1]) > _INT_MAX:
         return add_product_np(A, B, C)
     # fmt: off
     gemm(_ROW_MAJOR, a[0], b[0], M, N, K,
