@@ -53,6 +53,17 @@ def torch_build() -> dict[str, Any] | None:
     }
 
 
+def gemm_in_place() -> str | None:
+    """The GEMM numgan's Numba backend calls to add a weight gradient into dW in place
+    (numgan/kernels/blas.py), or None where it found none and uses NumPy's ``dW += x.T @
+    dout``: a run on one is not the same code as a run on the other."""
+    from numgan.kernels import blas
+
+    if not blas.available():
+        return None
+    return blas._GEMM[np.dtype(np.float32)].__name__
+
+
 def machine_kind(info: dict[str, Any]) -> str:
     """A short name for the kind of machine, e.g. "AMD EPYC, family 25 model 17 (znver4),
     AVX-512, 2 CPUs": the CPU, the widest vector instructions it offers, and how many logical
@@ -137,6 +148,7 @@ def machine_info() -> dict[str, Any]:
         ]
     except ImportError:
         info["runtime_libraries"] = None
+    info["gemm_in_place"] = gemm_in_place()
     info["torch_build"] = torch_build()
     info["kind"] = machine_kind(info)
     return info

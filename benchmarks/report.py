@@ -68,6 +68,15 @@ def _outside(res: dict[str, Any] | None) -> str:
     return f"{100 * (1 - res['ceiling_fraction']):.0f}%"
 
 
+def _gemm_route(machine: dict[str, Any]) -> str:
+    if "gemm_in_place" not in machine:  # a report written before the record had it
+        return "not recorded"
+    name = machine["gemm_in_place"]
+    if name is None:
+        return "`dW += x.T @ dout` (no GEMM found to accumulate in place)"
+    return f"accumulated in place by GEMM (`{name}`, beta = 1)"
+
+
 def render_markdown(report: dict[str, Any]) -> str:
     """The report as Markdown: results table, GFLOP/s, spread, sweep, agreement, setup."""
     cfg, rows = report["config"], report["rows"]
@@ -245,6 +254,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"compiling for {m.get('llvm_target_cpu')}), torch {m.get('torch')}{torch_build}, "
         f"numgan {m['numgan']}",
         f"- BLAS at run time: {'; '.join(runtime) or 'unknown (threadpoolctl missing)'}",
+        f"- weight gradients on the Numba backend: {_gemm_route(m)}",
         f"- threads: {json.dumps(report['threads'])}",
         f"- command: `{report['command']}`",
         f"- total time: {report['elapsed_seconds']:.0f} s",

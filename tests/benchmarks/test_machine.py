@@ -8,6 +8,7 @@ import numpy as np
 from machine import ISA_FLAGS, machine_info, machine_kind
 
 import numgan as ng
+from numgan.kernels import blas
 
 
 def test_machine_info_names_the_versions_and_the_cpu():
@@ -20,6 +21,10 @@ def test_machine_info_names_the_versions_and_the_cpu():
         assert set(info["simd"]) <= set(ISA_FLAGS)
         assert info["kind"].startswith(info["lscpu"]["Model name"])
     assert info["llvm_target_cpu"] and info["llvmlite"]
+    # which weight-gradient route the Numba backend runs here is part of the record
+    assert (info["gemm_in_place"] is None) == (not blas.available())
+    if blas.available():
+        assert info["gemm_in_place"].endswith(("sgemm64_", "sgemm"))
 
 
 def test_machine_kind_names_the_cpu_and_its_widest_vectors():

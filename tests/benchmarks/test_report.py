@@ -36,3 +36,14 @@ def test_the_plot_needs_neither_pyplot_nor_a_backend_switch(tmp_path, monkeypatc
     path = tmp_path / "sweep.png"
     plot_sweep(report, path)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_setup_names_the_weight_gradient_route():
+    """A run that found GEMM, one that did not, and a report from before the record had it."""
+    from report import _gemm_route
+
+    assert _gemm_route({"gemm_in_place": "scipy_cblas_sgemm64_"}) == (
+        "accumulated in place by GEMM (`scipy_cblas_sgemm64_`, beta = 1)"
+    )
+    assert _gemm_route({"gemm_in_place": None}).startswith("`dW += x.T @ dout`")
+    assert _gemm_route({}) == "not recorded"

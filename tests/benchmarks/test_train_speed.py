@@ -50,6 +50,11 @@ def test_quick_run_writes_markdown_json_and_plot(tmp_path, capsys):
     per_round = [a / b for a, b in zip(numpy_blocks, ceiling_blocks, strict=True)]
     assert dcgan["numpy"]["per_round"] == {"matmul": pytest.approx(sum(per_round) / 2)}
     assert "### Ratios per round" in markdown
+    route = report["machine"]["gemm_in_place"]
+    assert (
+        f"- weight gradients on the Numba backend: {'accumulated in place' if route else '`dW'}"
+        in markdown
+    )
     assert report["rows"][-1]["arch"] == "G 100-3136-32x14x14-1x28x28, D 784-32x14x14-64x7x7-1"
     assert markdown in out  # the table is printed to stdout too
     assert (tmp_path / "train_speed_model1.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
