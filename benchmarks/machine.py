@@ -59,9 +59,7 @@ def gemm_in_place() -> str | None:
     dout``: a run on one is not the same code as a run on the other."""
     from numgan.kernels import blas
 
-    if not blas.available():
-        return None
-    return blas._GEMM[np.dtype(np.float32)].__name__
+    return blas.gemm_name()
 
 
 def machine_kind(info: dict[str, Any]) -> str:

@@ -103,6 +103,11 @@ def available() -> bool:
     return _GEMM is not None
 
 
+def gemm_name() -> str | None:
+    """The float32 GEMM add_product calls (e.g. "scipy_cblas_sgemm64_"), or None."""
+    return None if _GEMM is None else _GEMM[np.dtype(np.float32)].__name__
+
+
 def _operand(X) -> tuple[int, int] | None:
     """(transpose flag, leading dimension) describing a 2-D array to row-major GEMM, or None
     if neither axis has unit stride, or the other axis's stride is not a whole number of

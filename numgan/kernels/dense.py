@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .blas import add_product
+from . import blas
 from .flags import jit
 
 # Below this many multiply-adds (m * k * n) a layer's product runs in a jitted loop; above, in
@@ -45,7 +45,7 @@ ROWS = 4
 
 
 @jit
-def _add_product(A, B, out):
+def _add_product_loops(A, B, out):
     """out += A @ B in loops, ROWS rows of out per pass over B, the innermost loop along a
     contiguous row of B.  A: (n, q), B: (q, d), out: (n, d)."""
     n, q = A.shape
@@ -84,7 +84,7 @@ def matmul_bias_nb(x, W, b, out):
     for i in range(n):
         for j in range(d):
             out[i, j] = b[j]
-    _add_product(x, W, out)
+    _add_product_loops(x, W, out)
 
 
 @jit
@@ -107,7 +107,7 @@ def _input_grad_wide(dout, W, dx, scratch):
         for j in range(d):
             WT[j, p] = W[p, j]
     dx[:] = 0.0
-    _add_product(dout, WT, dx)
+    _add_product_loops(dout, WT, dx)
 
 
 @jit
@@ -174,7 +174,7 @@ def dense_backward_loop_or_blas(dout, x, W, dx, dW, db, param_grads):
     if dx is not None:
         np.matmul(dout, W.T, out=dx)
     if param_grads:
-        add_product(x.T, dout, dW)  # dW += x.T @ dout in one GEMM, no temporary (blas.py)
+        blas.add_product(x.T, dout, dW)  # dW += x.T @ dout in one GEMM, no temporary
         _add_column_sums(db, dout)
 
 
