@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..kernels import ops
-from .layer import Layer
+from .layer import Layer, _dense, _flat, _layout_of
 
 
 class LeakyReLU(Layer):
@@ -29,16 +29,18 @@ class LeakyReLU(Layer):
         self.alpha = float(alpha)
 
     def forward(self, x, training=True):
-        y = np.empty_like(x)
-        ops.leaky_relu_forward(x, self.alpha, y)
+        x = _dense(x)
+        y = np.empty_like(x)  # x's memory order (channels-last images stay so)
+        ops.leaky_relu_forward(_flat(x), self.alpha, _flat(y))
         self.cache = (y,)
         return y
 
     def backward(self, dout, param_grads=True, input_grad=True):
         (y,) = self._need_cache()
         self._check_dout(dout, y.shape)
-        dx = np.empty_like(dout)
-        ops.leaky_relu_backward(dout, y, self.alpha, dx)
+        dout = _layout_of(y, dout)
+        dx = np.empty_like(y)
+        ops.leaky_relu_backward(_flat(dout), _flat(y), self.alpha, _flat(dx))
         return dx
 
     def __repr__(self):
@@ -66,16 +68,18 @@ class Tanh(Layer):
     rowwise = True
 
     def forward(self, x, training=True):
+        x = _dense(x)
         y = np.empty_like(x)
-        ops.tanh_forward(x, y)
+        ops.tanh_forward(_flat(x), _flat(y))
         self.cache = (y,)
         return y
 
     def backward(self, dout, param_grads=True, input_grad=True):
         (y,) = self._need_cache()
         self._check_dout(dout, y.shape)
-        dx = np.empty_like(dout)
-        ops.tanh_backward(dout, y, dx)
+        dout = _layout_of(y, dout)
+        dx = np.empty_like(y)
+        ops.tanh_backward(_flat(dout), _flat(y), _flat(dx))
         return dx
 
 
@@ -112,8 +116,9 @@ class Affine(Layer):
 def sigmoid(x: np.ndarray) -> np.ndarray:
     """1 / (1 + exp(-x)) as a new array, by the same kernel as the Sigmoid layer."""
     x = np.asarray(x)
-    y = np.empty(x.shape, dtype=x.dtype if x.dtype.kind == "f" else np.float64)
-    ops.sigmoid_forward(x.astype(y.dtype, copy=False), y)
+    x = _dense(x.astype(x.dtype if x.dtype.kind == "f" else np.float64, copy=False))
+    y = np.empty_like(x)
+    ops.sigmoid_forward(_flat(x), _flat(y))
     return y
 
 
@@ -126,14 +131,16 @@ class Sigmoid(Layer):
     rowwise = True
 
     def forward(self, x, training=True):
+        x = _dense(x)
         y = np.empty_like(x)
-        ops.sigmoid_forward(x, y)
+        ops.sigmoid_forward(_flat(x), _flat(y))
         self.cache = (y,)
         return y
 
     def backward(self, dout, param_grads=True, input_grad=True):
         (y,) = self._need_cache()
         self._check_dout(dout, y.shape)
-        dx = np.empty_like(dout)
-        ops.sigmoid_backward(dout, y, dx)
+        dout = _layout_of(y, dout)
+        dx = np.empty_like(y)
+        ops.sigmoid_backward(_flat(dout), _flat(y), _flat(dx))
         return dx

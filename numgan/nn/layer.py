@@ -271,3 +271,51 @@ def _draw_weights(rng, init: str, scale: float, fan_in: int, fan_out: int, shape
     if init == "normal":
         return rng.normal(0.0, scale, size=shape)
     raise ValueError(f"unknown init {init!r}: choose one of {', '.join(INITS)}")
+
+
+# -- memory layouts ----------------------------------------------------------------------------
+# A layer's arrays need not be in C order: a transposed matrix, or an image batch whose channels
+# are stored last (as the convolution layers hand theirs on), is still one dense block of
+# memory, only in another order of its axes.  Elementwise kernels run along that memory as one
+# flat vector, whatever the order.
+
+
+def _dense(a: np.ndarray) -> np.ndarray:
+    """a itself if its values fill one block of memory in some order of its axes, else a copy in
+    C order (a strided slice, negative strides)."""
+    order = np.argsort([-s for s in a.strides], kind="stable")
+    return a if a.transpose(order).flags.c_contiguous else np.ascontiguousarray(a)
+
+
+def _flat(a: np.ndarray) -> np.ndarray:
+    """The values of a dense array (see _dense) in memory order, as a 1-D view."""
+    return a.ravel(order="K")
+
+
+def _layout_of(like: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """a stored like ``like`` (the same strides, so that their flat views match element for
+    element): a itself if it already is, else a copy."""
+    if a.strides == like.strides and a.dtype == like.dtype:
+        return a
+    out = np.empty_like(like)
+    out[...] = a
+    return out
+
+
+def channels_last(a: np.ndarray) -> bool:
+    """Whether an (N, C, H, W) batch is stored with its channels last: (N, H, W, C) in C order.
+    (With one channel, or one pixel, both orders are the same memory and this is true.)"""
+    return a.ndim == 4 and a.transpose(0, 2, 3, 1).flags.c_contiguous
+
+
+def empty_channels_last(shape: Shape, dtype) -> np.ndarray:
+    """An uninitialised (N, C, H, W) array whose memory is (N, H, W, C) in C order."""
+    N, C, H, W = shape
+    return np.empty((N, H, W, C), dtype=dtype).transpose(0, 3, 1, 2)
+
+
+def as_rows(a: np.ndarray) -> np.ndarray:
+    """An (N, C, H, W) batch as its (N * H * W, C) rows, one per pixel: a view of a
+    channels-last batch (a copy of any other)."""
+    N, C, H, W = a.shape
+    return a.transpose(0, 2, 3, 1).reshape(N * H * W, C)
