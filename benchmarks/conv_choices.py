@@ -8,6 +8,10 @@ On the dcgan preset's largest layer, D's Conv2D(32, 64) on 14x14 (and G's ConvTr
 - patch order: im2col with patches in (i, j, c) order, as numgan does (contiguous k_w * C runs
   of a channels-last copy), against PyTorch's (c, i, j) order (runs of k_w values), written
   here as a jitted kernel of the same style;
+- loops: numgan's im2col and col2im against their earlier forms, which indexed with signed
+  integers (NumPy semantics count a negative index from the end, so every access tested for it)
+  and always transposed with the channels outermost; here also at D's first layer, one channel
+  on 28x28, where a kernel row is only 4 values;
 - threads: the serial im2col against the same kernel parallel over the batch (``prange``),
   each followed by the layer's GEMM, as in a forward pass: on 2 cores Numba's worker threads
   and OpenBLAS's compete.  Each form runs in its own process, the processes alternating;
@@ -60,9 +64,62 @@ def im2col_cij_nb(x, kh, kw, sh, sw, ph, pw, cols):
                 r += 1
 
 
+@jit
+def im2col_signed_nb(x, kh, kw, sh, sw, ph, pw, cols):
+    """numgan's im2col before its loops were reordered and its indices made unsigned."""
+    N, C, H, W = x.shape
+    Ho = (H + 2 * ph - kh) // sh + 1
+    Wo = (W + 2 * pw - kw) // sw + 1
+    run = kw * C
+    image = np.zeros((H + 2 * ph, (W + 2 * pw) * C), dtype=x.dtype)
+    r = 0
+    for n in range(N):
+        for c in range(C):
+            for h in range(H):
+                for w in range(W):
+                    image[h + ph, (w + pw) * C + c] = x[n, c, h, w]
+        for oh in range(Ho):
+            for ow in range(Wo):
+                row = cols[r]
+                for i in range(kh):
+                    src = image[oh * sh + i, ow * sw * C : ow * sw * C + run]
+                    dst = row[i * run : (i + 1) * run]
+                    for q in range(run):
+                        dst[q] = src[q]
+                r += 1
+
+
+@jit
+def col2im_signed_nb(cols, kh, kw, sh, sw, ph, pw, out, base):
+    """numgan's col2im before its loops were reordered and its indices made unsigned."""
+    N, C, H, W = out.shape
+    Ho = (H + 2 * ph - kh) // sh + 1
+    Wo = (W + 2 * pw - kw) // sw + 1
+    run = kw * C
+    canvas = np.empty((H + 2 * ph, (W + 2 * pw) * C), dtype=out.dtype)
+    r = 0
+    for n in range(N):
+        canvas[:] = 0.0
+        for oh in range(Ho):
+            for ow in range(Wo):
+                row = cols[r]
+                for i in range(kh):
+                    dst = canvas[oh * sh + i, ow * sw * C : ow * sw * C + run]
+                    src = row[i * run : (i + 1) * run]
+                    for q in range(run):
+                        dst[q] += src[q]
+                r += 1
+        for c in range(C):
+            bc = base[c]
+            for h in range(H):
+                for w in range(W):
+                    out[n, c, h, w] = canvas[h + ph, (w + pw) * C + c] + bc
+
+
 @numba.njit(parallel=True, nogil=True, fastmath=FASTMATH, error_model="numpy", cache=True)
 def im2col_prange_nb(x, kh, kw, sh, sw, ph, pw, cols):
-    """numgan's im2col, its images shared out among Numba's threads."""
+    """im2col (in its earlier, signed-index form), its images shared out among Numba's
+    threads."""
     N, C, H, W = x.shape
     Ho = (H + 2 * ph - kh) // sh + 1
     Wo = (W + 2 * pw - kw) // sw + 1
@@ -109,6 +166,11 @@ def rows(repeats: int) -> list[tuple[str, str, float, str, float]]:
     t_cols = rng.normal(size=(N * 49, K * K * C)).astype(f32)
     t_out, t_b, t_zero = np.empty((N, C, SIDE, SIDE), f32), b[:C].copy(), np.zeros(C, f32)
     args = (K, K, S, S, P, P)
+    # D's first layer: Conv2D(1, 32) on 28x28; its patches, 16 values each, come back through
+    # col2im when D's input gradient is needed (and in G's last ConvTranspose2D(32, 1))
+    x1 = rng.normal(size=(N, 1, 2 * SIDE, 2 * SIDE)).astype(f32)
+    cols1, cols1b = (np.empty((N * SIDE * SIDE, K * K), f32) for _ in range(2))
+    out1, zero1 = np.empty_like(x1), np.zeros(1, f32)
 
     def separate_db():
         conv.nchw_to_rows_nb(dout, dy, db, False)
@@ -152,6 +214,31 @@ def rows(repeats: int) -> list[tuple[str, str, float, str, float]]:
             separate_base,
         ),
     ]
+    # numgan's im2col and col2im against their earlier loops, on 32 channels and on one
+    conv.im2col_nb(x1, *args, cols1)  # D1's patches, for col2im
+    loop_rows = []
+    for label, ours_x, ours_cols, cols_b, image, zero in (
+        ("32x14x14", x, cols, cols2, t_out, t_zero),
+        ("1x28x28", x1, cols1, cols1b, out1, zero1),
+    ):
+        patches = t_cols if label == "32x14x14" else cols1
+        loop_rows += [
+            (
+                f"im2col loops, {label}",
+                "unsigned",
+                lambda x=ours_x, c=ours_cols: conv.im2col_nb(x, *args, c),
+                "earlier",
+                lambda x=ours_x, c=cols_b: im2col_signed_nb(x, *args, c),
+            ),
+            (
+                f"col2im loops, {label}",
+                "unsigned",
+                lambda p=patches, o=image, z=zero: conv.col2im_nb(p, *args, o, z),
+                "earlier",
+                lambda p=patches, o=image, z=zero: col2im_signed_nb(p, *args, o, z),
+            ),
+        ]
+    cases[1:1] = loop_rows
     result = []
     for name, a_name, a, b_name, b_fn in cases:
         ta, tb = _median_ms(a, b_fn, repeats)
@@ -206,6 +293,18 @@ def check(*, parallel: bool) -> None:
         ours = ours.reshape(-1, K, K, 5).transpose(0, 3, 1, 2).reshape(ours.shape)
     if not np.array_equal(ours, other):
         raise AssertionError("an im2col variant disagrees with numgan's im2col")
+    if not parallel:
+        for channels in (5, 1):
+            x = rng.normal(size=(3, channels, 7, 6)).astype(np.float32)
+            ours, other = (np.empty((3 * ho * wo, K * K * channels), np.float32) for _ in range(2))
+            conv.im2col_nb(x, K, K, S, S, P, P, ours)
+            im2col_signed_nb(x, K, K, S, S, P, P, other)
+            base = rng.normal(size=channels).astype(np.float32)
+            back, back2 = np.empty_like(x), np.empty_like(x)
+            conv.col2im_nb(ours, K, K, S, S, P, P, back, base)
+            col2im_signed_nb(ours, K, K, S, S, P, P, back2, base)
+            if not (np.array_equal(ours, other) and np.allclose(back, back2, 1e-6, 1e-6)):
+                raise AssertionError("the earlier im2col or col2im disagrees with numgan's")
 
 
 def table(results) -> str:

@@ -18,7 +18,7 @@ the output pixels of one image and K = k_h * k_w * C for the values of one patch
 Why (i, j, c) and not PyTorch's (c, i, j): with the channels last, the k_w * C values of one
 kernel row are one contiguous run of a padded channels-last copy of the image, so the Numba
 kernels copy (or add) whole runs, which vectorises; in (c, i, j) order every run is k_w values
-long and the copy was measured 4x slower (docs/kernels.md).  The layers permute W to match.
+long and the copy was measured 8x slower (docs/kernels.md).  The layers permute W to match.
 
 The products between them (``cols @ Wm.T`` and friends) run in BLAS on both backends.  Each
 kernel's NumPy twin is the plainest correct version: a strided view and one copy for im2col, a
@@ -37,6 +37,42 @@ from .flags import jit
 def out_size(size: int, k: int, s: int, p: int) -> int:
     """Patches along one axis: (size + 2p - k) // s + 1."""
     return (size + 2 * p - k) // s + 1
+
+
+# Index arithmetic in unsigned integers: a signed index may be negative, which NumPy semantics
+# count from the end, and the test for it in every access kept LLVM from vectorising the copy
+# loops below (docs/kernels.md, "Loops").  Loop counters from range(n) need no cast.
+_U = np.uint64
+
+
+@jit
+def _transpose(a, out):
+    """out[j, i] = a[i, j].   a: (I, J), out: (J, I); the inner loop runs along the longer
+    axis (a loop over 1 to 4 values costs more to enter than to run)."""
+    I, J = a.shape
+    if I >= J:
+        for j in range(J):
+            for i in range(I):
+                out[j, i] = a[i, j]
+    else:
+        for i in range(I):
+            for j in range(J):
+                out[j, i] = a[i, j]
+
+
+@jit
+def _transpose_add(a, b, out):
+    """out[j, i] = a[i, j] + b[j].   a: (I, J), b: (J,), out: (J, I); loops as _transpose."""
+    I, J = a.shape
+    if J >= I:
+        for i in range(I):
+            for j in range(J):
+                out[j, i] = a[i, j] + b[j]
+    else:
+        for j in range(J):
+            bj = b[j]
+            for i in range(I):
+                out[j, i] = a[i, j] + bj
 
 
 # -- im2col ------------------------------------------------------------------------------------
@@ -61,22 +97,22 @@ def im2col_nb(x, kh, kw, sh, sw, ph, pw, cols):
     N, C, H, W = x.shape
     Ho = (H + 2 * ph - kh) // sh + 1
     Wo = (W + 2 * pw - kw) // sw + 1
-    run = kw * C  # one kernel row of a patch: contiguous in the channels-last image
-    image = np.zeros((H + 2 * ph, (W + 2 * pw) * C), dtype=x.dtype)  # padded, channels last
+    Hp, Wp = H + 2 * ph, W + 2 * pw
+    image = np.zeros((Hp, Wp, C), dtype=x.dtype)  # padded, channels last; the border stays 0
+    flat = image.reshape(Hp * Wp * C)
+    run = _U(kw * C)  # one kernel row of a patch: contiguous in the channels-last image
     r = 0
     for n in range(N):
-        for c in range(C):
-            for h in range(H):
-                for w in range(W):
-                    image[h + ph, (w + pw) * C + c] = x[n, c, h, w]
+        for h in range(H):
+            _transpose(x[n, :, h], image[h + ph, pw : pw + W])
         for oh in range(Ho):
             for ow in range(Wo):
                 row = cols[r]
                 for i in range(kh):
-                    src = image[oh * sh + i, ow * sw * C : ow * sw * C + run]
-                    dst = row[i * run : (i + 1) * run]
+                    src = _U(((oh * sh + i) * Wp + ow * sw) * C)
+                    dst = _U(i) * run
                     for q in range(run):
-                        dst[q] = src[q]
+                        row[dst + q] = flat[src + q]
                 r += 1
 
 
@@ -109,25 +145,24 @@ def col2im_nb(cols, kh, kw, sh, sw, ph, pw, out, base):
     N, C, H, W = out.shape
     Ho = (H + 2 * ph - kh) // sh + 1
     Wo = (W + 2 * pw - kw) // sw + 1
-    run = kw * C
-    canvas = np.empty((H + 2 * ph, (W + 2 * pw) * C), dtype=out.dtype)  # channels last
+    Hp, Wp = H + 2 * ph, W + 2 * pw
+    canvas = np.empty((Hp, Wp, C), dtype=out.dtype)  # padded, channels last
+    flat = canvas.reshape(Hp * Wp * C)
+    run = _U(kw * C)
     r = 0
     for n in range(N):
-        canvas[:] = 0.0
+        flat[:] = 0.0
         for oh in range(Ho):
             for ow in range(Wo):
                 row = cols[r]
                 for i in range(kh):
-                    dst = canvas[oh * sh + i, ow * sw * C : ow * sw * C + run]
-                    src = row[i * run : (i + 1) * run]
+                    dst = _U(((oh * sh + i) * Wp + ow * sw) * C)
+                    src = _U(i) * run
                     for q in range(run):
-                        dst[q] += src[q]
+                        flat[dst + q] += row[src + q]
                 r += 1
-        for c in range(C):
-            bc = base[c]
-            for h in range(H):
-                for w in range(W):
-                    out[n, c, h, w] = canvas[h + ph, (w + pw) * C + c] + bc
+        for h in range(H):
+            _transpose_add(canvas[h + ph, pw : pw + W], base, out[n, :, h])
 
 
 # -- the layout changes around the GEMM --------------------------------------------------------

@@ -2,6 +2,7 @@
 adjoint of im2col (not its inverse)."""
 
 import numpy as np
+import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
@@ -114,3 +115,25 @@ def test_layout_changes_numba_equal_their_twins(shape, s):
     conv.rows_to_nchw_nb(rows_np, b, out_nb)
     np.testing.assert_array_equal(out_np, out_nb)
     np.testing.assert_allclose(out_np, x + b.reshape(1, C, 1, 1), rtol=1e-15)
+
+
+@pytest.mark.parametrize("C, H", [(32, 14), (1, 28)], ids=["32x14x14", "1x28x28"])
+def test_kernels_at_the_dcgan_shapes_equal_their_twins(C, H):
+    """The dcgan preset's images (4x4 kernels, stride 2, padding 1, batch 64): D's second and
+    first Conv2D inputs, which are also G's transposed convolutions' outputs.  Long runs past
+    the vector loops' remainders, and both loop orders of the transposes (channels >= width
+    and channels < width)."""
+    rng = np.random.default_rng(C * H)
+    k, s, p = 4, 2, 1
+    x = rng.normal(size=(64, C, H, H)).astype(np.float32)
+    Ho = conv.out_size(H, k, s, p)
+    a, b = np.full((2, 64 * Ho * Ho, k * k * C), np.nan, np.float32)
+    conv.im2col_np(x, k, k, s, s, p, p, a)
+    conv.im2col_nb(x, k, k, s, s, p, p, b)
+    np.testing.assert_array_equal(a, b)
+    base = rng.normal(size=C).astype(np.float32)
+    out_np, out_nb = np.full((2, *x.shape), np.nan, np.float32)
+    conv.col2im_np(a, k, k, s, s, p, p, out_np, base)
+    conv.col2im_nb(a, k, k, s, s, p, p, out_nb, base)
+    # at most four patch values meet at a pixel (stride 2, kernel 4), so float32 rounding
+    np.testing.assert_allclose(out_np, out_nb, rtol=1e-5, atol=1e-5)
