@@ -1,0 +1,146 @@
+"""One benchmark row's training iteration at two or more versions of numgan, side by side in
+one process.
+
+    python benchmarks/compare_commits.py [--model 4] [--rounds 30] [--iterations 10]
+        [--threads 2] VERSION VERSION [VERSION ...]
+
+A VERSION is a git commit (anything ``git rev-parse`` reads: a hash, ``HEAD~1``, a tag) or
+``.`` for the working tree.  Each version's ``numgan/`` is unpacked into a temporary folder
+(``git archive``) and imported under a name of its own (``ng_<hash>``), which works because the
+package imports itself only relatively.  Each version builds the row's Trainer from its own
+numgan/app/bench.py (same seed, same data), runs a few warm-up steps (the first compiles its
+kernels: Numba's cache for it lives in the temporary folder), and then every round times
+``--iterations`` steps of each version, in an order that alternates from round to round, so
+that the machine's slow and fast phases fall on all versions alike.
+
+It prints each version's median time per iteration and, for each version after the first, the
+median over the rounds of (first version's time / its time) in the same round: above 1, it is
+faster than the first.  Times from separate processes, minutes apart, differ by more than the
+changes this measures on a shared machine (docs/benchmarks.md); these ratios do not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import io
+import shutil
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+from machine import machine_info
+
+ROOT = Path(__file__).resolve().parent.parent
+# tarfile's "data" filter (Python 3.11.4 and later) refuses links and paths out of the folder
+_SAFE = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+
+
+def _rev(version: str) -> str:
+    """The full hash of a commit, or "." for the working tree."""
+    if version == ".":
+        return "."
+    done = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--verify", f"{version}^{{commit}}"],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"compare_commits.py: {version!r} is not a commit of {ROOT}")
+    return done.stdout.strip()
+
+
+def unpack(version: str, folder: Path) -> str:
+    """numgan/ of ``version`` as the package folder/ng_<name>; returns the module name."""
+    rev = _rev(version)
+    name = "ng_worktree" if rev == "." else f"ng_{rev[:10]}"
+    target = folder / name
+    if target.exists():  # the same version named twice
+        return name
+    if rev == ".":
+        shutil.copytree(ROOT / "numgan", target, ignore=shutil.ignore_patterns("__pycache__"))
+        return name
+    tar = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", "--format=tar", rev, "numgan"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(tar)) as archive:
+        for member in archive.getmembers():
+            member.name = name + member.name[len("numgan") :]
+            archive.extract(member, folder, **_SAFE)
+    return name
+
+
+def compare(versions: list[str], *, model: int, rounds: int, iterations: int, threads: int):
+    """{version: [seconds per iteration, one per round]}, timed interleaved."""
+    folder = Path(tempfile.mkdtemp(prefix="numgan-compare-"))
+    sys.path.insert(0, str(folder))
+    try:
+        trainers = {}
+        for version in versions:
+            bench = importlib.import_module(f"{unpack(version, folder)}.app.bench")
+            bench.apply_threads(threads)
+            trainers[version] = bench.build_trainer(bench.model_specs((model,))[0])
+            for _ in range(3):  # compile and warm
+                trainers[version].step()
+        times = {version: [] for version in versions}
+        for r in range(rounds):
+            for version in versions if r % 2 == 0 else versions[::-1]:
+                step = trainers[version].step
+                start = time.perf_counter()
+                for _ in range(iterations):
+                    step()
+                times[version].append((time.perf_counter() - start) / iterations)
+        return times
+    finally:
+        sys.path.remove(str(folder))
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def report(times: dict[str, list[float]]) -> str:
+    first, *others = times
+    lines = [f"{first}: {statistics.median(times[first]) * 1e3:.2f} ms per iteration"]
+    for version in others:
+        rounds = zip(times[first], times[version], strict=True)
+        ratio = statistics.median([a / b for a, b in rounds])
+        lines.append(
+            f"{version}: {statistics.median(times[version]) * 1e3:.2f} ms per iteration, "
+            f"{ratio:.3f}x the speed of {first} (median over the rounds)"
+        )
+    return "\n".join(lines)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("versions", nargs="+", metavar="VERSION")
+    parser.add_argument("--model", type=int, default=4, help="the benchmark row (1-4)")
+    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--iterations", type=int, default=10, help="per version per round")
+    parser.add_argument("--threads", type=int, default=2)
+    options = parser.parse_args(argv)
+    if len(options.versions) < 2:
+        parser.error("give at least two versions to compare")
+    if options.rounds < 1 or options.iterations < 1:
+        parser.error("--rounds and --iterations must be at least 1")
+    command = " ".join(["python benchmarks/compare_commits.py", *(argv or sys.argv[1:])])
+    m = machine_info()
+    cpu = (m.get("lscpu") or {}).get("Model name", "unknown CPU")
+    print(f"# {cpu}, {m['nproc']} CPUs, numpy {m['numpy']}, numba {m['numba']}")
+    print(f"# {command}")
+    times = compare(
+        options.versions,
+        model=options.model,
+        rounds=options.rounds,
+        iterations=options.iterations,
+        threads=options.threads,
+    )
+    print(report(times))
+
+
+if __name__ == "__main__":
+    main()
