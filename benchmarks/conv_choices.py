@@ -6,19 +6,21 @@ On the dcgan preset's largest layer, D's Conv2D(32, 64) on 14x14 (and G's ConvTr
 32) on 7x7 for the transposed case), batch 64, float32, with the backend's kernels:
 
 - patch order: im2col with patches in (i, j, c) order, as numgan does (contiguous k_w * C runs
-  of a channels-last copy), against PyTorch's (c, i, j) order (runs of k_w values), written
-  here as a jitted kernel of the same style;
-- loops: numgan's im2col and col2im against their earlier forms, which indexed with signed
-  integers (NumPy semantics count a negative index from the end, so every access tested for it)
-  and always transposed with the channels outermost; here also at D's first layer, one channel
-  on 28x28, where a kernel row is only 4 values;
+  of a channels-last image), against PyTorch's (c, i, j) order (runs of k_w values) on NCHW
+  images, written here as a jitted kernel of the same style;
+- layout: numgan's im2col and col2im, on images stored channels last with unsigned offsets,
+  against their earlier forms (kept here), which took NCHW images, transposed each into a padded
+  channels-last copy (channels outermost) and indexed with signed integers (NumPy semantics
+  count a negative index from the end, so every access tested for it); also at D's first layer,
+  one channel on 28x28, where there is nothing to transpose and a kernel row is 4 values; and
+  Conv2D's output handed on as it leaves the product, channels last, after a bias pass, against
+  the earlier transpose into NCHW with the bias (``rows_to_nchw``, kept here);
 - threads: the serial im2col against the same kernel parallel over the batch (``prange``),
   each followed by the layer's GEMM, as in a forward pass: on 2 cores Numba's worker threads
   and OpenBLAS's compete.  Each form runs in its own process, the processes alternating;
-- fusions: the bias added inside the layout change (rows_to_nchw) against a separate
-  ``out += b``; db summed inside the transpose (nchw_to_rows) against a separate
-  ``dout.sum(axis=(0, 2, 3))``; ConvTranspose2D's bias as col2im's starting value against a
-  separate add.
+- fusions: db summed inside the transpose of a C-ordered gradient (nchw_to_rows) against a
+  separate ``dout.sum(axis=(0, 2, 3))``; ConvTranspose2D's bias as col2im's starting value
+  against a separate add.
 
 Medians of interleaved repeats (each repeat times both contenders of a row, in alternating
 order), milliseconds per call.  docs/kernels.md quotes a run.
@@ -36,7 +38,7 @@ import numba
 import numpy as np
 from machine import machine_info
 
-from numgan.kernels import conv
+from numgan.kernels import conv, dense
 from numgan.kernels.flags import FASTMATH, jit
 
 N, C, SIDE, C_OUT, K, S, P = 64, 32, 14, 64, 4, 2, 1
@@ -65,8 +67,9 @@ def im2col_cij_nb(x, kh, kw, sh, sw, ph, pw, cols):
 
 
 @jit
-def im2col_signed_nb(x, kh, kw, sh, sw, ph, pw, cols):
-    """numgan's im2col before its loops were reordered and its indices made unsigned."""
+def im2col_nchw_nb(x, kh, kw, sh, sw, ph, pw, cols):
+    """numgan's earlier im2col: x (N, C, H, W) in C order, each image transposed into a padded
+    channels-last copy, signed indices."""
     N, C, H, W = x.shape
     Ho = (H + 2 * ph - kh) // sh + 1
     Wo = (W + 2 * pw - kw) // sw + 1
@@ -90,8 +93,9 @@ def im2col_signed_nb(x, kh, kw, sh, sw, ph, pw, cols):
 
 
 @jit
-def col2im_signed_nb(cols, kh, kw, sh, sw, ph, pw, out, base):
-    """numgan's col2im before its loops were reordered and its indices made unsigned."""
+def col2im_nchw_nb(cols, kh, kw, sh, sw, ph, pw, out, base):
+    """numgan's earlier col2im: into out (N, C, H, W) in C order through a padded channels-last
+    canvas, signed indices."""
     N, C, H, W = out.shape
     Ho = (H + 2 * ph - kh) // sh + 1
     Wo = (W + 2 * pw - kw) // sw + 1
@@ -116,26 +120,45 @@ def col2im_signed_nb(cols, kh, kw, sh, sw, ph, pw, out, base):
                     out[n, c, h, w] = canvas[h + ph, (w + pw) * C + c] + bc
 
 
+@jit
+def rows_to_nchw_nb(y, b, out):
+    """numgan's earlier hand-over of a Conv2D's output: out[n, c, h, w] = y[(n, h, w), c] + b[c],
+    y: (N * H * W, C), out: (N, C, H, W) in C order."""
+    N, C, H, W = out.shape
+    P = H * W
+    flat = out.reshape(N, C, P)
+    for n in range(N):
+        rows = y[n * P : (n + 1) * P]
+        for c in range(C):
+            bc = b[c]
+            for p in range(P):
+                flat[n, c, p] = rows[p, c] + bc
+
+
 @numba.njit(parallel=True, nogil=True, fastmath=FASTMATH, error_model="numpy", cache=True)
 def im2col_prange_nb(x, kh, kw, sh, sw, ph, pw, cols):
-    """im2col (in its earlier, signed-index form), its images shared out among Numba's
+    """numgan's im2col (x channels last, (N, H, W, C)), its images shared out among Numba's
     threads."""
-    N, C, H, W = x.shape
+    N, H, W, C = x.shape
     Ho = (H + 2 * ph - kh) // sh + 1
     Wo = (W + 2 * pw - kw) // sw + 1
-    run = kw * C
+    Hp, Wp = H + 2 * ph, W + 2 * pw
+    run = np.uint64(kw * C)
     for n in numba.prange(N):
-        image = np.zeros((H + 2 * ph, (W + 2 * pw) * C), dtype=x.dtype)
-        for c in range(C):
-            for h in range(H):
-                for w in range(W):
-                    image[h + ph, (w + pw) * C + c] = x[n, c, h, w]
+        flat = np.zeros(Hp * Wp * C, dtype=x.dtype)
+        for h in range(H):
+            dst = np.uint64(((h + ph) * Wp + pw) * C)
+            src = x[n, h].reshape(W * C)
+            for q in range(W * C):
+                flat[dst + np.uint64(q)] = src[q]
         for oh in range(Ho):
             for ow in range(Wo):
                 row = cols[(n * Ho + oh) * Wo + ow]
                 for i in range(kh):
-                    start = ow * sw * C
-                    row[i * run : (i + 1) * run] = image[oh * sh + i, start : start + run]
+                    src = np.uint64(((oh * sh + i) * Wp + ow * sw) * C)
+                    dst = np.uint64(i) * run
+                    for q in range(run):
+                        row[dst + q] = flat[src + q]
 
 
 def _median_ms(fn_a, fn_b, repeats):
@@ -150,54 +173,80 @@ def _median_ms(fn_a, fn_b, repeats):
     return statistics.median(a), statistics.median(b)
 
 
+def channels_last(a: np.ndarray) -> np.ndarray:
+    """(N, C, H, W) values as the (N, H, W, C) array the kernels take."""
+    return np.ascontiguousarray(a.transpose(0, 2, 3, 1))
+
+
 def rows(repeats: int) -> list[tuple[str, str, float, str, float]]:
     rng = np.random.default_rng(0)
     f32 = np.float32
     ho = conv.out_size(SIDE, K, S, P)
-    x = rng.normal(size=(N, C, SIDE, SIDE)).astype(f32)
+    x = rng.normal(size=(N, C, SIDE, SIDE)).astype(f32)  # NCHW, for the earlier kernels
+    x_last = channels_last(x)
     cols, cols2 = (np.empty((N * ho * ho, K * K * C), f32) for _ in range(2))
     y = rng.normal(size=(N * ho * ho, C_OUT)).astype(f32)
     b = rng.normal(size=C_OUT).astype(f32)
     out = np.empty((N, C_OUT, ho, ho), f32)
     dout = rng.normal(size=out.shape).astype(f32)
     dy, db = np.empty_like(y), np.zeros(C_OUT, f32)
-    zeros = np.zeros(C_OUT, f32)
-    # ConvTranspose2D(64, 32) on 7x7 -> 14x14: col2im of (N * 49, 16 * 32) into (N, 32, 14, 14)
+    # ConvTranspose2D(64, 32) on 7x7 -> 14x14: col2im of (N * 49, 16 * 32) into 64 14x14x32
     t_cols = rng.normal(size=(N * 49, K * K * C)).astype(f32)
-    t_out, t_b, t_zero = np.empty((N, C, SIDE, SIDE), f32), b[:C].copy(), np.zeros(C, f32)
+    t_out, t_out_nchw = np.empty((N, SIDE, SIDE, C), f32), np.empty((N, C, SIDE, SIDE), f32)
+    t_b, t_zero = b[:C].copy(), np.zeros(C, f32)
     args = (K, K, S, S, P, P)
     # D's first layer: Conv2D(1, 32) on 28x28; its patches, 16 values each, come back through
     # col2im when D's input gradient is needed (and in G's last ConvTranspose2D(32, 1))
     x1 = rng.normal(size=(N, 1, 2 * SIDE, 2 * SIDE)).astype(f32)
+    x1_last = channels_last(x1)
     cols1, cols1b = (np.empty((N * SIDE * SIDE, K * K), f32) for _ in range(2))
-    out1, zero1 = np.empty_like(x1), np.zeros(1, f32)
+    out1, out1_nchw, zero1 = np.empty_like(x1_last), np.empty_like(x1), np.zeros(1, f32)
+    conv.im2col_nb(x1_last, *args, cols1)  # D1's patches, for col2im
 
     def separate_db():
         conv.nchw_to_rows_nb(dout, dy, db, False)
         db[...] += dout.sum(axis=(0, 2, 3))
 
-    def separate_bias():
-        conv.rows_to_nchw_nb(y, zeros, out)
-        out[...] += b.reshape(1, -1, 1, 1)
-
     def separate_base():
         conv.col2im_nb(t_cols, *args, t_out, t_zero)
-        t_out[...] += t_b.reshape(1, -1, 1, 1)
+        t_out[...] += t_b
 
     cases = [
         (
             "im2col patch order",
             "(i, j, c)",
-            lambda: conv.im2col_nb(x, *args, cols),
+            lambda: conv.im2col_nb(x_last, *args, cols),
             "(c, i, j)",
             lambda: im2col_cij_nb(x, *args, cols2),
         ),
+    ]
+    for label, x_a, x_b, c_a, c_b, patches, o_a, o_b, zero in (
+        ("32x14x14", x_last, x, cols, cols2, t_cols, t_out, t_out_nchw, t_zero),
+        ("1x28x28", x1_last, x1, cols1, cols1b, cols1, out1, out1_nchw, zero1),
+    ):
+        cases += [
+            (
+                f"im2col, {label}",
+                "channels last",
+                lambda x=x_a, c=c_a: conv.im2col_nb(x, *args, c),
+                "NCHW, earlier",
+                lambda x=x_b, c=c_b: im2col_nchw_nb(x, *args, c),
+            ),
+            (
+                f"col2im, {label}",
+                "channels last",
+                lambda p=patches, o=o_a, z=zero: conv.col2im_nb(p, *args, o, z),
+                "NCHW, earlier",
+                lambda p=patches, o=o_b, z=zero: col2im_nchw_nb(p, *args, o, z),
+            ),
+        ]
+    cases += [
         (
-            "bias in rows_to_nchw",
-            "fused",
-            lambda: conv.rows_to_nchw_nb(y, b, out),
-            "separate add",
-            separate_bias,
+            "Conv2D output, with b",
+            "channels last",
+            lambda: dense.add_bias_nb(y, b),
+            "NCHW, earlier",
+            lambda: rows_to_nchw_nb(y, b, out),
         ),
         (
             "db in nchw_to_rows",
@@ -214,31 +263,6 @@ def rows(repeats: int) -> list[tuple[str, str, float, str, float]]:
             separate_base,
         ),
     ]
-    # numgan's im2col and col2im against their earlier loops, on 32 channels and on one
-    conv.im2col_nb(x1, *args, cols1)  # D1's patches, for col2im
-    loop_rows = []
-    for label, ours_x, ours_cols, cols_b, image, zero in (
-        ("32x14x14", x, cols, cols2, t_out, t_zero),
-        ("1x28x28", x1, cols1, cols1b, out1, zero1),
-    ):
-        patches = t_cols if label == "32x14x14" else cols1
-        loop_rows += [
-            (
-                f"im2col loops, {label}",
-                "unsigned",
-                lambda x=ours_x, c=ours_cols: conv.im2col_nb(x, *args, c),
-                "earlier",
-                lambda x=ours_x, c=cols_b: im2col_signed_nb(x, *args, c),
-            ),
-            (
-                f"col2im loops, {label}",
-                "unsigned",
-                lambda p=patches, o=image, z=zero: conv.col2im_nb(p, *args, o, z),
-                "earlier",
-                lambda p=patches, o=image, z=zero: col2im_signed_nb(p, *args, o, z),
-            ),
-        ]
-    cases[1:1] = loop_rows
     result = []
     for name, a_name, a, b_name, b_fn in cases:
         ta, tb = _median_ms(a, b_fn, repeats)
@@ -267,7 +291,7 @@ def threads_only(form: str, repeats: int) -> float:
     """One process's median of im2col + the layer's GEMM, serial or parallel over the batch."""
     rng = np.random.default_rng(0)
     ho = conv.out_size(SIDE, K, S, P)
-    x = rng.normal(size=(N, C, SIDE, SIDE)).astype(np.float32)
+    x = rng.normal(size=(N, SIDE, SIDE, C)).astype(np.float32)  # channels last
     cols = np.empty((N * ho * ho, K * K * C), np.float32)
     Wm = rng.normal(size=(C_OUT, K * K * C)).astype(np.float32)
     im2col = conv.im2col_nb if form == "serial" else im2col_prange_nb
@@ -282,29 +306,34 @@ def threads_only(form: str, repeats: int) -> float:
 def check(*, parallel: bool) -> None:
     """The alternatives compute what numgan's kernels compute (before any timing)."""
     rng = np.random.default_rng(1)
-    x = rng.normal(size=(3, 5, 7, 6)).astype(np.float32)
     ho, wo = conv.out_size(7, K, S, P), conv.out_size(6, K, S, P)
-    ours, other = (np.empty((3 * ho * wo, K * K * 5), np.float32) for _ in range(2))
-    conv.im2col_nb(x, K, K, S, S, P, P, ours)
-    if parallel:
-        im2col_prange_nb(x, K, K, S, S, P, P, other)
-    else:
-        im2col_cij_nb(x, K, K, S, S, P, P, other)
-        ours = ours.reshape(-1, K, K, 5).transpose(0, 3, 1, 2).reshape(ours.shape)
-    if not np.array_equal(ours, other):
-        raise AssertionError("an im2col variant disagrees with numgan's im2col")
-    if not parallel:
-        for channels in (5, 1):
-            x = rng.normal(size=(3, channels, 7, 6)).astype(np.float32)
-            ours, other = (np.empty((3 * ho * wo, K * K * channels), np.float32) for _ in range(2))
-            conv.im2col_nb(x, K, K, S, S, P, P, ours)
-            im2col_signed_nb(x, K, K, S, S, P, P, other)
-            base = rng.normal(size=channels).astype(np.float32)
-            back, back2 = np.empty_like(x), np.empty_like(x)
-            conv.col2im_nb(ours, K, K, S, S, P, P, back, base)
-            col2im_signed_nb(ours, K, K, S, S, P, P, back2, base)
-            if not (np.array_equal(ours, other) and np.allclose(back, back2, 1e-6, 1e-6)):
-                raise AssertionError("the earlier im2col or col2im disagrees with numgan's")
+    for channels in (5, 1):
+        x = rng.normal(size=(3, channels, 7, 6)).astype(np.float32)  # NCHW
+        ours, other = (np.empty((3 * ho * wo, K * K * channels), np.float32) for _ in range(2))
+        conv.im2col_nb(channels_last(x), K, K, S, S, P, P, ours)
+        if parallel:
+            im2col_prange_nb(channels_last(x), K, K, S, S, P, P, other)
+        else:
+            im2col_cij_nb(x, K, K, S, S, P, P, other)
+            other = other.reshape(-1, channels, K, K).transpose(0, 2, 3, 1).reshape(ours.shape)
+        if not np.array_equal(ours, other):
+            raise AssertionError("an im2col variant disagrees with numgan's im2col")
+        if parallel:
+            continue
+        im2col_nchw_nb(x, K, K, S, S, P, P, other)
+        base = rng.normal(size=channels).astype(np.float32)
+        back, back2 = np.empty_like(channels_last(x)), np.empty_like(x)
+        conv.col2im_nb(ours, K, K, S, S, P, P, back, base)
+        col2im_nchw_nb(ours, K, K, S, S, P, P, back2, base)
+        same_back = np.allclose(back, channels_last(back2), rtol=1e-6, atol=1e-6)
+        if not (np.array_equal(ours, other) and same_back):
+            raise AssertionError("the earlier im2col or col2im disagrees with numgan's")
+        y, b = rng.normal(size=(3 * 7 * 6, channels)), rng.normal(size=channels)
+        image = np.empty((3, channels, 7, 6))
+        rows_to_nchw_nb(y, b, image)
+        dense.add_bias_nb(y, b)
+        if not np.array_equal(image, y.reshape(3, 7, 6, channels).transpose(0, 3, 1, 2)):
+            raise AssertionError("the earlier rows_to_nchw disagrees with the bias pass")
 
 
 def table(results) -> str:

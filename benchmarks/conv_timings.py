@@ -7,8 +7,9 @@ The four layers are those of ``numgan train --model dcgan`` on 28x28 images, bat
 D's Conv2D(1, 32) on 28x28 and Conv2D(32, 64) on 14x14, G's ConvTranspose2D(64, 32) on 7x7 and
 ConvTranspose2D(32, 1) on 14x14, all with 4x4 kernels, stride 2, padding 1.
 
-- Kernels: im2col, col2im, rows_to_nchw and nchw_to_rows as each layer calls them (its shapes,
-  its pass), ``Kernels("numba")`` against ``Kernels("numpy")`` on the same inputs.
+- Kernels: im2col, col2im, the bias pass, the channel sums and nchw_to_rows as each layer calls
+  them (its shapes, its pass, its inputs' layouts in the network), ``Kernels("numba")`` against
+  ``Kernels("numpy")`` on the same inputs.
 - Layers: ``forward`` and ``forward`` + ``backward`` (dx, dW and db) on the numba backend, on the
   numpy backend, and in PyTorch (``torch.nn.functional.conv2d`` / ``conv_transpose2d`` with
   autograd on, the same weights), with the same thread count for numgan's BLAS and PyTorch.
@@ -132,8 +133,9 @@ class KernelCall:
 
     @property
     def shapes(self) -> str:
-        """The first input's shape -> the first output's."""
-        dims = ("x".join(map(str, a.shape)) for a in (self.args[0], self.outputs()[0]))
+        """The first input array's shape -> the first output's."""
+        first = next(a for a in self.args if isinstance(a, np.ndarray))
+        dims = ("x".join(map(str, a.shape)) for a in (first, self.outputs()[0]))
         return " -> ".join(dims)
 
     def outputs(self, args: tuple | None = None) -> list:
@@ -157,37 +159,50 @@ class KernelCall:
 
 
 def kernel_calls(layer: ConvLayer, rng: np.random.Generator, batch: int) -> list[KernelCall]:
-    """The four kernels a layer calls, with its shapes, in the order of its two passes."""
+    """The kernels a layer calls, with its shapes, in the order of its two passes, given its
+    inputs as the dcgan preset hands them on: channels last from a convolution (through
+    BatchNorm and an activation), in C order from G's Reshape (G1's input); with one channel
+    the two are the same."""
     N, k, s, p = batch, KERNEL, STRIDE, PADDING
     c_in, c_out, h, ho = layer.c_in, layer.c_out, layer.side, layer.out_side
-    x, dout = uniform(rng, N, c_in, h, h), uniform(rng, N, c_out, ho, ho)
-    b, zeros = uniform(rng, c_out), np.zeros(c_in, np.float32)
+    x, dout = uniform(rng, N, h, h, c_in), uniform(rng, N, ho, ho, c_out)  # channels last
+    zeros = np.zeros(c_in, np.float32)
     if not layer.transposed:
-        # forward: cols = im2col(x); y = cols @ Wm.T; out = rows_to_nchw(y, b)
-        # backward: dy, db = nchw_to_rows(dout); dx = col2im(dy @ Wm)
+        # forward: cols = im2col(x); y = cols @ Wm.T; add_bias(y, b); out = y, a view
+        # backward: dy = dout's rows, a view; db += their column sums; dx = col2im(dy @ Wm)
         rows, K = N * ho * ho, k * k * c_in
-        y, dcols = uniform(rng, rows, c_out), uniform(rng, rows, K)
+        dcols = uniform(rng, rows, K)
         steps = [
             ("im2col", "forward", (x, k, k, s, s, p, p, Out((rows, K)))),
-            ("rows_to_nchw", "forward", (y, b, Out(dout.shape))),
-            ("nchw_to_rows", "backward, + db", (dout, Out(y.shape), Out((c_out,)), True)),
+            ("add_bias", "forward", (Out((rows, c_out)), uniform(rng, c_out))),
+            ("add_channel_sums", "backward, db", (Out((c_out,)), dout.reshape(rows, c_out))),
             ("col2im", "backward", (dcols, k, k, s, s, p, p, Out(x.shape), zeros)),
         ]
     else:
-        # forward: xr = nchw_to_rows(x); cols = xr @ Wm; out = col2im(cols) + b
-        # backward: dcols = im2col(dout); dx = rows_to_nchw(dcols @ Wm.T)
+        # forward: xr = x's rows (a view, or nchw_to_rows of a C-ordered x); cols = xr @ Wm;
+        #   out = col2im(cols) + b
+        # backward: db += the column sums of dout's rows; dcols = im2col(dout);
+        #   dx = dcols @ Wm.T, a view
         rows, K = N * h * h, k * k * c_out
-        cols, dxr = uniform(rng, rows, K), uniform(rng, rows, c_in)
+        cols = uniform(rng, rows, K)
         steps = [
-            ("nchw_to_rows", "forward", (x, Out((rows, c_in)), Out((c_in,)), False)),
-            ("col2im", "forward, + b", (cols, k, k, s, s, p, p, Out(dout.shape), b)),
+            ("col2im", "forward, + b", (cols, k, k, s, s, p, p, Out(dout.shape), dout[0, 0, 0])),
+            ("add_channel_sums", "backward, db", (Out((c_out,)), dout.reshape(-1, c_out))),
             ("im2col", "backward", (dout, k, k, s, s, p, p, Out((rows, K)))),
-            ("rows_to_nchw", "backward", (dxr, zeros, Out(x.shape))),
         ]
+        if layer.name == "G1":  # its input comes from G's Reshape, in C order
+            x_nchw = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+            transpose = (x_nchw, Out((rows, c_in)), Out((c_in,)), False)
+            steps.insert(0, ("nchw_to_rows", "forward", transpose))
     return [KernelCall(layer, kernel, step, args) for kernel, step, args in steps]
 
 
 # -- the whole layers ------------------------------------------------------------------------
+
+
+def _channels_last_copy(a: np.ndarray) -> np.ndarray:
+    """a's values, stored channels last (the same shape)."""
+    return np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
 
 
 class LayerCase:
@@ -201,6 +216,11 @@ class LayerCase:
         n, o = layer.side, layer.out_side
         self.x = uniform(rng, batch, layer.c_in, n, n)
         self.dout = uniform(rng, batch, layer.c_out, o, o)
+        # numgan's layer gets the layouts it meets in the network (kernel_calls): channels
+        # last, but G1's input in C order; PyTorch its default, C order (channels_last memory
+        # was slower for it: docs/benchmarks.md)
+        self.x_numgan = self.x if layer.name == "G1" else _channels_last_copy(self.x)
+        self.dout_numgan = _channels_last_copy(self.dout)
         self.torch = torch
         if torch is not None:
             self.tx = torch.from_numpy(self.x).requires_grad_()
@@ -211,11 +231,11 @@ class LayerCase:
             self.conv = F.conv_transpose2d if layer.transposed else F.conv2d
 
     def numgan_forward(self) -> np.ndarray:
-        return self.net.forward(self.x)
+        return self.net.forward(self.x_numgan)
 
     def numgan_forward_backward(self) -> dict[str, np.ndarray]:
-        out = self.net.forward(self.x)
-        dx = self.net.backward(self.dout)
+        out = self.net.forward(self.x_numgan)
+        dx = self.net.backward(self.dout_numgan)
         return {"out": out, "dx": dx, "dW": self.net.grads["W"], "db": self.net.grads["b"]}
 
     def torch_forward(self) -> Any:

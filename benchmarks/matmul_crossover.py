@@ -4,7 +4,7 @@
 
 For each (N, D_in, D_out) it times, interleaved in one process, the two routes of the Numba
 backend's Dense kernels (``numgan.kernels.dense``): the jitted loops (``matmul_bias_nb`` +
-``dense_backward_nb``) and BLAS (``np.matmul(..., out=)`` + the jitted ``_add_bias`` and
+``dense_backward_nb``) and BLAS (``np.matmul(..., out=)`` + the jitted ``add_bias_nb`` and
 ``_add_column_sums``, dW accumulated by ``blas.add_product``, as ``dense_forward_loop_or_blas``
 and ``dense_backward_loop_or_blas`` run it above the crossover), and prints the median time
 of each and their ratio.
@@ -54,7 +54,7 @@ def _routes(n, k, d, dtype):
 
     def blas():
         np.matmul(x, W, out=out)
-        dense._add_bias(out, b)
+        dense.add_bias_nb(out, b)
         np.matmul(dout, W.T, out=dx)
         add_product(x.T, dout, dW)
         dense._add_column_sums(db, dout)

@@ -13,8 +13,10 @@ function and are named for what they are (``dense_forward_loop_or_blas``,
 One module per family, each kernel beside its twin:
 
     blas.py         C += A @ B in one BLAS call (GEMM with beta = 1), for weight gradients
-    conv.py         im2col, col2im and the layout changes around a convolution's product
-    dense.py        Dense products (jitted loop or BLAS, by size) and Maxout's routing
+    conv.py         im2col and col2im on channels-last images, the transpose into channels
+                    last, and a convolution's channel sums
+    dense.py        Dense products (jitted loop or BLAS, by size), a bias on rows, and
+                    Maxout's routing
     elementwise.py  LeakyReLU/ReLU, tanh, sigmoid
     approx.py       tanh and the sigmoid in float32 arithmetic, for jitted loops to vectorise
     loss.py         the logit loss (sigmoid cross-entropy with targets) and its gradient
@@ -50,10 +52,11 @@ class Kernels:
         self.backend = backend
         self.dense_forward = dense.dense_forward_loop_or_blas if nb else dense.dense_forward_np
         self.dense_backward = dense.dense_backward_loop_or_blas if nb else dense.dense_backward_np
+        self.add_bias = dense.add_bias_nb if nb else dense.add_bias_np
         self.im2col = conv.im2col_nb if nb else conv.im2col_np
         self.col2im = conv.col2im_nb if nb else conv.col2im_np
-        self.rows_to_nchw = conv.rows_to_nchw_nb if nb else conv.rows_to_nchw_np
         self.nchw_to_rows = conv.nchw_to_rows_nb if nb else conv.nchw_to_rows_np
+        self.add_channel_sums = conv.add_channel_sums_nb if nb else conv.add_channel_sums_np
         self.maxout_forward = dense.maxout_forward_nb if nb else dense.maxout_forward_np
         self.maxout_backward = dense.maxout_backward_nb if nb else dense.maxout_backward_np
         e = elementwise

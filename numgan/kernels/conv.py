@@ -1,24 +1,29 @@
-"""Convolution as one matrix product: im2col, col2im, and the layout changes around the GEMM.
+"""Convolution as one matrix product: im2col, col2im, and the change into channels last.
 
-A convolution of x (N, C, H, W) with k_h x k_w kernels at stride (s_h, s_w) and zero padding
-(p_h, p_w) reads one patch of k_h * k_w * C values per output pixel.  Write P = H_o * W_o for
-the output pixels of one image and K = k_h * k_w * C for the values of one patch:
+A convolution of x with k_h x k_w kernels at stride (s_h, s_w) and zero padding (p_h, p_w)
+reads one patch of k_h * k_w * C values per output pixel.  Write P = H_o * W_o for the output
+pixels of one image and K = k_h * k_w * C for the values of one patch.  The kernels take images
+channels last, (N, H, W, C) in C order: the memory of the (N, C, H, W) batches the layers hand
+each other (numgan/nn/conv.py), so each image is a (H * W, C) matrix whose rows are its pixels.
 
-    im2col    x (N, C, H, W) -> cols (N * P, K): row r = (n, o_h, o_w) holds the patch under
+    im2col    x (N, H, W, C) -> cols (N * P, K): row r = (n, o_h, o_w) holds the patch under
               output pixel (o_h, o_w) of image n, in (i, j, c) order (kernel row, kernel
               column, channel); zeros where the patch overlaps the padding
-    col2im    cols (N * P, K) -> x's shape: each patch value is *added* to the pixel it was read
-              from.  A pixel inside several patches (stride < kernel) receives the sum of their
-              values, and a padding position receives nothing: col2im is the adjoint (transpose)
-              of im2col, not its inverse, which is exactly what the gradient needs.
+    col2im    cols (N * P, K) -> out (N, H, W, C): each patch value is *added* to the pixel it
+              was read from, onto a per-channel base.  A pixel inside several patches (stride <
+              kernel) receives the sum of their values, and a padding position receives
+              nothing: col2im is the adjoint (transpose) of im2col, not its inverse, which is
+              exactly what the gradient needs.
 
-    rows_to_nchw   y (N * P, C) -> out (N, C, H_o, W_o), plus a per-channel bias
-    nchw_to_rows   x (N, C, H, W) -> rows (N * H * W, C), optionally summing each channel into db
+    nchw_to_rows   x (N, C, H, W) in C order -> rows (N * H * W, C), the same images channels
+                   last, optionally summing each channel into db on the way
+    add_channel_sums   db += the sum of each channel over the pixel rows of a channels-last
+                   batch (a convolution's db)
 
-Why (i, j, c) and not PyTorch's (c, i, j): with the channels last, the k_w * C values of one
-kernel row are one contiguous run of a padded channels-last copy of the image, so the Numba
-kernels copy (or add) whole runs, which vectorises; in (c, i, j) order every run is k_w values
-long and the copy was measured 8x slower (docs/kernels.md).  The layers permute W to match.
+Why (i, j, c) and not PyTorch's (c, i, j): channels last, the k_w * C values of one kernel row
+are one contiguous run of an image row, so the Numba kernels copy (or add) whole runs, which
+vectorises; in (c, i, j) order every run is k_w values long and the copy was measured 8x slower
+(docs/kernels.md).  The layers permute W to match.
 
 The products between them (``cols @ Wm.T`` and friends) run in BLAS on both backends.  Each
 kernel's NumPy twin is the plainest correct version: a strided view and one copy for im2col, a
@@ -41,70 +46,44 @@ def out_size(size: int, k: int, s: int, p: int) -> int:
 
 # Index arithmetic in unsigned integers: a signed index may be negative, which NumPy semantics
 # count from the end, and the test for it in every access kept LLVM from vectorising the copy
-# loops below (docs/kernels.md, "Loops").  Loop counters from range(n) need no cast.
+# loops below (docs/kernels.md, "Channels last").  Loop counters from range(n) need no cast.
 _U = np.uint64
-
-
-@jit
-def _transpose(a, out):
-    """out[j, i] = a[i, j].   a: (I, J), out: (J, I); the inner loop runs along the longer
-    axis (a loop over 1 to 4 values costs more to enter than to run)."""
-    I, J = a.shape
-    if I >= J:
-        for j in range(J):
-            for i in range(I):
-                out[j, i] = a[i, j]
-    else:
-        for i in range(I):
-            for j in range(J):
-                out[j, i] = a[i, j]
-
-
-@jit
-def _transpose_add(a, b, out):
-    """out[j, i] = a[i, j] + b[j].   a: (I, J), b: (J,), out: (J, I); loops as _transpose."""
-    I, J = a.shape
-    if J >= I:
-        for i in range(I):
-            for j in range(J):
-                out[j, i] = a[i, j] + b[j]
-    else:
-        for j in range(J):
-            bj = b[j]
-            for i in range(I):
-                out[j, i] = a[i, j] + bj
 
 
 # -- im2col ------------------------------------------------------------------------------------
 
 
 def im2col_np(x, kh, kw, sh, sw, ph, pw, cols):
-    """cols[(n, o_h, o_w), (i, j, c)] = x_padded[n, c, o_h * s_h + i, o_w * s_w + j].
+    """cols[(n, o_h, o_w), (i, j, c)] = x_padded[n, o_h * s_h + i, o_w * s_w + j, c].
 
-    x: (N, C, H, W), cols: (N * H_o * W_o, k_h * k_w * C), written whole.
+    x: (N, H, W, C), cols: (N * H_o * W_o, k_h * k_w * C), written whole.
     """
-    N, C = x.shape[:2]
-    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-    # windows[n, c, a, b, i, j] = xp[n, c, a + i, b + j]; the stride keeps every s-th window.
-    windows = sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
-    Ho, Wo = windows.shape[2:4]
-    patches = windows.transpose(0, 2, 3, 4, 5, 1)  # (N, H_o, W_o, k_h, k_w, C), still a view
+    N, C = len(x), x.shape[3]
+    xp = np.pad(x, ((0, 0), (ph, ph), (pw, pw), (0, 0)))
+    # windows[n, a, b, c, i, j] = xp[n, a + i, b + j, c]; the stride keeps every s-th window.
+    windows = sliding_window_view(xp, (kh, kw), axis=(1, 2))[:, ::sh, ::sw]
+    Ho, Wo = windows.shape[1:3]
+    patches = windows.transpose(0, 1, 2, 4, 5, 3)  # (N, H_o, W_o, k_h, k_w, C), still a view
     cols.reshape(N, Ho, Wo, kh, kw, C)[...] = patches  # the one copy
 
 
 @jit
 def im2col_nb(x, kh, kw, sh, sw, ph, pw, cols):
-    N, C, H, W = x.shape
+    N, H, W, C = x.shape
     Ho = (H + 2 * ph - kh) // sh + 1
     Wo = (W + 2 * pw - kw) // sw + 1
     Hp, Wp = H + 2 * ph, W + 2 * pw
-    image = np.zeros((Hp, Wp, C), dtype=x.dtype)  # padded, channels last; the border stays 0
-    flat = image.reshape(Hp * Wp * C)
-    run = _U(kw * C)  # one kernel row of a patch: contiguous in the channels-last image
+    flat = np.zeros(Hp * Wp * C, dtype=x.dtype)  # one image, padded; the border stays 0
+    xf = x.reshape(N * H * W * C)
+    line = _U(W * C)  # one image row
+    run = _U(kw * C)  # one kernel row of a patch: a contiguous run of an image row
     r = 0
     for n in range(N):
         for h in range(H):
-            _transpose(x[n, :, h], image[h + ph, pw : pw + W])
+            src = _U((n * H + h) * W * C)
+            dst = _U(((h + ph) * Wp + pw) * C)
+            for q in range(line):
+                flat[dst + q] = xf[src + q]
         for oh in range(Ho):
             for ow in range(Wo):
                 row = cols[r]
@@ -120,34 +99,35 @@ def im2col_nb(x, kh, kw, sh, sw, ph, pw, cols):
 
 
 def col2im_np(cols, kh, kw, sh, sw, ph, pw, out, base):
-    """out[n, c] = base[c] + the sum of every patch value read from that pixel.
+    """out[n, h, w] = base + the sum of every patch value read from pixel (h, w) of image n.
 
-    cols: (N * H_o * W_o, k_h * k_w * C), out: (N, C, H, W), base: (C,) (zeros for a gradient,
+    cols: (N * H_o * W_o, k_h * k_w * C), out: (N, H, W, C), base: (C,) (zeros for a gradient,
     the bias for a transposed convolution's output).
     """
-    N, C, H, W = out.shape
+    N, H, W, C = out.shape
     Ho, Wo = out_size(H, kh, sh, ph), out_size(W, kw, sw, pw)
     patches = cols.reshape(N, Ho, Wo, kh, kw, C)
     # The padded canvas the patches were read from; (H_o - 1) s + k <= H + 2p, so all fit.
-    canvas = np.zeros((N, C, H + 2 * ph, W + 2 * pw), dtype=out.dtype)
+    canvas = np.zeros((N, H + 2 * ph, W + 2 * pw, C), dtype=out.dtype)
     for i in range(kh):
         for j in range(kw):
             # Offset (i, j) of every patch lands on a strided grid of the canvas.
-            canvas[:, :, i : i + sh * Ho : sh, j : j + sw * Wo : sw] += patches[
-                :, :, :, i, j, :
-            ].transpose(0, 3, 1, 2)
-    out[...] = canvas[:, :, ph : ph + H, pw : pw + W]
-    out += base.reshape(1, C, 1, 1)
+            canvas[:, i : i + sh * Ho : sh, j : j + sw * Wo : sw] += patches[:, :, :, i, j]
+    out[...] = canvas[:, ph : ph + H, pw : pw + W] + base
 
 
 @jit
 def col2im_nb(cols, kh, kw, sh, sw, ph, pw, out, base):
-    N, C, H, W = out.shape
+    N, H, W, C = out.shape
     Ho = (H + 2 * ph - kh) // sh + 1
     Wo = (W + 2 * pw - kw) // sw + 1
     Hp, Wp = H + 2 * ph, W + 2 * pw
-    canvas = np.empty((Hp, Wp, C), dtype=out.dtype)  # padded, channels last
-    flat = canvas.reshape(Hp * Wp * C)
+    flat = np.empty(Hp * Wp * C, dtype=out.dtype)  # one image, padded
+    of = out.reshape(N * H * W * C)
+    line = _U(W * C)
+    base_line = np.empty(W * C, dtype=out.dtype)  # base[c] at every pixel of a row
+    for w in range(W):
+        base_line[w * C : (w + 1) * C] = base
     run = _U(kw * C)
     r = 0
     for n in range(N):
@@ -162,30 +142,13 @@ def col2im_nb(cols, kh, kw, sh, sw, ph, pw, out, base):
                         flat[dst + q] += row[src + q]
                 r += 1
         for h in range(H):
-            _transpose_add(canvas[h + ph, pw : pw + W], base, out[n, :, h])
+            src = _U(((h + ph) * Wp + pw) * C)
+            dst = _U((n * H + h) * W * C)
+            for q in range(line):
+                of[dst + q] = flat[src + q] + base_line[q]
 
 
-# -- the layout changes around the GEMM --------------------------------------------------------
-
-
-def rows_to_nchw_np(y, b, out):
-    """out[n, c, h, w] = y[(n, h, w), c] + b[c].   y: (N * H * W, C), out: (N, C, H, W)."""
-    N, C, H, W = out.shape
-    out[...] = y.reshape(N, H, W, C).transpose(0, 3, 1, 2)
-    out += b.reshape(1, C, 1, 1)
-
-
-@jit
-def rows_to_nchw_nb(y, b, out):
-    N, C, H, W = out.shape
-    P = H * W
-    flat = out.reshape(N, C, P)
-    for n in range(N):
-        rows = y[n * P : (n + 1) * P]
-        for c in range(C):
-            bc = b[c]
-            for p in range(P):
-                flat[n, c, p] = rows[p, c] + bc
+# -- into channels last ------------------------------------------------------------------------
 
 
 def nchw_to_rows_np(x, rows, db, grad_b):
@@ -214,3 +177,26 @@ def nchw_to_rows_nb(x, rows, db, grad_b):
                 acc += v
             if grad_b:
                 db[c] += acc
+
+
+def add_channel_sums_np(db, rows):
+    """db[c] += sum over r of rows[r, c], accumulated in float64.   rows: (N * H * W, C)."""
+    db += rows.sum(axis=0, dtype=np.float64).astype(db.dtype)
+
+
+@jit
+def add_channel_sums_nb(db, rows):
+    M, C = rows.shape
+    acc = np.zeros(C)  # float64: a sum over tens of thousands of pixels
+    if C >= 8:  # along each row's channels
+        for r in range(M):
+            for c in range(C):
+                acc[c] += rows[r, c]
+    else:  # one channel at a time, along the rows (a loop over 1 to 7 values would not pay)
+        for c in range(C):
+            total = 0.0
+            for r in range(M):
+                total += rows[r, c]
+            acc[c] = total
+    for c in range(C):
+        db[c] += acc[c]

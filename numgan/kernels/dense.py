@@ -87,8 +87,13 @@ def matmul_bias_nb(x, W, b, out):
     _add_product_loops(x, W, out)
 
 
+def add_bias_np(out, b):
+    """out += b on every row.   out: (N, D), b: (D,)"""
+    out += b
+
+
 @jit
-def _add_bias(out, b):
+def add_bias_nb(out, b):
     n, d = out.shape
     for i in range(n):
         for j in range(d):
@@ -159,7 +164,7 @@ def dense_forward_loop_or_blas(x, W, b, out):
         matmul_bias_nb(x, W, b, out)
     else:
         np.matmul(x, W, out=out)
-        _add_bias(out, b)
+        add_bias_nb(out, b)
 
 
 def dense_backward_loop_or_blas(dout, x, W, dx, dW, db, param_grads):

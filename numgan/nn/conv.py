@@ -6,6 +6,14 @@ they came from.  A transposed convolution is the adjoint of a convolution: its f
 a convolution's input gradient and its input gradient is a convolution's forward pass.  So it
 never inserts zeros between pixels, which at stride 2 would multiply zeros for three quarters
 of its work.  docs/backprop.md derives both backward passes.
+
+Memory layout: both layers return their outputs and input gradients as (N, C, H, W) arrays whose
+memory is channels last, (N, H, W, C) in C order, because that is how a product over a matrix
+of pixel rows leaves them: each row one pixel's channels.  The shape and the values are the
+NCHW ones; only the strides differ (``numgan.nn.layer.channels_last``).  A channels-last input
+or upstream gradient is read as those rows without a copy; a C-ordered one is transposed into
+rows.  Between two convolutions only BatchNorm and activations stand in the dcgan preset, and
+they keep the layout, so the transposes of an image batch to NCHW and back are not made.
 """
 
 from __future__ import annotations
@@ -14,7 +22,15 @@ import numpy as np
 
 from ..kernels import ops
 from ..kernels.conv import out_size
-from .layer import INITS, Layer, Shape, _draw_weights, _empty_params
+from .layer import (
+    INITS,
+    Layer,
+    Shape,
+    _draw_weights,
+    _empty_params,
+    as_rows,
+    channels_last,
+)
 
 
 def _pair(name: str, value, least: int) -> tuple[int, int]:
@@ -41,6 +57,28 @@ def _from_patch_order(Wm: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """The inverse of _patch_order: (A, k_h * k_w * B) -> (A, B, k_h, k_w)."""
     A, B, kh, kw = shape
     return Wm.reshape(A, kh, kw, B).transpose(0, 3, 1, 2)
+
+
+def _channels_last(a: np.ndarray, db: np.ndarray | None = None) -> np.ndarray:
+    """An (N, C, H, W) batch as the (N, H, W, C) C-ordered array of its channels-last memory,
+    the kernels' layout: a view when a is stored channels last (as the layers leave theirs), a
+    transposing copy otherwise.  With db given, db += each channel's sum on the way."""
+    if channels_last(a):
+        if db is not None:
+            ops.add_channel_sums(db, as_rows(a))
+        return a.transpose(0, 2, 3, 1)
+    N, C, H, W = a.shape
+    rows = np.empty((N * H * W, C), dtype=a.dtype)
+    grad_b = db is not None
+    placeholder = np.empty(C, dtype=a.dtype)  # typed, for the kernel; nothing is added to it
+    ops.nchw_to_rows(np.ascontiguousarray(a), rows, db if grad_b else placeholder, grad_b)
+    return rows.reshape(N, H, W, C)
+
+
+def _images(a: np.ndarray) -> np.ndarray:
+    """The inverse of _channels_last: (N, H, W, C) in C order as the (N, C, H, W) batch it holds,
+    a view (stored channels last)."""
+    return a.transpose(0, 3, 1, 2)
 
 
 class _Conv(Layer):
@@ -120,10 +158,10 @@ class _Conv(Layer):
         return 2 * pixels * self.kernel_size[0] * self.kernel_size[1] * channels
 
     def _ready(self, x: np.ndarray) -> np.ndarray:
-        """x checked (shape, initialised) and as a contiguous array of the weights' dtype."""
+        """x checked (shape, initialised) and in the weights' dtype."""
         self._require_initialized()
         self._check_input(x)
-        return np.ascontiguousarray(x, dtype=self.params["W"].dtype)
+        return np.asarray(x, dtype=self.params["W"].dtype)
 
     def _args(self) -> str:
         k, s, p = self.kernel_size, self.stride, self.padding
@@ -147,13 +185,14 @@ class Conv2D(_Conv):
     As one product, with P = H_o * W_o and K = k_h * k_w * C_in:
 
         cols = im2col(x)                 (N * P, K)   a row per output pixel, its patch
-        y    = cols @ Wm.T               (N * P, C_out),  Wm = W as (C_out, K), its columns
+        y    = cols @ Wm.T + b           (N * P, C_out),  Wm = W as (C_out, K), its columns
                                                       in im2col's (i, j, c) patch order
-        out  = y as (N, C_out, H_o, W_o) + b
+        out  = y as (N, C_out, H_o, W_o)  a view: y's rows are the pixels, channels last
 
-    backward, with dout = dL/dout of shape (N, C_out, H_o, W_o) and dy = dout as (N * P, C_out):
+    backward, with dout = dL/dout of shape (N, C_out, H_o, W_o) and dy = dout as (N * P, C_out)
+    (a view when dout is channels last, as the layers after this one leave it):
 
-        db += sum over (n, a, b) of dout[n, :, a, b]
+        db += sum over (n, a, b) of dout[n, :, a, b]      (the column sums of dy)
         dW += (dy.T @ cols) viewed as W's shape
         dx  = col2im(dy @ Wm)            each patch's gradient added back onto its pixels
 
@@ -204,11 +243,11 @@ class Conv2D(_Conv):
         _, ho, wo = self.output_shape(x.shape[1:])
         W = self.params["W"]
         cols = np.empty((N * ho * wo, W[0].size), dtype=W.dtype)
-        ops.im2col(x, kh, kw, sh, sw, ph, pw, cols)
+        ops.im2col(_channels_last(x), kh, kw, sh, sw, ph, pw, cols)
         Wm = _patch_order(W)
-        y = cols @ Wm.T
-        out = np.empty((N, self.out_channels, ho, wo), dtype=W.dtype)
-        ops.rows_to_nchw(y, self.params["b"], out)
+        y = cols @ Wm.T  # (N * P, C_out): a row per output pixel, its channels
+        ops.add_bias(y, self.params["b"])
+        out = _images(y.reshape(N, ho, wo, self.out_channels))
         self.cache = (cols, Wm, x.shape, out.shape)
         return out
 
@@ -216,17 +255,17 @@ class Conv2D(_Conv):
         cols, Wm, x_shape, out_shape = self._need_cache()
         self._check_dout(dout, out_shape)
         W = self.params["W"]
-        dout = np.ascontiguousarray(dout, dtype=W.dtype)
-        dy = np.empty((len(cols), self.out_channels), dtype=W.dtype)
-        ops.nchw_to_rows(dout, dy, self.grads["b"], param_grads)
+        db = self.grads["b"] if param_grads else None
+        dy = _channels_last(np.asarray(dout, dtype=W.dtype), db).reshape(len(cols), -1)
         if param_grads:
             self.grads["W"] += _from_patch_order(dy.T @ cols, W.shape)
         if not input_grad:
             return None
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
-        dx = np.empty(x_shape, dtype=W.dtype)
-        ops.col2im(dy @ Wm, kh, kw, sh, sw, ph, pw, dx, np.zeros(x_shape[1], dtype=W.dtype))
-        return dx
+        N, C, H, W_ = x_shape
+        dx = np.empty((N, H, W_, C), dtype=W.dtype)
+        ops.col2im(dy @ Wm, kh, kw, sh, sw, ph, pw, dx, np.zeros(C, dtype=W.dtype))
+        return _images(dx)
 
     def __repr__(self):
         return f"Conv2D({self._args()})"
@@ -243,9 +282,9 @@ class ConvTranspose2D(_Conv):
     adds x[n, c, a, b] * W[c, o, i, j] to output pixel (a s_h + i - p_h, b s_w + j - p_w).  That
     is col2im of one product, with K = k_h * k_w * C_out:
 
-        xr   = x as (N * H * W, C_in)    a row per input pixel
+        xr   = x as (N * H * W, C_in)    a row per input pixel (a view of a channels-last x)
         cols = xr @ Wm                   (N * H * W, K),  Wm = W as (C_in, K) in patch order
-        out  = col2im(cols) + b          (N, C_out, H_o, W_o)
+        out  = col2im(cols) + b          (N, C_out, H_o, W_o), written channels last
 
     which is exactly Conv2D's input gradient with the roles of the channels swapped.
     ``output_padding`` (< stride) adds rows and columns at the bottom and right, so that
@@ -256,7 +295,7 @@ class ConvTranspose2D(_Conv):
         dcols = im2col(dout)             (N * H * W, K)   the patch under each input pixel
         db   += sum over (n, a, b) of dout[n, :, a, b]
         dW   += (xr.T @ dcols) viewed as W's shape
-        dx    = (dcols @ Wm.T) as (N, C_in, H, W)
+        dx    = (dcols @ Wm.T) as (N, C_in, H, W)     a view of the rows, channels last
 
     Cached: xr (dW needs x, in rows), Wm (dx multiplies by it), x's and out's shapes.
     """
@@ -310,12 +349,12 @@ class ConvTranspose2D(_Conv):
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
         _, ho, wo = self.output_shape(x.shape[1:])
         W = self.params["W"]
-        xr = np.empty((N * h * w, self.in_channels), dtype=W.dtype)
-        ops.nchw_to_rows(x, xr, self.grads["b"], False)  # False: only the layout, no bias sum
+        xr = _channels_last(x).reshape(N * h * w, self.in_channels)  # a row per input pixel
         Wm = _patch_order(W)
         cols = xr @ Wm
-        out = np.empty((N, self.out_channels, ho, wo), dtype=W.dtype)
+        out = np.empty((N, ho, wo, self.out_channels), dtype=W.dtype)
         ops.col2im(cols, kh, kw, sh, sw, ph, pw, out, self.params["b"])
+        out = _images(out)
         self.cache = (xr, Wm, x.shape, out.shape)
         return out
 
@@ -323,18 +362,17 @@ class ConvTranspose2D(_Conv):
         xr, Wm, x_shape, out_shape = self._need_cache()
         self._check_dout(dout, out_shape)
         W = self.params["W"]
-        dout = np.ascontiguousarray(dout, dtype=W.dtype)
+        db = self.grads["b"] if param_grads else None
+        dout = _channels_last(np.asarray(dout, dtype=W.dtype), db)
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
         dcols = np.empty((len(xr), Wm.shape[1]), dtype=W.dtype)
         ops.im2col(dout, kh, kw, sh, sw, ph, pw, dcols)
         if param_grads:
-            self.grads["b"] += dout.sum(axis=(0, 2, 3), dtype=np.float64).astype(W.dtype)
             self.grads["W"] += _from_patch_order(xr.T @ dcols, W.shape)
         if not input_grad:
             return None
-        dx = np.empty(x_shape, dtype=W.dtype)
-        ops.rows_to_nchw(dcols @ Wm.T, np.zeros(self.in_channels, dtype=W.dtype), dx)
-        return dx
+        N, _, h, w = x_shape
+        return _images((dcols @ Wm.T).reshape(N, h, w, self.in_channels))
 
     def __repr__(self):
         args = self._args()

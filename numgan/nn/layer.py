@@ -283,6 +283,9 @@ def _draw_weights(rng, init: str, scale: float, fan_in: int, fan_out: int, shape
 def _dense(a: np.ndarray) -> np.ndarray:
     """a itself if its values fill one block of memory in some order of its axes, else a copy in
     C order (a strided slice, negative strides)."""
+    a = np.asarray(a)
+    if a.flags.c_contiguous or channels_last(a):  # the common layouts, answered quickly
+        return a
     order = np.argsort([-s for s in a.strides], kind="stable")
     return a if a.transpose(order).flags.c_contiguous else np.ascontiguousarray(a)
 
@@ -295,6 +298,7 @@ def _flat(a: np.ndarray) -> np.ndarray:
 def _layout_of(like: np.ndarray, a: np.ndarray) -> np.ndarray:
     """a stored like ``like`` (the same strides, so that their flat views match element for
     element): a itself if it already is, else a copy."""
+    a = np.asarray(a)
     if a.strides == like.strides and a.dtype == like.dtype:
         return a
     out = np.empty_like(like)
@@ -306,12 +310,6 @@ def channels_last(a: np.ndarray) -> bool:
     """Whether an (N, C, H, W) batch is stored with its channels last: (N, H, W, C) in C order.
     (With one channel, or one pixel, both orders are the same memory and this is true.)"""
     return a.ndim == 4 and a.transpose(0, 2, 3, 1).flags.c_contiguous
-
-
-def empty_channels_last(shape: Shape, dtype) -> np.ndarray:
-    """An uninitialised (N, C, H, W) array whose memory is (N, H, W, C) in C order."""
-    N, C, H, W = shape
-    return np.empty((N, H, W, C), dtype=dtype).transpose(0, 3, 1, 2)
 
 
 def as_rows(a: np.ndarray) -> np.ndarray:

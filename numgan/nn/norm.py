@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..kernels import ops
-from .layer import Layer, _empty_params
+from .layer import Layer, _empty_params, _layout_of, as_rows, channels_last
 
 
 class BatchNorm(Layer):
@@ -35,7 +35,9 @@ class BatchNorm(Layer):
 
     The training-mode dx carries the gradient through mu and var: each output depends on
     every value behind its statistic.  Cached: xhat and s (and the mode).  Both modes run in
-    the kernels of numgan/kernels/norm.py, which see the input as (N, C, L).
+    the kernels of numgan/kernels/norm.py, which see the input as (N, C, L): an image batch in C
+    order as (N, C, H * W), one stored channels last (as the convolutions leave theirs) as its
+    pixel rows (N * H * W, C, 1), both views.  The output keeps the input's layout.
     """
 
     def __init__(
@@ -90,14 +92,19 @@ class BatchNorm(Layer):
 
     @staticmethod
     def _as_ncl(a: np.ndarray) -> np.ndarray:
-        """(N, F) -> (N, F, 1), (N, C, H, W) -> (N, C, H * W): the kernels' layout, a view."""
+        """The kernels' (N, C, L) view: (N, F) -> (N, F, 1); (N, C, H, W) -> (N, C, H * W) in C
+        order, or its pixel rows (N * H * W, C, 1) when stored channels last."""
+        if a.ndim == 4 and not a.flags.c_contiguous and channels_last(a):
+            return as_rows(a)[:, :, None]
         return a.reshape(a.shape[0], a.shape[1], -1)
 
     def forward(self, x, training=True):
         self._check_input(x)
         gamma, beta = self.params["gamma"], self.params["beta"]
-        x = np.ascontiguousarray(x, dtype=gamma.dtype)
-        xhat, out = np.empty_like(x), np.empty_like(x)
+        x = np.asarray(x, dtype=gamma.dtype)
+        if not (x.flags.c_contiguous or channels_last(x)):
+            x = np.ascontiguousarray(x)
+        xhat, out = np.empty_like(x), np.empty_like(x)  # x's layout
         s = np.empty(self.num_features, dtype=x.dtype)
         x3, xhat3, out3 = self._as_ncl(x), self._as_ncl(xhat), self._as_ncl(out)
         if training:
@@ -125,8 +132,8 @@ class BatchNorm(Layer):
     def backward(self, dout, param_grads=True, input_grad=True):
         xhat, s, training = self._need_cache()
         self._check_dout(dout, xhat.shape)
-        dout = np.ascontiguousarray(dout, dtype=xhat.dtype)
-        dx = np.empty_like(dout)
+        dout = _layout_of(xhat, dout)
+        dx = np.empty_like(xhat)
         ops.batchnorm_backward(
             self._as_ncl(dout),
             self._as_ncl(xhat),

@@ -5,7 +5,7 @@ import conv_choices
 
 
 def test_the_alternatives_compute_the_same_patches():
-    conv_choices.check(parallel=False)  # raises if the (c, i, j) or earlier forms disagree
+    conv_choices.check(parallel=False)  # raises if the (c, i, j) or earlier NCHW forms disagree
     conv_choices.check(parallel=True)  # or the prange one
 
 
@@ -16,11 +16,11 @@ def test_table_has_every_choice(capsys):
     lines = [line for line in out.splitlines() if line.startswith("| ") and "ms" not in line]
     assert [line.split(" | ")[0][2:] for line in lines] == [
         "im2col patch order",
-        "im2col loops, 32x14x14",
-        "col2im loops, 32x14x14",
-        "im2col loops, 1x28x28",
-        "col2im loops, 1x28x28",
-        "bias in rows_to_nchw",
+        "im2col, 32x14x14",
+        "col2im, 32x14x14",
+        "im2col, 1x28x28",
+        "col2im, 1x28x28",
+        "Conv2D output, with b",
         "db in nchw_to_rows",
         "bias as col2im's base",
         "im2col + GEMM, threads",

@@ -84,6 +84,24 @@ def test_dense(shape, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(1, 1), (7, 3), (12544, 32), (3136, 64), (50176, 1)])
+def test_bias_and_channel_sums_on_pixel_rows(shape, dtype):
+    """The bias pass and the channel sums a convolution runs on its product's rows (the bias
+    pass also Dense's above the crossover), onto what the outputs already hold; both loop
+    orders of the sums (8 channels or more, fewer)."""
+    rng = np.random.default_rng(1)
+    y, b, db = (rng.normal(size=s).astype(dtype) for s in (shape, shape[1:], shape[1:]))
+    (_, nb), (_, ref) = both("add_bias", y, b)
+    close(nb[0], ref[0], dtype)
+    np.testing.assert_array_equal(ref[0], y + b)
+    (_, nb), (_, ref) = both("add_channel_sums", db, y)
+    # both accumulate in float64: float32 results agree to its rounding, whatever the count
+    close(nb[0], ref[0], dtype)
+    exact = db.astype(np.float64) + y.astype(np.float64).sum(axis=0)
+    np.testing.assert_allclose(ref[0], exact, rtol=TOL[dtype], atol=TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", [(64, 16, 16), (63, 16, 16), (6, 9, 12), (3, 8, 8), (128, 16, 1)])
 def test_jitted_dense_loops_against_the_twin_at_any_size(shape, dtype):
     """The jitted loops themselves, called directly (the layers reach them only below

@@ -98,10 +98,34 @@ def test_the_layout_helpers():
     rows_view = layer_module.as_rows(last)
     assert np.shares_memory(rows_view, last)
     np.testing.assert_array_equal(rows_view, x.transpose(0, 2, 3, 1).reshape(-1, 4))
-    empty = layer_module.empty_channels_last(x.shape, np.float32)
-    assert empty.shape == x.shape and layer_module.channels_last(empty)
     # _layout_of: the same strides as its model, the values of its argument
     copy = layer_module._layout_of(last, x)
     assert copy.strides == last.strides
     np.testing.assert_array_equal(copy, x)
     assert layer_module._layout_of(last, last) is last
+
+
+def test_images_stay_channels_last_from_one_convolution_to_the_next():
+    """The dcgan preset's D: each convolution returns its output stored channels last, and
+    BatchNorm and the activations keep that layout, so the next convolution reads its input's
+    rows without a transpose; the backward pass hands the gradients back the same way."""
+    rng = np.random.default_rng(7)
+    D = ng.Sequential(
+        [
+            ng.Conv2D(3, 8, 4, stride=2, padding=1, rng=rng, dtype=F64),
+            ng.LeakyReLU(0.2),
+            ng.Conv2D(8, 16, 4, stride=2, padding=1, rng=rng, dtype=F64),
+            ng.BatchNorm(16, dtype=F64),
+            ng.LeakyReLU(0.2),
+        ]
+    )
+    h = rng.normal(size=(4, 3, 16, 16))  # data in C order
+    outputs = []
+    for layer in D.layers:
+        h = layer.forward(h)
+        outputs.append(h)
+    assert all(layer_module.channels_last(o) and not o.flags.c_contiguous for o in outputs)
+    g = rng.normal(size=h.shape)  # an upstream gradient in C order is taken as it comes
+    for layer in reversed(D.layers[1:]):
+        g = layer.backward(g)
+        assert layer_module.channels_last(g) and not g.flags.c_contiguous, repr(layer)
