@@ -1,17 +1,19 @@
 """One benchmark row's training iteration at two or more versions of numgan, side by side in
 one process.
 
-    python benchmarks/compare_commits.py [--model 4] [--rounds 30] [--iterations 10]
+    python benchmarks/compare_commits.py [--row 4] [--rounds 30] [--iterations 10]
         [--threads 2] VERSION VERSION [VERSION ...]
 
 A VERSION is a git commit (anything ``git rev-parse`` reads: a hash, ``HEAD~1``, a tag) or
-``.`` for the working tree.  Each version's ``numgan/`` is unpacked into a temporary folder
-(``git archive``) and imported under a name of its own (``ng_<hash>``), which works because the
-package imports itself only relatively.  Each version builds the row's Trainer from its own
-numgan/app/bench.py (same seed, same data), runs a few warm-up steps (the first compiles its
-kernels: Numba's cache for it lives in the temporary folder), and then every round times
-``--iterations`` steps of each version, in an order that alternates from round to round, so
-that the machine's slow and fast phases fall on all versions alike.
+``.`` for the working tree; each at most once.  ``--row`` is a row of benchmarks/train_speed.py
+by its key: 1, 2-sgd, 2-adam, 3, 3-tanh, 3-sigmoid or 4 (the DCGAN).  Each version's
+``numgan/`` is unpacked into a temporary folder (``git archive``) and imported under a name of
+its own (``ng_<hash>_<folder>``), which works because the package imports itself only
+relatively; the copies are dropped from ``sys.modules`` afterwards.  Each version builds the
+row's Trainer from its own numgan/app/bench.py (same seed, same data) and runs a few warm-up
+steps (the first compiles its kernels: Numba's cache for it lives in the temporary folder).
+Then every round times ``--iterations`` steps of each version, in an order that alternates
+from round to round, so that the machine's slow and fast phases fall on all versions alike.
 
 It prints each version's median time per iteration and, for each version after the first, the
 median over the rounds of (first version's time / its time) in the same round: above 1, it is
@@ -54,12 +56,26 @@ def _rev(version: str) -> str:
     return done.stdout.strip()
 
 
+def _has(rev: str, path: str) -> bool:
+    done = subprocess.run(
+        ["git", "-C", str(ROOT), "cat-file", "-e", f"{rev}:{path}"], capture_output=True
+    )
+    return done.returncode == 0
+
+
 def unpack(version: str, folder: Path) -> str:
-    """numgan/ of ``version`` as the package folder/ng_<name>; returns the module name."""
+    """numgan/ of ``version`` as the package folder/ng_<name>; returns the module name (unique
+    to the folder, so that a second comparison in one process imports afresh)."""
     rev = _rev(version)
-    name = "ng_worktree" if rev == "." else f"ng_{rev[:10]}"
+    if rev != "." and not _has(rev, "numgan/app/bench.py"):
+        raise SystemExit(
+            f"compare_commits.py: commit {version} has no numgan/app/bench.py (the benchmark "
+            "rows): compare commits that have one"
+        )
+    tag = folder.name.replace("-", "_")
+    name = f"ng_worktree_{tag}" if rev == "." else f"ng_{rev[:10]}_{tag}"
     target = folder / name
-    if target.exists():  # the same version named twice
+    if target.exists():  # unpacked already
         return name
     if rev == ".":
         shutil.copytree(ROOT / "numgan", target, ignore=shutil.ignore_patterns("__pycache__"))
@@ -76,16 +92,37 @@ def unpack(version: str, folder: Path) -> str:
     return name
 
 
-def compare(versions: list[str], *, model: int, rounds: int, iterations: int, threads: int):
+ROWS = ("1", "2-sgd", "2-adam", "3", "3-tanh", "3-sigmoid", "4")
+
+
+def _spec(bench, row: str):
+    """The ModelSpec of ``row`` in one version's numgan/app/bench.py."""
+    for spec in bench.model_specs((int(row[0]),)):
+        if spec.key == row:
+            return spec
+    raise SystemExit(f"compare_commits.py: this version's benchmark has no row {row}")
+
+
+def compare(versions: list[str], *, row: str, rounds: int, iterations: int, threads: int):
     """{version: [seconds per iteration, one per round]}, timed interleaved."""
+    resolved = [_rev(v) for v in versions]
+    for i, rev in enumerate(resolved):
+        if rev in resolved[:i]:
+            raise SystemExit(
+                f"compare_commits.py: {versions[i]} is the same version as "
+                f"{versions[resolved.index(rev)]}: name each version once"
+            )
     folder = Path(tempfile.mkdtemp(prefix="numgan-compare-"))
     sys.path.insert(0, str(folder))
+    names = []
+    limiters = []
     try:
         trainers = {}
         for version in versions:
-            bench = importlib.import_module(f"{unpack(version, folder)}.app.bench")
-            bench.apply_threads(threads)
-            trainers[version] = bench.build_trainer(bench.model_specs((model,))[0])
+            names.append(unpack(version, folder))
+            bench = importlib.import_module(f"{names[-1]}.app.bench")
+            limiters.append(bench.apply_threads(threads)[1])
+            trainers[version] = bench.build_trainer(_spec(bench, row))
             for _ in range(3):  # compile and warm
                 trainers[version].step()
         times = {version: [] for version in versions}
@@ -98,6 +135,11 @@ def compare(versions: list[str], *, model: int, rounds: int, iterations: int, th
                 times[version].append((time.perf_counter() - start) / iterations)
         return times
     finally:
+        for limiter in reversed(limiters):  # BLAS's thread count as it was
+            if limiter is not None:
+                limiter.restore_original_limits()
+        for module in [m for m in sys.modules if m.split(".")[0] in names]:
+            del sys.modules[module]
         sys.path.remove(str(folder))
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -118,7 +160,7 @@ def report(times: dict[str, list[float]]) -> str:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("versions", nargs="+", metavar="VERSION")
-    parser.add_argument("--model", type=int, default=4, help="the benchmark row (1-4)")
+    parser.add_argument("--row", default="4", choices=ROWS, help="the benchmark row")
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--iterations", type=int, default=10, help="per version per round")
     parser.add_argument("--threads", type=int, default=2)
@@ -134,7 +176,7 @@ def main(argv=None) -> None:
     print(f"# {command}")
     times = compare(
         options.versions,
-        model=options.model,
+        row=options.row,
         rounds=options.rounds,
         iterations=options.iterations,
         threads=options.threads,

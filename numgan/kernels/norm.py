@@ -3,7 +3,9 @@
 Every kernel sees the input as x: (N, C, L), statistics per channel c over the N * L values
 x[:, c, :].  A layer hands (N, F) input as (N, F, 1) (one value per feature and sample) and
 (N, C, H, W) input as (N, C, H * W) (per channel over the batch and every pixel); both are
-views, no copy.  M = N * L is the number of values behind each statistic.
+views, no copy.  M = N * L is the number of values behind each statistic.  The sums over
+them accumulate in float64 whatever the data's precision: with a batch of images stored
+channels last, a statistic is a sum over every pixel of the batch, tens of thousands of values.
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ def batchnorm_forward_np(x, gamma, beta, eps, xhat, s, out, mean, var):
 
     x, xhat, out: (N, C, L);  gamma, beta, s, mean, var: (C,)
     """
-    mean[...] = x.mean(axis=AXES)
-    var[...] = ((x - mean[:, None]) ** 2).mean(axis=AXES)
+    mean[...] = x.mean(axis=AXES, dtype=np.float64)
+    var[...] = ((x - mean[:, None]) ** 2).mean(axis=AXES, dtype=np.float64)
     batchnorm_eval_np(x, gamma, beta, mean, var, eps, xhat, s, out)
 
 
@@ -41,13 +43,13 @@ def batchnorm_backward_np(dout, xhat, s, gamma, dx, dgamma, dbeta, training, par
     """g = dout * gamma, sums over (N, L), M = N * L:
     training: dx = (s/M)(M g - sum g - xhat sum(g xhat));  eval: dx = g * s."""
     if param_grads:
-        dbeta += dout.sum(axis=AXES)
-        dgamma += (dout * xhat).sum(axis=AXES)
+        dbeta += dout.sum(axis=AXES, dtype=np.float64)
+        dgamma += (dout * xhat).sum(axis=AXES, dtype=np.float64)
     g = dout * gamma[:, None]
     if training:
         m = g.shape[0] * g.shape[2]
-        sum_g = g.sum(axis=AXES)[:, None]
-        sum_gx = (g * xhat).sum(axis=AXES)[:, None]
+        sum_g = g.sum(axis=AXES, dtype=np.float64)[:, None]
+        sum_gx = (g * xhat).sum(axis=AXES, dtype=np.float64)[:, None]
         dx[...] = (s[:, None] / m) * (m * g - sum_g - xhat * sum_gx)
     else:
         np.multiply(g, s[:, None], out=dx)
@@ -82,36 +84,37 @@ def _normalise(x, gamma, beta, mean, s, xhat, out):
 def batchnorm_forward_nb(x, gamma, beta, eps, xhat, s, out, mean, var):
     n, c, length = x.shape
     m = n * length
-    mean[:] = 0.0
-    var[:] = 0.0
+    total = np.zeros(c)  # float64: a channel's sums run over every pixel of the batch
     if length == 1:
         for i in range(n):
             for j in range(c):
-                mean[j] += x[i, j, 0]
+                total[j] += x[i, j, 0]
         for j in range(c):
-            mean[j] /= m
+            mean[j] = total[j] / m
+        total[:] = 0.0
         for i in range(n):
             for j in range(c):
                 d = x[i, j, 0] - mean[j]
-                var[j] += d * d
+                total[j] += d * d
     else:
         for i in range(n):
             for j in range(c):
                 acc = 0.0
                 for p in range(length):
                     acc += x[i, j, p]
-                mean[j] += acc
+                total[j] += acc
         for j in range(c):
-            mean[j] /= m
+            mean[j] = total[j] / m
+        total[:] = 0.0
         for i in range(n):
             for j in range(c):
                 mj, acc = mean[j], 0.0
                 for p in range(length):
                     d = x[i, j, p] - mj
                     acc += d * d
-                var[j] += acc
+                total[j] += acc
     for j in range(c):
-        var[j] /= m
+        var[j] = total[j] / m
         s[j] = 1.0 / math.sqrt(var[j] + eps)
     _normalise(x, gamma, beta, mean, s, xhat, out)
 
@@ -127,8 +130,8 @@ def batchnorm_eval_nb(x, gamma, beta, mean, var, eps, xhat, s, out):
 def batchnorm_backward_nb(dout, xhat, s, gamma, dx, dgamma, dbeta, training, param_grads):
     n, c, length = dout.shape
     m = n * length
-    sum_d = np.zeros(c, dtype=dout.dtype)  # sum over (N, L) of dout, the dbeta term
-    sum_dx = np.zeros(c, dtype=dout.dtype)  # sum over (N, L) of dout * xhat, the dgamma term
+    sum_d = np.zeros(c)  # sum over (N, L) of dout, the dbeta term (float64, as in forward)
+    sum_dx = np.zeros(c)  # sum over (N, L) of dout * xhat, the dgamma term
     if length == 1:
         for i in range(n):
             for j in range(c):

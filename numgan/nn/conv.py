@@ -256,7 +256,8 @@ class Conv2D(_Conv):
         self._check_dout(dout, out_shape)
         W = self.params["W"]
         db = self.grads["b"] if param_grads else None
-        dy = _channels_last(np.asarray(dout, dtype=W.dtype), db).reshape(len(cols), -1)
+        dout = np.asarray(dout, dtype=W.dtype)
+        dy = _channels_last(dout, db).reshape(len(cols), self.out_channels)
         if param_grads:
             self.grads["W"] += _from_patch_order(dy.T @ cols, W.shape)
         if not input_grad:
@@ -297,7 +298,9 @@ class ConvTranspose2D(_Conv):
         dW   += (xr.T @ dcols) viewed as W's shape
         dx    = (dcols @ Wm.T) as (N, C_in, H, W)     a view of the rows, channels last
 
-    Cached: xr (dW needs x, in rows), Wm (dx multiplies by it), x's and out's shapes.
+    Cached: xr (dW needs x, in rows: a view of x itself when x is stored channels last, so, as
+    for Dense, x must not be changed between forward and backward), Wm (dx multiplies by it),
+    x's and out's shapes.
     """
 
     rowwise = True

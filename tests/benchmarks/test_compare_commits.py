@@ -20,7 +20,7 @@ def test_each_version_is_its_own_package(tmp_path):
     if not in_git_checkout():
         pytest.fail("the benchmark compares git commits: run the tests in a git checkout")
     head, tree = cc.unpack("HEAD", tmp_path), cc.unpack(".", tmp_path)
-    assert head != tree and head.startswith("ng_") and tree == "ng_worktree"
+    assert head != tree and head.startswith("ng_") and tree.startswith("ng_worktree_")
     assert cc.unpack("HEAD", tmp_path) == head  # named twice: unpacked once
     for name in (head, tree):
         assert (tmp_path / name / "nn" / "conv.py").is_file()
@@ -34,11 +34,29 @@ def test_each_version_is_its_own_package(tmp_path):
         assert files[0] != files[1] and all(tmp_path in f.parents for f in files)
     finally:
         sys.path.remove(str(tmp_path))
+        for module in [m for m in sys.modules if m.split(".")[0] in (head, tree)]:
+            del sys.modules[module]
 
 
 def test_a_name_that_is_no_commit_is_refused():
     with pytest.raises(SystemExit, match="is not a commit"):
         cc.unpack("no-such-commit-name", Path("."))
+
+
+def test_a_commit_without_the_benchmark_rows_is_refused():
+    first = subprocess.run(
+        ["git", "-C", str(cc.ROOT), "rev-list", "--max-parents=0", "HEAD"],
+        capture_output=True,
+        text=True,
+    ).stdout.split()[0]
+    assert not cc._has(first, "numgan/app/bench.py")  # the project's first commit predates it
+    with pytest.raises(SystemExit, match="has no numgan/app/bench.py"):
+        cc.unpack(first, Path("."))
+
+
+def test_the_same_version_twice_is_refused():
+    with pytest.raises(SystemExit, match="the same version"):
+        cc.compare(["HEAD", "HEAD"], row="3", rounds=1, iterations=1, threads=1)
 
 
 def test_report_gives_the_median_ratio_per_round():
@@ -49,11 +67,19 @@ def test_report_gives_the_median_ratio_per_round():
 
 
 def test_one_round_end_to_end(capsys):
-    cc.main(["--model", "3", "--rounds", "2", "--iterations", "1", "HEAD", "."])
+    before = {m for m in sys.modules if m.startswith("ng_")}
+    cc.main(["--row", "3", "--rounds", "2", "--iterations", "1", "HEAD", "."])
     out = capsys.readouterr().out
-    assert "python benchmarks/compare_commits.py --model 3" in out
+    assert "python benchmarks/compare_commits.py --row 3" in out
     assert "ng_worktree" not in out  # versions are reported by the names given
     assert "\nHEAD: " in out and "\n.: " in out and "the speed of HEAD" in out
+    assert {m for m in sys.modules if m.startswith("ng_")} == before  # its copies are let go
+
+
+def test_an_unknown_row_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit):
+        cc.main(["--row", "9", "HEAD", "."])
+    assert "invalid choice" in capsys.readouterr().err
 
 
 def test_fewer_than_two_versions_is_a_usage_error(capsys):

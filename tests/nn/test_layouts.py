@@ -129,3 +129,36 @@ def test_images_stay_channels_last_from_one_convolution_to_the_next():
     for layer in reversed(D.layers[1:]):
         g = layer.backward(g)
         assert layer_module.channels_last(g) and not g.flags.c_contiguous, repr(layer)
+
+
+@pytest.mark.parametrize("stored", ["C order", "channels last"])
+def test_float32_batchnorm_keeps_float32_accuracy_over_many_pixels(stored):
+    """A channel's statistics run over every pixel of the batch (here 64 x 14 x 14 = 12,544
+    values around 30): summed in float32 one value at a time they lose digits, in float64 they
+    keep float32's accuracy in either layout."""
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(64, 8, 14, 14)) * 0.5 + 30.0
+    if stored == "channels last":
+        x = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    dout = rng.normal(size=x.shape)
+    bn32, bn64 = ng.BatchNorm(8, dtype=np.float32), ng.BatchNorm(8, dtype=F64)
+    y32, y64 = bn32.forward(x.astype(np.float32)), bn64.forward(x)
+    dx32, dx64 = bn32.backward(dout.astype(np.float32)), bn64.backward(dout)
+    # x's own float32 rounding (about 2e-6 at 30, over a spread of 0.5) bounds what y can keep
+    np.testing.assert_allclose(y32, y64, rtol=0, atol=2e-5)
+    np.testing.assert_allclose(dx32, dx64, rtol=0, atol=2e-6 * np.abs(dx64).max())
+    for k in ("gamma", "beta"):
+        np.testing.assert_allclose(bn32.grads[k], bn64.grads[k], rtol=2e-5, atol=0)
+    np.testing.assert_allclose(bn32.running_mean, bn64.running_mean, rtol=1e-6)
+
+
+def test_an_empty_batch_passes_both_ways_through_the_convolutions():
+    rng = np.random.default_rng(5)
+    for layer in (
+        ng.Conv2D(2, 3, 3, padding=1, rng=rng, dtype=F64),
+        ng.ConvTranspose2D(2, 3, 4, stride=2, padding=1, rng=rng, dtype=F64),
+    ):
+        y = layer.forward(np.zeros((0, 2, 4, 4)))
+        dx = layer.backward(np.zeros(y.shape))
+        assert y.shape[0] == 0 and dx.shape == (0, 2, 4, 4)
+        assert not layer.grads["W"].any() and not layer.grads["b"].any()
