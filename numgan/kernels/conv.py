@@ -152,14 +152,15 @@ def col2im_nb(cols, kh, kw, sh, sw, ph, pw, out, base):
 
 
 def nchw_to_rows_np(x, rows, db, grad_b):
-    """rows[(n, h, w), c] = x[n, c, h, w]; if grad_b: db[c] += sum over (n, h, w) of x[n, c].
+    """rows[(n, h, w), c] = x[n, c, h, w]; if grad_b: db[c] += sum over (n, h, w) of x[n, c]
+    (accumulated in float64).
 
     x: (N, C, H, W), rows: (N * H * W, C), db: (C,).
     """
     N, C, H, W = x.shape
     rows.reshape(N, H, W, C)[...] = x.transpose(0, 2, 3, 1)
     if grad_b:
-        db += x.sum(axis=(0, 2, 3))
+        db += x.sum(axis=(0, 2, 3), dtype=np.float64)
 
 
 @jit
