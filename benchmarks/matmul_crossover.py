@@ -5,11 +5,15 @@
 For each (N, D_in, D_out) it times, interleaved in one process, the two routes of the Numba
 backend's Dense kernels (``numgan.kernels.dense``): the jitted loops (``matmul_bias_nb`` +
 ``dense_backward_nb``) and BLAS (``np.matmul(..., out=)`` + the jitted ``add_bias_nb`` and
-``_add_column_sums``, dW accumulated by ``blas.add_product``, as ``dense_forward_loop_or_blas``
-and ``dense_backward_loop_or_blas`` run it above the crossover), and prints the median time
-of each and their ratio.
+``_add_column_sums``, dx by ``input_grad_blas``, dW accumulated by ``blas.add_product``, as
+``dense_forward_loop_or_blas`` and ``dense_backward_loop_or_blas`` run it above the
+crossover), and prints the median time of each and their ratio.
 ``numgan.kernels.dense.MATMUL_CROSSOVER`` (multiply-adds N * D_in * D_out) is set from this
 table; docs/kernels.md records the run.
+
+A second table times the input gradient of a layer with one output (D's logit), dx = dout @
+W.T, an outer product: ``np.matmul(dout, W.T, out=dx)`` against the ``np.multiply`` that
+``dense.input_grad_blas`` runs instead, on the one-output layers of the benchmark rows.
 """
 
 from __future__ import annotations
@@ -38,6 +42,8 @@ SHAPES = [
     (64, 1024, 784),
     (100, 1200, 1200),
 ]
+# One output: D's last layer on rows 1 (m and 2m rows), 2 and 4 (the DCGAN's 64 x 7 x 7 features)
+OUTER_SHAPES = [(100, 240, 1), (200, 240, 1), (64, 1024, 1), (64, 3136, 1), (128, 3136, 1)]
 
 
 def _routes(n, k, d, dtype):
@@ -55,11 +61,26 @@ def _routes(n, k, d, dtype):
     def blas():
         np.matmul(x, W, out=out)
         dense.add_bias_nb(out, b)
-        np.matmul(dout, W.T, out=dx)
+        dense.input_grad_blas(dout, W, dx)
         add_product(x.T, dout, dW)
         dense._add_column_sums(db, dout)
 
     return loop, blas
+
+
+def _outer_routes(n, k):
+    """dx = dout @ W.T for a one-output layer: np.matmul, and input_grad_blas's multiply."""
+    rng = np.random.default_rng(0)
+    dout, W = rng.normal(size=(n, 1)).astype(np.float32), rng.normal(size=(k, 1)).astype(np.float32)
+    dx = np.empty((n, k), np.float32)
+
+    def matmul():
+        np.matmul(dout, W.T, out=dx)
+
+    def multiply():
+        dense.input_grad_blas(dout, W, dx)
+
+    return matmul, multiply
 
 
 def _time(fn, seconds):
@@ -89,6 +110,16 @@ def main(argv=None) -> int:
         a, b = statistics.median(t_loop) * 1e6, statistics.median(t_blas) * 1e6
         print(f"| {n} x {k} x {d} | {n * k * d:,} | {a:.1f} | {b:.1f} | {a / b:.2f} |", flush=True)
     print(f"\ncurrent MATMUL_CROSSOVER = {dense.MATMUL_CROSSOVER:,} multiply-adds")
+    print("\n| N x D_in x 1 | dx = dout @ W.T by np.matmul (us) | by np.multiply (us) | ratio |")
+    print("|---|---:|---:|---:|")
+    for n, k, _ in OUTER_SHAPES:
+        matmul, multiply = _outer_routes(n, k)
+        t_mm, t_mul = [], []
+        for _ in range(args.repeats):
+            t_mm.append(_time(matmul, args.block_seconds))
+            t_mul.append(_time(multiply, args.block_seconds))
+        a, b = statistics.median(t_mm) * 1e6, statistics.median(t_mul) * 1e6
+        print(f"| {n} x {k} x 1 | {a:.1f} | {b:.1f} | {a / b:.2f} |", flush=True)
     return 0
 
 

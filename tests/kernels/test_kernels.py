@@ -19,7 +19,7 @@ from numgan.nn.gradcheck import numerical_gradient_array, random_upstream, rel_e
 
 TOL = {np.float64: 1e-12, np.float32: 2e-5}
 # (N, D_in, D_out): the jitted loops' paths (narrow outputs, a one-wide input, rows in blocks of
-# four with a remainder) and BLAS's
+# four with a remainder) and BLAS's (one output: the DCGAN's logit, dx by a multiply)
 SHAPES = [
     (4, 3, 5),
     (64, 16, 16),
@@ -28,6 +28,7 @@ SHAPES = [
     (66, 16, 1),
     (100, 240, 240),
     (64, 784, 512),
+    (64, 3136, 1),
 ]
 DTYPES = [np.float64, np.float32]
 
@@ -81,6 +82,24 @@ def test_dense(shape, dtype):
             close(nb[i], ref[i], dtype, scale=np.sqrt(max(n, d)))
         if not param_grads:
             assert np.array_equal(nb[4], dW0) and np.array_equal(nb[5], db0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(1, 1), (1, 5), (64, 3136), (200, 240)])
+def test_one_output_input_gradient_is_the_product(shape, dtype):
+    """Above the crossover a one-output layer's dx = dout @ W.T is formed by a multiply (an
+    outer product has one term per element): the very values np.matmul gives, and the rows
+    of W.T otherwise."""
+    n, k = shape
+    rng = np.random.default_rng(2)
+    dout, W = rng.normal(size=(n, 1)).astype(dtype), rng.normal(size=(k, 1)).astype(dtype)
+    dx = np.full((n, k), np.nan, dtype)
+    kernels.dense.input_grad_blas(dout, W, dx)
+    np.testing.assert_array_equal(dx, dout @ W.T)
+    W2 = rng.normal(size=(k, 3)).astype(dtype)
+    dout2, dx2 = rng.normal(size=(n, 3)).astype(dtype), np.full((n, k), np.nan, dtype)
+    kernels.dense.input_grad_blas(dout2, W2, dx2)
+    np.testing.assert_array_equal(dx2, dout2 @ W2.T)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
