@@ -20,7 +20,14 @@ On the dcgan preset's largest layer, D's Conv2D(32, 64) on 14x14 (and G's ConvTr
   and OpenBLAS's compete.  Each form runs in its own process, the processes alternating;
 - fusions: db summed inside the transpose of a C-ordered gradient (nchw_to_rows) against a
   separate ``dout.sum(axis=(0, 2, 3))``; ConvTranspose2D's bias as col2im's starting value
-  against a separate add.
+  against a separate add;
+- blocks: whole iterations of the DCGAN row (benchmarks/train_speed.py's row 4), numgan's
+  layers against the same layers working a block of B images at a time (``BlockedConv2D``,
+  ``BlockedConvTranspose2D`` below): im2col or the product of a block goes into a buffer of
+  B * P rows that stays in L2 until the product or col2im reads it, instead of one patch
+  matrix for the batch (6.4 MB for D's second layer, L2 is 2 MB per core here); the patches
+  are not cached but formed again, a block at a time, for dW.  Two trainers from one seed,
+  blocks of 10 iterations alternating.
 
 Medians of interleaved repeats (each repeat times both contenders of a row, in alternating
 order), milliseconds per call.  docs/kernels.md quotes a run.
@@ -38,8 +45,17 @@ import numba
 import numpy as np
 from machine import machine_info
 
-from numgan.kernels import conv, dense
+from numgan.app.bench import build_trainer, model_specs
+from numgan.kernels import blas, conv, dense, ops
 from numgan.kernels.flags import FASTMATH, jit
+from numgan.nn.conv import (
+    Conv2D,
+    ConvTranspose2D,
+    _channels_last,
+    _from_patch_order,
+    _images,
+    _patch_order,
+)
 
 N, C, SIDE, C_OUT, K, S, P = 64, 32, 14, 64, 4, 2, 1
 
@@ -159,6 +175,166 @@ def im2col_prange_nb(x, kh, kw, sh, sw, ph, pw, cols):
                     dst = np.uint64(i) * run
                     for q in range(run):
                         row[dst + q] = flat[src + q]
+
+
+# -- the layers a block of images at a time --------------------------------------------------
+
+BLOCK_ROWS = (1024, 2048, 4096)  # patch rows per block: B = rows // P images
+
+
+def _blocks(n: int, pixels: int, rows: int) -> list[tuple[int, int]]:
+    size = max(1, rows // pixels)
+    return [(s, min(n, s + size)) for s in range(0, n, size)]
+
+
+class BlockedConv2D(Conv2D):
+    """Conv2D a block of images at a time: per block, im2col into a small buffer and the
+    product from it; backward forms each block's patches again for dW."""
+
+    rows = 1024
+
+    def forward(self, x, training=True):
+        x = self._ready(x)
+        N = len(x)
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
+        _, ho, wo = self.output_shape(x.shape[1:])
+        W, P = self.params["W"], ho * wo
+        x_last, Wm = _channels_last(x), _patch_order(W)
+        y = np.empty((N * P, self.out_channels), dtype=W.dtype)
+        blocks = _blocks(N, P, self.rows)
+        buf = np.empty(((blocks[0][1] - blocks[0][0]) * P, W[0].size), dtype=W.dtype)
+        for s, e in blocks:
+            cols = buf[: (e - s) * P]
+            ops.im2col(x_last[s:e], kh, kw, sh, sw, ph, pw, cols)
+            np.matmul(cols, Wm.T, out=y[s * P : e * P])
+        ops.add_bias(y, self.params["b"])
+        out = _images(y.reshape(N, ho, wo, self.out_channels))
+        self.cache = (x_last, Wm, x.shape, out.shape)
+        return out
+
+    def backward(self, dout, param_grads=True, input_grad=True):
+        x_last, Wm, x_shape, out_shape = self._need_cache()
+        self._check_dout(dout, out_shape)
+        W = self.params["W"]
+        db = self.grads["b"] if param_grads else None
+        N, P = len(x_last), out_shape[2] * out_shape[3]
+        dy = _channels_last(np.asarray(dout, dtype=W.dtype), db).reshape(N * P, -1)
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
+        blocks = _blocks(N, P, self.rows)
+        buf = np.empty(((blocks[0][1] - blocks[0][0]) * P, Wm.shape[1]), dtype=W.dtype)
+        dWm = np.zeros_like(Wm)
+        dx = np.empty(x_last.shape, dtype=W.dtype) if input_grad else None
+        zero = np.zeros(x_last.shape[3], dtype=W.dtype)
+        for s, e in blocks:
+            part, rows = dy[s * P : e * P], buf[: (e - s) * P]
+            if param_grads:
+                ops.im2col(x_last[s:e], kh, kw, sh, sw, ph, pw, rows)
+                blas.add_product(part.T, rows, dWm)
+            if input_grad:
+                np.matmul(part, Wm, out=rows)
+                ops.col2im(rows, kh, kw, sh, sw, ph, pw, dx[s:e], zero)
+        if param_grads:
+            self.grads["W"] += _from_patch_order(dWm, W.shape)
+        return _images(dx) if input_grad else None
+
+
+class BlockedConvTranspose2D(ConvTranspose2D):
+    """ConvTranspose2D a block of images at a time: per block, the product into a small
+    buffer and col2im from it; backward forms each block's patches of dout for dW and dx."""
+
+    rows = 1024
+
+    def forward(self, x, training=True):
+        x = self._ready(x)
+        N, _, h, w = x.shape
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
+        _, ho, wo = self.output_shape(x.shape[1:])
+        W, P = self.params["W"], h * w
+        xr = _channels_last(x).reshape(N * P, self.in_channels)
+        Wm = _patch_order(W)
+        out = np.empty((N, ho, wo, self.out_channels), dtype=W.dtype)
+        blocks = _blocks(N, P, self.rows)
+        buf = np.empty(((blocks[0][1] - blocks[0][0]) * P, Wm.shape[1]), dtype=W.dtype)
+        for s, e in blocks:
+            cols = buf[: (e - s) * P]
+            np.matmul(xr[s * P : e * P], Wm, out=cols)
+            ops.col2im(cols, kh, kw, sh, sw, ph, pw, out[s:e], self.params["b"])
+        out = _images(out)
+        self.cache = (xr, Wm, x.shape, out.shape)
+        return out
+
+    def backward(self, dout, param_grads=True, input_grad=True):
+        xr, Wm, x_shape, out_shape = self._need_cache()
+        self._check_dout(dout, out_shape)
+        W = self.params["W"]
+        db = self.grads["b"] if param_grads else None
+        dout = _channels_last(np.asarray(dout, dtype=W.dtype), db)
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
+        N, _, h, w = x_shape
+        P = h * w
+        blocks = _blocks(N, P, self.rows)
+        buf = np.empty(((blocks[0][1] - blocks[0][0]) * P, Wm.shape[1]), dtype=W.dtype)
+        dWm = np.zeros_like(Wm)
+        dx = np.empty((N * P, self.in_channels), dtype=W.dtype) if input_grad else None
+        for s, e in blocks:
+            dcols = buf[: (e - s) * P]
+            ops.im2col(dout[s:e], kh, kw, sh, sw, ph, pw, dcols)
+            if param_grads:
+                blas.add_product(xr[s * P : e * P].T, dcols, dWm)
+            if input_grad:
+                np.matmul(dcols, Wm.T, out=dx[s * P : e * P])
+        if param_grads:
+            self.grads["W"] += _from_patch_order(dWm, W.shape)
+        return _images(dx.reshape(N, h, w, self.in_channels)) if input_grad else None
+
+
+def blocked(net, rows: int) -> None:
+    """Turn net's convolution layers into their blocked forms, rows patch rows per block."""
+    for layer in net.layers:
+        for plain, other in ((Conv2D, BlockedConv2D), (ConvTranspose2D, BlockedConvTranspose2D)):
+            if type(layer) is plain:
+                layer.__class__ = other
+                layer.rows = rows
+
+
+def check_blocks() -> None:
+    """The blocked layers compute what numgan's do (float64, a remainder block included)."""
+    rng = np.random.default_rng(2)
+    for plain, other, shape in (
+        (Conv2D, BlockedConv2D, (7, 6, 10, 10)),
+        (ConvTranspose2D, BlockedConvTranspose2D, (7, 6, 5, 5)),
+    ):
+        a = plain(6, 4, K, stride=S, padding=P, rng=np.random.default_rng(3), dtype=np.float64)
+        b = other(6, 4, K, stride=S, padding=P, rng=np.random.default_rng(3), dtype=np.float64)
+        b.rows = 2 * a.output_shape(shape[1:])[1] ** 2 if plain is Conv2D else 2 * 25
+        x = rng.normal(size=shape)
+        y_a, y_b = a.forward(x), b.forward(x)
+        dout = rng.normal(size=y_a.shape)
+        dx_a, dx_b = a.backward(dout), b.backward(dout)
+        same = np.allclose(y_a, y_b, rtol=1e-12, atol=1e-12) and np.allclose(
+            dx_a, dx_b, rtol=1e-12, atol=1e-12
+        )
+        for name in a.grads:
+            same &= np.allclose(a.grads[name], b.grads[name], rtol=1e-12, atol=1e-12)
+        if not same:
+            raise AssertionError(f"{other.__name__} disagrees with {plain.__name__}")
+
+
+def block_rows(repeats: int) -> list[tuple[str, str, float, str, float]]:
+    """Whole DCGAN iterations (ms): the layers as they are against blocks of each size."""
+    spec = model_specs([4])[0]
+    result = []
+    for rows in BLOCK_ROWS:
+        ours, other = (build_trainer(spec, seed=0) for _ in range(2))
+        blocked(other.gan.G, rows)
+        blocked(other.gan.D, rows)
+        for trainer in (ours, other):
+            for _ in range(3):  # compile and warm
+                trainer.step()
+        ta, tb = _median_ms(ours.step, other.step, repeats)
+        label = f"DCGAN iteration, {rows} patch rows a block"
+        result.append((label, "whole batch", ta, "blocks", tb))
+    return result
 
 
 def _median_ms(fn_a, fn_b, repeats):
@@ -360,7 +536,8 @@ def main(argv=None) -> None:
     print(f"# {cpu}, {m['nproc']} CPUs, numpy {m['numpy']}, numba {m['numba']}")
     print(f"# python benchmarks/conv_choices.py --repeats {options.repeats}")
     check(parallel=True)
-    print(table(rows(options.repeats)))
+    check_blocks()
+    print(table(rows(options.repeats) + block_rows(options.repeats)))
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import conv_choices
 def test_the_alternatives_compute_the_same_patches():
     conv_choices.check(parallel=False)  # raises if the (c, i, j) or earlier NCHW forms disagree
     conv_choices.check(parallel=True)  # or the prange one
+    conv_choices.check_blocks()  # or the layers that work a block of images at a time
 
 
 def test_table_has_every_choice(capsys):
@@ -24,6 +25,9 @@ def test_table_has_every_choice(capsys):
         "db in nchw_to_rows",
         "bias as col2im's base",
         "im2col + GEMM, threads",
+        "DCGAN iteration, 1024 patch rows a block",
+        "DCGAN iteration, 2048 patch rows a block",
+        "DCGAN iteration, 4096 patch rows a block",
     ]
     for line in lines:
         cells = line.strip("|").split("|")
