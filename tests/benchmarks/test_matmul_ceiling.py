@@ -66,3 +66,20 @@ def test_dcgan_products_are_the_im2col_products_of_its_layers():
         assert out.shape == expected and a.shape[1] == b.shape[0]
         if conv and kind == "fwd":  # cols @ Wm.T: W stored (C_out, K), read transposed
             assert b.flags.f_contiguous and not b.flags.c_contiguous
+
+
+def test_every_call_forms_its_product_one_output_dx_included():
+    """run() forms each product, the outer products of a one-output layer's dx (np.multiply
+    there, as numgan does) included, on every row."""
+    for spec in SPECS.values():
+        ceiling = MatmulCeiling(spec, 5)
+        for _, _, out in ceiling.calls:
+            out[...] = np.nan
+        ceiling.run(1)
+        assert ceiling.outer == {
+            i for i, (_, _, kind, *_, N) in enumerate(matmul_products(spec, 5))
+            if kind == "dx" and N == 1
+        }  # fmt: skip
+        assert ceiling.outer, f"row {spec.key}: D ends in one logit"
+        for a, b, out in ceiling.calls:
+            np.testing.assert_allclose(out, a @ b, rtol=1e-5, atol=1e-6)
