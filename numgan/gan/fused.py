@@ -236,7 +236,9 @@ def _iteration(G, D, z_d, x_d, z_g, lr_d, mu_d, lr_g, mu_g, targets, g_scale, st
 
     G and D are tuples (p, g, v, layout, act, alpha, h, dh): the flat parameters, gradients
     and velocities of the network, its layout (see _forward), activation codes and slopes, and
-    flat buffers for the activations and their gradients (feature-major).
+    flat buffers for the activations and their gradients (feature-major).  The gradients must
+    be zero on entry (the Trainer sees to it); each update zeroes the gradient it consumed, as
+    the layer path's do, so they are zero on exit too.
     z_d (k, m, nz), x_d (k, m, nx) and z_g (m, nz) are batch-major, as drawn.
     targets: (3, m, 1), the cross-entropy targets on data, on fakes, and G's; g_scale: +1 or
     -1 (minimax G minimises minus a cross-entropy).
@@ -267,10 +269,8 @@ def _iteration(G, D, z_d, x_d, z_g, lr_d, mu_d, lr_g, mu_g, targets, g_scale, st
                 a[lo : lo + m], targets[half], 1.0, da[lo : lo + m]
             )
             stats[1 + half] += _mean_sigmoid(da[lo : lo + m], targets[half])
-        Dg[:] = 0.0
         _backward(Dp, Dg, Dlayout, Dact, Dalpha, Dh, Ddh, 2 * m, True, False)
-        sgd_momentum_nb(Dp, Dg, Dv, lr_d[step], mu_d[step])
-    Gg[:] = 0.0
+        sgd_momentum_nb(Dp, Dg, Dv, lr_d[step], mu_d[step], True)  # Dg = 0 after
     _affine_transposed(_view(Gh, 0, nz, m), z_g, units[0])
     _forward(Gp, Glayout, Gact, Galpha, Gh, m)
     _affine_into(x_fake, _view(Gh, g_out, nx, m), units[1])
@@ -284,7 +284,7 @@ def _iteration(G, D, z_d, x_d, z_g, lr_d, mu_d, lr_g, mu_g, targets, g_scale, st
         for i in range(m):
             dg[j, i] = (dx[j, i] * units[2, 0]) * units[1, 0]
     _backward(Gp, Gg, Glayout, Gact, Galpha, Gh, Gdh, m, True, False)
-    sgd_momentum_nb(Gp, Gg, Gv, lr_g, mu_g)
+    sgd_momentum_nb(Gp, Gg, Gv, lr_g, mu_g, True)
 
 
 @jit

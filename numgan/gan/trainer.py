@@ -380,6 +380,14 @@ class Trainer:
     [x, y] and [G(z, y'), y']; the G step draws fresh z and y'.  The draws, in order: z, (x, y),
     y' per D step; z, y' (then x, y for feature matching) for the G step.
 
+    Gradients: each step starts from zero gradients, as Algorithm 1 needs.  numgan's SGD and
+    Adam zero a network's gradients in the same pass as its update, so between steps they read
+    zero, and the zero_grad() before the next backward pass is skipped.  That skip is only taken
+    when the network's ``grad_writes`` count shows no backward pass has run since.  A
+    hand-written ``G.backward``/``D.backward`` between steps therefore does not leak into the
+    next update.  Writing into ``layer.grads`` directly, or calling a layer's own backward,
+    bypasses that count: call ``net.zero_grad()`` afterwards.
+
     ``train(iterations)`` runs that many more iterations and returns the history: a dict of
     arrays, one entry per iteration since the start (see ``HISTORY_KEYS``).  D-side entries are
     the means over the iteration's k D steps; ``value`` is the minibatch estimate of V(D, G).
@@ -487,8 +495,25 @@ class Trainer:
             )
         self.iteration = 0
         self.history: dict[str, list[float]] = {key: [] for key in HISTORY_KEYS}
+        # per network, its grad_writes when this Trainer's last update left its gradients zero
+        self._zeroed_at: dict[str, int] = {}
 
     # -- the two steps -------------------------------------------------------------------
+
+    def _zero_grad(self, name: str, net: Sequential) -> None:
+        """net.zero_grad(), unless its gradients still hold the zeros this Trainer's last update
+        wrote (no backward pass has accumulated into them since)."""
+        if self._zeroed_at.get(name) != net.grad_writes:
+            net.zero_grad()
+
+    def _update(self, name: str, opt, net: Sequential) -> None:
+        """One optimiser step.  numgan's optimisers also zero the gradients they consumed, in
+        the update's pass over memory, so the next step's zero_grad has nothing left to do."""
+        if getattr(opt, "zeroes_in_step", False):
+            opt.step(net, zero_grad=True)
+            self._zeroed_at[name] = net.grad_writes
+        else:
+            opt.step(net)
 
     @property
     def g_loss(self) -> str | None:
@@ -518,7 +543,7 @@ class Trainer:
             x_fake = self.replay.mix(x_fake, self.rng)
         x, x_fake = self._noisy(x), self._noisy(x_fake)  # as they are unless instance noise
         x, x_fake = gan.d_input(x, y), gan.d_input(x_fake, y_fake)  # [x, y] if conditional
-        D.zero_grad()
+        self._zero_grad("D", D)
         if self._one_d_pass():
             # The fast path: D treats rows independently, so one pass on the 2m rows
             # [x; G(z)] gives both halves' logits and the sum of their gradients, as the two
@@ -536,7 +561,7 @@ class Trainer:
             a_fake = D.forward(x_fake, training=True)
             loss_fake, da_fake = objective.d_loss_fake(a_fake, self.rng)
             D.backward(da_fake, input_grad=False)
-        self.opt_d.step(D)
+        self._update("D", self.opt_d, D)
         score_real = float(objective.score(a_real).mean())
         return loss_real + loss_fake, score_real, float(objective.score(a_fake).mean())
 
@@ -557,7 +582,7 @@ class Trainer:
         of G's sample flow back into G (the label columns are not G's output).
         """
         gan, G, D = self.gan, self.gan.G, self.gan.D
-        G.zero_grad()
+        self._zero_grad("G", G)
         x_fake = self._noisy(G.forward(gan.g_input(z, y_fake), training=True))  # d(x + e)/dx = 1
         fake_in = gan.d_input(x_fake, y_fake)
         if isinstance(self.objective, FeatureMatching):  # a remedy: G matches D's features
@@ -570,7 +595,7 @@ class Trainer:
         if gan.conditional:  # [dL/dx_fake, dL/dy]: G made only x_fake
             dx_fake = np.ascontiguousarray(dx_fake[:, : x_fake.shape[1]])
         G.backward(dx_fake, input_grad=False)  # G's input is noise
-        self.opt_g.step(G)
+        self._update("G", self.opt_g, G)
         return loss
 
     def draw_labels(self, m: int) -> np.ndarray:
@@ -690,7 +715,12 @@ class Trainer:
                     plan.z_d[i] = self.gan.noise.sample(m, rng, dtype)
                     plan.x_d[i] = self.data.sample(m, rng)
                 z_g = self.gan.noise.sample(m, rng, dtype)
+            nets = (("G", self.gan.G), ("D", self.gan.D))
+            for name, net in nets:
+                self._zero_grad(name, net)  # the jitted step starts from zero gradients
             d_loss, d_real, d_fake, g_loss = plan.run(z_g).tolist()
+            for name, net in nets:  # and its updates leave them zero
+                self._zeroed_at[name] = net.grad_writes
         else:
             d_loss = d_real = d_fake = 0.0
             for _ in range(self.k):

@@ -9,33 +9,45 @@ import numpy as np
 from .flags import jit
 
 
-def sgd_momentum_np(theta, g, v, lr, mu):
-    """v = mu * v - lr * g;  theta += v."""
+def sgd_momentum_np(theta, g, v, lr, mu, zero_g):
+    """v = mu * v - lr * g;  theta += v;  then g = 0 if zero_g."""
     v *= mu
     v -= lr * g
     theta += v
+    if zero_g:
+        g.fill(0.0)
 
 
-def adam_np(theta, g, m, v, lr, beta1, beta2, eps, bc1, bc2):
+def adam_np(theta, g, m, v, lr, beta1, beta2, eps, bc1, bc2, zero_g):
     """m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g**2;
-    theta -= (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps),  bc_i = 1 - b_i**t."""
+    theta -= (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps),  bc_i = 1 - b_i**t;
+    then g = 0 if zero_g."""
     m *= beta1
     m += (1.0 - beta1) * g
     v *= beta2
     v += (1.0 - beta2) * g * g
     theta -= (lr / bc1) * m / (np.sqrt(v) / math.sqrt(bc2) + eps)
+    if zero_g:
+        g.fill(0.0)
+
+
+# zero_g: the update is the last reader of the gradient, so it can write the zeros that the next
+# backward pass needs in the same pass over memory, instead of zero_grad()'s own pass over the
+# whole gradient (docs/kernels.md, "Zeroing the gradient in the update").
 
 
 @jit
-def sgd_momentum_nb(theta, g, v, lr, mu):
+def sgd_momentum_nb(theta, g, v, lr, mu, zero_g):
     for i in range(theta.size):
         vi = mu * v[i] - lr * g[i]
         v[i] = vi
         theta[i] += vi
+        if zero_g:
+            g[i] = 0
 
 
 @jit
-def adam_nb(theta, g, m, v, lr, beta1, beta2, eps, bc1, bc2):
+def adam_nb(theta, g, m, v, lr, beta1, beta2, eps, bc1, bc2, zero_g):
     # Three passes, each simple enough to vectorise; the division vectorises only under
     # error_model="numpy" (flags.py).
     step = lr / bc1
@@ -49,6 +61,8 @@ def adam_nb(theta, g, m, v, lr, beta1, beta2, eps, bc1, bc2):
         m[i] = beta1 * m[i] + c1 * g[i]
     for i in range(theta.size):
         v[i] = beta2 * v[i] + c2 * g[i] * g[i]
+        if zero_g:  # g's last reader
+            g[i] = 0
     for i in range(theta.size):
         theta[i] -= step * m[i] / (np.sqrt(v[i]) / root_bc2 + eps)
 
@@ -59,12 +73,14 @@ def _scalars(array, *values):
     return tuple(kind(v) for v in values)
 
 
-def sgd_momentum_flat(theta, g, v, lr, mu):
+def sgd_momentum_flat(theta, g, v, lr, mu, zero_g):
     """The jitted update on flat views, with lr and mu in the parameters' precision."""
-    sgd_momentum_nb(theta.reshape(-1), g.reshape(-1), v.reshape(-1), *_scalars(theta, lr, mu))
+    sgd_momentum_nb(
+        theta.reshape(-1), g.reshape(-1), v.reshape(-1), *_scalars(theta, lr, mu), bool(zero_g)
+    )
 
 
-def adam_flat(theta, g, m, v, lr, beta1, beta2, eps, bc1, bc2):
+def adam_flat(theta, g, m, v, lr, beta1, beta2, eps, bc1, bc2, zero_g):
     """The jitted update on flat views, with the scalars in the parameters' precision."""
     adam_nb(
         theta.reshape(-1),
@@ -72,4 +88,5 @@ def adam_flat(theta, g, m, v, lr, beta1, beta2, eps, bc1, bc2):
         m.reshape(-1),
         v.reshape(-1),
         *_scalars(theta, lr, beta1, beta2, eps, bc1, bc2),
+        bool(zero_g),
     )

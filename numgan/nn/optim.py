@@ -61,6 +61,8 @@ class Optimizer:
     ``net.flat_params`` (so one kernel call updates a whole network), bound to one network."""
 
     STATE: tuple[str, ...] = ()
+    #: step(net, zero_grad=True) zeroes the gradients in the update's pass (SGD and Adam do)
+    zeroes_in_step = False
 
     def __init__(self) -> None:
         self.t = 0
@@ -111,10 +113,13 @@ class SGD(Optimizer):
 
     ``lr`` and ``momentum`` are numbers or schedules (callables of the step count t = 0, 1, ...).
     ``step(net)`` applies one update to ``net``'s parameters from the gradients accumulated in
-    them; it does not zero them (the trainer does, before each forward/backward).
+    them and leaves the gradients as they are; ``step(net, zero_grad=True)`` also zeroes them,
+    as ``net.zero_grad()`` after it would, in the update's own pass over memory (the Trainer's
+    way: docs/algorithm1.md).
     """
 
     STATE = ("velocity",)
+    zeroes_in_step = True
 
     def __init__(self, lr: float | Schedule = 0.1, momentum: float | Schedule = 0.5) -> None:
         super().__init__()
@@ -125,10 +130,11 @@ class SGD(Optimizer):
             raise ValueError(f"SGD: momentum must be in [0, 1), got {mu0!r}")
         self.lr, self.momentum = lr, momentum
 
-    def step(self, net) -> None:
+    def step(self, net, *, zero_grad: bool = False) -> None:
         self._bind(net)
         lr, mu = self._value("lr", self.t), self._value("momentum", self.t)
-        ops.sgd_momentum(net.flat_params, net.flat_grads, self.state["velocity"], lr, mu)
+        v = self.state["velocity"]
+        ops.sgd_momentum(net.flat_params, net.flat_grads, v, lr, mu, zero_grad)
         self.t += 1
 
     def __repr__(self):
@@ -145,10 +151,12 @@ class Adam(Optimizer):
         theta -= lr * mhat / (sqrt(vhat) + eps),   mhat = m / (1 - beta1**t),
                                                      vhat = v / (1 - beta2**t)
 
-    ``lr`` may be a schedule (a callable of the step count, from 0).
+    ``lr`` may be a schedule (a callable of the step count, from 0).  ``step(net,
+    zero_grad=True)`` also zeroes the gradients in the update's pass, as SGD's does.
     """
 
     STATE = ("m", "v")
+    zeroes_in_step = True
 
     def __init__(
         self,
@@ -168,7 +176,7 @@ class Adam(Optimizer):
             raise ValueError(f"Adam: eps must be positive, got {eps!r}")
         self.lr, self.beta1, self.beta2, self.eps = lr, float(beta1), float(beta2), float(eps)
 
-    def step(self, net) -> None:
+    def step(self, net, *, zero_grad: bool = False) -> None:
         self._bind(net)
         lr = self._value("lr", self.t)
         self.t += 1
@@ -184,6 +192,7 @@ class Adam(Optimizer):
             self.eps,
             bc1,
             bc2,
+            zero_grad,
         )
 
     def __repr__(self):

@@ -63,6 +63,9 @@ class Sequential(Widths):
         for layer in self.layers:
             layer.astype(self.dtype)
         self.flat_params, self.flat_grads = self._gather_parameters()
+        # backward passes that accumulated into the gradients: the Trainer compares it with its
+        # own count to know whether they still hold the zeros its last update left
+        self.grad_writes = 0
         if rng is not None:
             self.initialize(rng)
 
@@ -236,8 +239,11 @@ class Sequential(Widths):
         input is noise).  Backward then stops at the first layer with parameters, telling it so
         (Dense, Maxout and the convolutions skip that product); the parameter-free layers before
         it (a Reshape, an input Dropout) would only compute dx.  Returns None then.
+        A call with param_grads counts in ``grad_writes``.
         """
         stop = 0 if input_grad else self._first_with_params
+        if param_grads:
+            self.grad_writes += 1
         g = dout
         for i in range(len(self.layers) - 1, stop, -1):
             g = self.layers[i].backward(g, param_grads=param_grads)

@@ -108,14 +108,39 @@ def test_fused_step_keeps_d_and_g_steps_apart():
     ng.set_backend("numba")  # the backend fixture restores its own choice afterwards
     trainer = toy_trainer(True, "float64", k=1)
     trainer.train(1)
-    # D's gradients after the iteration are those of its own step, not of the G step.
+    # Both paths' updates zero the gradients they consumed, so after the iteration D's read
+    # zero on both: the G step's pass back through D (dx only) added nothing to them.
     plan = trainer._fused_plan()
     D_grads = trainer.gan.D.flat_grads.copy()
     layers = toy_trainer(False, "float64", k=1)
     layers.train(1)
     assert layers._fused_plan() is None
-    np.testing.assert_allclose(D_grads, layers.gan.D.flat_grads, rtol=1e-10, atol=1e-12)
+    np.testing.assert_array_equal(D_grads, layers.gan.D.flat_grads)
+    np.testing.assert_array_equal(D_grads, np.zeros_like(D_grads))
     assert plan is trainer._fused_plan()  # built once, reused
+
+
+def test_fused_step_starts_from_zero_gradients_after_a_backward_by_hand():
+    """A hand-written D.backward between two fused iterations fills D's gradients; the
+    Trainer zeroes them before the jitted step (which starts from zero and leaves zero), so the
+    run is the one with D.zero_grad() called by hand, and not the one that kept them."""
+    ng.set_backend("numba")
+
+    def run(zero_by_hand, skip_check=False):
+        trainer = toy_trainer(True, "float64", k=1)
+        trainer.train(1)
+        D = trainer.gan.D
+        D.backward(np.ones_like(D.forward(np.full((3, 2), 0.1), training=True)))
+        if zero_by_hand:
+            D.zero_grad()
+        if skip_check:  # the control: a Trainer that trusted its last update blindly
+            trainer._zero_grad = lambda name, net: None
+        trainer.train(1)
+        assert trainer.uses_fused and not D.flat_grads.any()
+        return D.flat_params.copy()
+
+    np.testing.assert_array_equal(run(False), run(True))
+    assert not np.array_equal(run(False, skip_check=True), run(True))
 
 
 def test_fused_is_not_used_where_it_does_not_apply():

@@ -401,3 +401,58 @@ def test_divergence_on_data_of_absurd_scale_says_to_rescale_it():
     trainer = ng.Trainer(gan, data, batch_size=8, seed=0)
     with pytest.raises(ng.DivergenceError, match=r"The data reaches \|x\| = [\d.e+]+: rescale it"):
         trainer.train(20)
+
+
+# -- gradients zeroed in the update --------------------------------------------------------
+
+
+def zeroing_trainer(opt, zeroes=True, seed=4):
+    """A small paper-style pair on data in (0, 1); zeroes=False: the optimisers step without
+    zeroing, so the Trainer calls zero_grad() before every backward pass as written."""
+    rng = np.random.default_rng(seed)
+    data = rng.uniform(0.05, 0.95, size=(200, 4))
+    trainer = ng.Trainer(
+        paper_style_gan(rng), data, batch_size=16, opt_g=opt(), opt_d=opt(), seed=seed
+    )
+    trainer.opt_g.zeroes_in_step = trainer.opt_d.zeroes_in_step = zeroes
+    return trainer
+
+
+OPTIMISERS = [lambda: ng.SGD(lr=0.05, momentum=0.5), lambda: ng.Adam(lr=1e-3)]
+
+
+@pytest.mark.parametrize("opt", OPTIMISERS, ids=["sgd", "adam"])
+def test_updates_zero_the_gradients_and_change_no_number(opt):
+    """numgan's optimisers zero the gradients in the update's pass: after each step G's and D's
+    read zero, and the run is bit for bit the one with zero_grad() before every backward."""
+    fast, plain = zeroing_trainer(opt), zeroing_trainer(opt, zeroes=False)
+    for _ in range(4):
+        fast.step()
+        plain.step()
+        for net in (fast.gan.G, fast.gan.D):
+            assert not net.flat_grads.any()
+    assert plain.gan.G.flat_grads.any() and plain.gan.D.flat_grads.any()  # left as computed
+    for a, b in ((fast.gan.G, plain.gan.G), (fast.gan.D, plain.gan.D)):
+        np.testing.assert_array_equal(a.flat_params, b.flat_params)
+
+
+@pytest.mark.parametrize("opt", OPTIMISERS, ids=["sgd", "adam"])
+def test_a_backward_pass_between_steps_does_not_leak_into_the_next_update(opt):
+    """A hand-written D.backward between two steps fills D's gradients; the next D step zeroes
+    them first (D.grad_writes moved), as if zero_grad() had been called by hand."""
+
+    def run(zero_by_hand, skip_check=False):
+        trainer = zeroing_trainer(opt)
+        trainer.step()
+        D = trainer.gan.D
+        probe = np.full((5, 4), 0.5)
+        D.backward(np.ones_like(D.forward(probe, training=True)))
+        if zero_by_hand:
+            D.zero_grad()
+        if skip_check:  # the control: a Trainer that trusted its last update blindly
+            trainer._zero_grad = lambda name, net: None
+        trainer.step()
+        return D.flat_params.copy()
+
+    np.testing.assert_array_equal(run(False), run(True))
+    assert not np.array_equal(run(False, skip_check=True), run(True))

@@ -332,17 +332,30 @@ def test_maxout(dtype):
     close(nb[3], ref[3], dtype)
 
 
+@pytest.mark.parametrize("zero_g", [False, True])
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_optimiser_updates(dtype):
+def test_optimiser_updates(dtype, zero_g):
+    """Each update against its twin; with zero_g the gradient is zero afterwards and the update
+    is the very one without (bit for bit), else the gradient is left as it was."""
     rng = np.random.default_rng(6)
     theta, g, v, m = (rng.normal(size=(30, 7)).astype(dtype) for _ in range(4))
-    (_, nb), (_, ref) = both("sgd_momentum", theta, g, v, 0.1, 0.9)
+    (_, nb), (_, ref) = both("sgd_momentum", theta, g, v, 0.1, 0.9, zero_g)
+    (_, plain), _ = both("sgd_momentum", theta, g, v, 0.1, 0.9, False)
     close(nb[0], ref[0], dtype)
     close(nb[2], ref[2], dtype)
+    for i in (0, 2):
+        np.testing.assert_array_equal(nb[i], plain[i])
+    for out in (nb, ref):
+        np.testing.assert_array_equal(out[1], np.zeros_like(g) if zero_g else g)
     v = np.abs(v)
-    (_, nb), (_, ref) = both("adam", theta, g, m, v, 2e-4, 0.5, 0.999, 1e-8, 0.5, 0.001)
+    args = (theta, g, m, v, 2e-4, 0.5, 0.999, 1e-8, 0.5, 0.001)
+    (_, nb), (_, ref) = both("adam", *args, zero_g)
+    (_, plain), _ = both("adam", *args, False)
     for i in (0, 2, 3):
         close(nb[i], ref[i], dtype)
+        np.testing.assert_array_equal(nb[i], plain[i])
+    for out in (nb, ref):
+        np.testing.assert_array_equal(out[1], np.zeros_like(g) if zero_g else g)
 
 
 def test_backend_switch():

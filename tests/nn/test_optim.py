@@ -78,3 +78,27 @@ def test_bad_hyperparameters_are_named():
         ng.SGD(lr=0.0)
     with pytest.raises(ValueError, match=r"momentum must be in \[0, 1\)"):
         ng.SGD(momentum=1.0)
+
+
+@pytest.mark.parametrize(
+    "make", [lambda: ng.SGD(lr=0.1, momentum=0.9), lambda: ng.Adam(lr=1e-2)], ids=["sgd", "adam"]
+)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_step_with_zero_grad_is_step_then_zero_grad(make, dtype):
+    """step(net, zero_grad=True): the same update bit for bit, and the gradients zero after it,
+    as step(net) followed by net.zero_grad()."""
+    nets = [ng.Sequential([ng.Dense(3, 4), ng.Dense(4, 2)], dtype=dtype) for _ in range(2)]
+    for net in nets:
+        net.initialize(np.random.default_rng(1))
+    opts = [make(), make()]
+    rng = np.random.default_rng(2)
+    for _ in range(3):
+        grads = rng.normal(size=nets[0].flat_grads.shape).astype(dtype)
+        for net in nets:
+            net.flat_grads[...] = grads
+        opts[0].step(nets[0], zero_grad=True)
+        opts[1].step(nets[1])
+        np.testing.assert_array_equal(nets[1].flat_grads, grads)  # step alone leaves them
+        nets[1].zero_grad()
+        np.testing.assert_array_equal(nets[0].flat_params, nets[1].flat_params)
+        assert not nets[0].flat_grads.any()
