@@ -109,7 +109,8 @@ def render_markdown(report: dict[str, Any]) -> str:
     lines += [
         "",
         "Ratios above 1 mean the first variant is faster.  The ceiling runs the iteration's "
-        "matrix products alone (np.matmul with out=, float32), a convolution's in its im2col "
+        "matrix products alone (np.matmul with out=, float32; np.multiply for the outer "
+        "product of a one-output layer's dx, as numgan forms it), a convolution's in its im2col "
         "form; GFLOP / iter counts those products (2 m D_in D_out per Dense forward; 2 M K N "
         "per convolution forward, M = m x output pixels, K = k_h k_w C_in, N = C_out, and for "
         "a transposed one M = m x input pixels, K = C_in, N = k_h k_w C_out; the same again "
