@@ -119,11 +119,12 @@ def _cases(n: int, threads: int, which: str) -> dict:
             f"SGD momentum, prange ({threads} threads)": lambda: sgd_prange(p, g, m, lr, mu),
         }
     cases = {
-        "numgan Adam (Numba, three loops)": lambda: optim.adam_nb(p, g, m, v, *s),
+        # the update alone (zero_g False), as the alternatives: g is read, not zeroed
+        "numgan Adam (Numba, three loops)": lambda: optim.adam_nb(p, g, m, v, *s, False),
         "Adam as one loop (Numba, the same numbers)": lambda: adam_one_loop(p, g, m, v, *s),
         "Adam as one loop, float32 moments (Numba)": lambda: adam_float32(p, g, m, v, *s),
-        "numgan Adam (NumPy twin)": lambda: optim.adam_np(p, g, m, v, *s),
-        "numgan SGD momentum (Numba)": lambda: optim.sgd_momentum_nb(p, g, m, lr, mu),
+        "numgan Adam (NumPy twin)": lambda: optim.adam_np(p, g, m, v, *s, False),
+        "numgan SGD momentum (Numba)": lambda: optim.sgd_momentum_nb(p, g, m, lr, mu, False),
     }
     try:
         import torch
@@ -198,10 +199,14 @@ row, variant = sys.argv[1], sys.argv[2]
 threads, n, blocks = (int(a) for a in sys.argv[3:6])
 apply_threads(threads); ng.set_backend("numba")
 if variant == "prange":
-    def adam(theta, g, m, v, *s):
-        ot.adam_prange(*(a.reshape(-1) for a in (theta, g, m, v)), *optim._scalars(theta, *s))
+    def adam(theta, g, m, v, *s):  # s: the scalars, then zero_g (the Trainer's zero_grad)
+        ot.adam_prange(*(a.reshape(-1) for a in (theta, g, m, v)), *optim._scalars(theta, *s[:-1]))
+        if s[-1]:
+            g.fill(0.0)
     def sgd(theta, g, v, *s):
-        ot.sgd_prange(*(a.reshape(-1) for a in (theta, g, v)), *optim._scalars(theta, *s))
+        ot.sgd_prange(*(a.reshape(-1) for a in (theta, g, v)), *optim._scalars(theta, *s[:-1]))
+        if s[-1]:
+            g.fill(0.0)
     ops.adam, ops.sgd_momentum = adam, sgd
 spec = next(s for s in model_specs((int(row[0]),)) if s.key == row)
 tr = build_trainer(spec, seed=0, data=make_data(spec, 10000, np.random.default_rng([0, 1])))
