@@ -55,11 +55,11 @@ def cases():
     )
     yield (
         "SGD momentum, 1.3M parameters",
-        lambda k: k.sgd_momentum(p, grad, m, 1e-3, 0.5),
+        lambda k: k.sgd_momentum(p, grad, m, 1e-3, 0.5, False),  # the update alone
     )
     yield (
         "Adam, 1.3M parameters",
-        lambda k: k.adam(p, grad, m, np.abs(v), 2e-4, 0.5, 0.999, 1e-8, 0.5, 0.001),
+        lambda k: k.adam(p, grad, m, np.abs(v), 2e-4, 0.5, 0.999, 1e-8, 0.5, 0.001, False),
     )
 
 

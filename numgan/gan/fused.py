@@ -406,7 +406,9 @@ class FusedStep:
         return self.z_g
 
     def run(self, z_g: np.ndarray) -> np.ndarray:
-        """One iteration on the minibatches already copied into ``z_d``/``x_d``, and z_g."""
+        """One iteration on the minibatches already copied into ``z_d``/``x_d``, and z_g.
+        G's and D's gradients must be zero on entry (Trainer.step sees to it); they are zero
+        on exit, so calls in a row need nothing between them."""
         opt_d, opt_g = self.opt_d, self.opt_g
         for i in range(self.k):
             self.lr_d[i] = opt_d._value("lr", opt_d.t + i)

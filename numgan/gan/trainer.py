@@ -22,7 +22,7 @@ import numpy as np
 
 from .. import kernels
 from ..data import ArrayData, as_data, check_labels
-from ..nn import SGD, NonFiniteInputError, Sequential
+from ..nn import SGD, Adam, NonFiniteInputError, Sequential
 from ..nn.activations import sigmoid
 from ..nn.layer import all_layers
 from .fused import FUSED_MAX_MACS, FusedStep, fusable
@@ -297,6 +297,12 @@ def class_frequencies(data, num_classes: int) -> np.ndarray:
     return np.asarray(p, dtype=np.float64)
 
 
+def _zeroing_step(opt) -> bool:
+    """Whether opt.step is numgan's SGD.step or Adam.step itself, which zero the gradients when
+    asked (a subclass's own step, or a step replaced on the instance, may not)."""
+    return getattr(opt.step, "__func__", None) in (SGD.step, Adam.step)
+
+
 class DivergenceError(FloatingPointError):
     """Training produced a non-finite loss or parameter."""
 
@@ -386,7 +392,9 @@ class Trainer:
     when the network's ``grad_writes`` count shows no backward pass has run since.  A
     hand-written ``G.backward``/``D.backward`` between steps therefore does not leak into the
     next update.  Writing into ``layer.grads`` directly, or calling a layer's own backward,
-    bypasses that count: call ``net.zero_grad()`` afterwards.
+    bypasses that count: call ``net.zero_grad()`` afterwards (``gradcheck.check_layer`` leaves
+    the gradients as it found them).  An optimiser whose ``step`` is not SGD's or Adam's own
+    gets ``step(net)`` and a ``zero_grad()`` before every backward pass.
 
     ``train(iterations)`` runs that many more iterations and returns the history: a dict of
     arrays, one entry per iteration since the start (see ``HISTORY_KEYS``).  D-side entries are
@@ -495,23 +503,25 @@ class Trainer:
             )
         self.iteration = 0
         self.history: dict[str, list[float]] = {key: [] for key in HISTORY_KEYS}
-        # per network, its grad_writes when this Trainer's last update left its gradients zero
-        self._zeroed_at: dict[str, int] = {}
+        # per network, (the network, its grad_writes) when this Trainer's last update left its
+        # gradients zero
+        self._zeroed_at: dict[str, tuple[Sequential, int]] = {}
 
     # -- the two steps -------------------------------------------------------------------
 
     def _zero_grad(self, name: str, net: Sequential) -> None:
         """net.zero_grad(), unless its gradients still hold the zeros this Trainer's last update
         wrote (no backward pass has accumulated into them since)."""
-        if self._zeroed_at.get(name) != net.grad_writes:
+        zeroed, count = self._zeroed_at.get(name, (None, None))
+        if zeroed is not net or count != net.grad_writes:
             net.zero_grad()
 
     def _update(self, name: str, opt, net: Sequential) -> None:
         """One optimiser step.  numgan's optimisers also zero the gradients they consumed, in
         the update's pass over memory, so the next step's zero_grad has nothing left to do."""
-        if getattr(opt, "zeroes_in_step", False):
+        if getattr(opt, "zeroes_in_step", False) and _zeroing_step(opt):
             opt.step(net, zero_grad=True)
-            self._zeroed_at[name] = net.grad_writes
+            self._zeroed_at[name] = (net, net.grad_writes)
         else:
             opt.step(net)
 
@@ -720,7 +730,7 @@ class Trainer:
                 self._zero_grad(name, net)  # the jitted step starts from zero gradients
             d_loss, d_real, d_fake, g_loss = plan.run(z_g).tolist()
             for name, net in nets:  # and its updates leave them zero
-                self._zeroed_at[name] = net.grad_writes
+                self._zeroed_at[name] = (net, net.grad_writes)
         else:
             d_loss = d_real = d_fake = 0.0
             for _ in range(self.k):

@@ -99,9 +99,15 @@ def _check_module(module, x, dout, rng, h, forward) -> dict[str, float]:
         dout = random_upstream(rng, out.shape)
     if dout.shape != out.shape:
         raise ValueError(f"dout has shape {dout.shape}, the output has shape {out.shape}")
-    module.zero_grad()
-    dx = module.backward(dout)
-    analytic = {"x": dx, **{name: p_grad.copy() for name, p_grad in _named_grads(module)}}
+    grads = [g for _, g in _named_grads(module)]
+    found = [g.copy() for g in grads]
+    try:
+        module.zero_grad()
+        dx = module.backward(dout)
+        analytic = {"x": dx, **{name: p_grad.copy() for name, p_grad in _named_grads(module)}}
+    finally:  # the check leaves the gradients as it found them (a Trainer may be counting on them)
+        for g, before in zip(grads, found, strict=True):
+            g[...] = before
 
     def f() -> np.ndarray:
         return forward(x)
@@ -148,7 +154,7 @@ def check_layer(
     The scalar checked is f = sum(layer.forward(x) * dout) with dout random (see
     ``random_upstream``, drawn from rng) unless given.  Layers and inputs must be float64.
     Random layers need a fixed mask (``Dropout.fix_mask``) so that every forward computes the
-    same function.
+    same function.  The layer's parameter gradients are as they were before the check.
     """
     return _check_module(layer, x, dout, rng, h, lambda v: layer.forward(v, training))
 

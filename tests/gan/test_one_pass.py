@@ -59,6 +59,7 @@ def run_d_steps(make_gan, objective, one_pass, *, labels=False, steps=3):
         opt_d=ng.SGD(lr=0.1, momentum=0.5),
         seed=2,
     )
+    trainer.opt_d.zeroes_in_step = False  # D's last gradients stay in place, to be compared
     trainer._one_d_pass = lambda: one_pass
     out = []
     for i in range(steps):
@@ -97,6 +98,7 @@ def test_one_pass_on_stacked_rows_equals_two_passes(objective, conditional):
     np.testing.assert_allclose(one[0], two[0], rtol=1e-12, atol=1e-14)  # losses, D(x), D(G(z))
     np.testing.assert_allclose(one[1], two[1], rtol=1e-12, atol=1e-14)  # D's parameters
     np.testing.assert_allclose(one[2], two[2], rtol=1e-12, atol=1e-14)  # the last gradients
+    assert np.abs(one[2]).max() > 1e-3  # kept by the optimiser, not zeroed
     assert one[3] == two[3]  # the same draws from the run's Generator, in the same order
 
 

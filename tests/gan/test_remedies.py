@@ -80,7 +80,7 @@ def test_feature_matching_g_step_draws_data_and_leaves_d_alone():
     loss's gradient (checked by finite differences elsewhere) and never touches D."""
     trainer = ng.Trainer(small_gan(), data(), batch_size=8, objective=FeatureMatching(), seed=3)
     d_before = trainer.gan.D.flat_params.copy()
-    trainer.opt_d.step = lambda net, zero_grad=False: None  # D fixed: the G step alone
+    trainer.opt_d.step = lambda net: None  # keep D fixed to look at the G step alone
     g_before = trainer.gan.G.flat_params.copy()
     trainer.step()
     assert np.array_equal(trainer.gan.D.flat_params, d_before)

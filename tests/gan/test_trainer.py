@@ -456,3 +456,37 @@ def test_a_backward_pass_between_steps_does_not_leak_into_the_next_update(opt):
 
     np.testing.assert_array_equal(run(False), run(True))
     assert not np.array_equal(run(False, skip_check=True), run(True))
+
+
+@pytest.mark.parametrize("opt", OPTIMISERS, ids=["sgd", "adam"])
+def test_a_layer_gradient_check_between_steps_changes_no_update(opt):
+    """numgan.gradcheck.check_layer runs a layer's own backward, which no count sees; it leaves
+    the layer's gradients as it found them, so the next update is the one without the check."""
+
+    def run(check):
+        trainer = zeroing_trainer(opt)
+        trainer.step()
+        if check:
+            errors = ng.gradcheck.check_layer(trainer.gan.D.layers[0], np.full((3, 4), 0.5))
+            assert max(errors.values()) < 1e-6
+        trainer.step()
+        return trainer.gan.D.flat_params.copy()
+
+    np.testing.assert_array_equal(run(True), run(False))
+
+
+def test_an_optimiser_whose_step_does_not_zero_keeps_zero_grad():
+    """A subclass's own step (or one replaced on the instance) may not zero the gradients: the
+    Trainer then calls zero_grad() before each backward as written, with the same numbers."""
+
+    class LoggedSGD(ng.SGD):
+        def step(self, net):  # no zero_grad keyword: the Trainer must not pass one
+            super().step(net)
+
+    plain = zeroing_trainer(lambda: ng.SGD(lr=0.05, momentum=0.5))
+    logged = zeroing_trainer(lambda: LoggedSGD(lr=0.05, momentum=0.5))
+    for _ in range(3):
+        plain.step()
+        logged.step()
+    assert logged.gan.D.flat_grads.any()  # its step left them; the next step zeroes them first
+    np.testing.assert_array_equal(plain.gan.D.flat_params, logged.gan.D.flat_params)
