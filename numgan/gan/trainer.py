@@ -519,7 +519,7 @@ class Trainer:
     def _update(self, name: str, opt, net: Sequential) -> None:
         """One optimiser step.  numgan's optimisers also zero the gradients they consumed, in
         the update's pass over memory, so the next step's zero_grad has nothing left to do."""
-        if getattr(opt, "zeroes_in_step", False) and _zeroing_step(opt):
+        if _zeroing_step(opt):
             opt.step(net, zero_grad=True)
             self._zeroed_at[name] = (net, net.grad_writes)
         else:

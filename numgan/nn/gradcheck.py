@@ -99,14 +99,14 @@ def _check_module(module, x, dout, rng, h, forward) -> dict[str, float]:
         dout = random_upstream(rng, out.shape)
     if dout.shape != out.shape:
         raise ValueError(f"dout has shape {dout.shape}, the output has shape {out.shape}")
-    grads = [g for _, g in _named_grads(module)]
-    found = [g.copy() for g in grads]
+    grads = _named_grads(module)
+    found = [g.copy() for _, g in grads]
     try:
         module.zero_grad()
         dx = module.backward(dout)
-        analytic = {"x": dx, **{name: p_grad.copy() for name, p_grad in _named_grads(module)}}
+        analytic = {"x": dx, **{name: g.copy() for name, g in grads}}
     finally:  # the check leaves the gradients as it found them (a Trainer may be counting on them)
-        for g, before in zip(grads, found, strict=True):
+        for (_, g), before in zip(grads, found, strict=True):
             g[...] = before
 
     def f() -> np.ndarray:

@@ -61,8 +61,6 @@ class Optimizer:
     ``net.flat_params`` (so one kernel call updates a whole network), bound to one network."""
 
     STATE: tuple[str, ...] = ()
-    #: step(net, zero_grad=True) zeroes the gradients in the update's pass (SGD and Adam do)
-    zeroes_in_step = False
 
     def __init__(self) -> None:
         self.t = 0
@@ -119,7 +117,6 @@ class SGD(Optimizer):
     """
 
     STATE = ("velocity",)
-    zeroes_in_step = True
 
     def __init__(self, lr: float | Schedule = 0.1, momentum: float | Schedule = 0.5) -> None:
         super().__init__()
@@ -156,7 +153,6 @@ class Adam(Optimizer):
     """
 
     STATE = ("m", "v")
-    zeroes_in_step = True
 
     def __init__(
         self,

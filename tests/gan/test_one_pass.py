@@ -45,6 +45,13 @@ def conditional_d(rng):
     )
 
 
+class KeepGradients(ng.SGD):
+    """SGD whose step is its own, so the Trainer does not ask it to zero the gradients."""
+
+    def step(self, net):
+        super().step(net)
+
+
 def run_d_steps(make_gan, objective, one_pass, *, labels=False, steps=3):
     """Three D steps on the same start and minibatches; one pass forced on or off."""
     gan = make_gan(np.random.default_rng(0))
@@ -56,10 +63,9 @@ def run_d_steps(make_gan, objective, one_pass, *, labels=False, steps=3):
         ng.ArrayData(x_all, y_all) if labels else x_all,
         batch_size=M,
         objective=objective,
-        opt_d=ng.SGD(lr=0.1, momentum=0.5),
+        opt_d=KeepGradients(lr=0.1, momentum=0.5),  # D's last gradients stay, to be compared
         seed=2,
     )
-    trainer.opt_d.zeroes_in_step = False  # D's last gradients stay in place, to be compared
     trainer._one_d_pass = lambda: one_pass
     out = []
     for i in range(steps):

@@ -1,5 +1,7 @@
 """The trainer runs Algorithm 1 exactly: which network each step changes, by how much, on what."""
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -411,10 +413,13 @@ def zeroing_trainer(opt, zeroes=True, seed=4):
     zeroing, so the Trainer calls zero_grad() before every backward pass as written."""
     rng = np.random.default_rng(seed)
     data = rng.uniform(0.05, 0.95, size=(200, 4))
+    opt_g, opt_d = opt(), opt()
+    if not zeroes:  # steps replaced on the instances: the Trainer does not ask them to zero
+        for o in (opt_g, opt_d):
+            o.step = functools.partial(type(o).step, o)
     trainer = ng.Trainer(
-        paper_style_gan(rng), data, batch_size=16, opt_g=opt(), opt_d=opt(), seed=seed
+        paper_style_gan(rng), data, batch_size=16, opt_g=opt_g, opt_d=opt_d, seed=seed
     )
-    trainer.opt_g.zeroes_in_step = trainer.opt_d.zeroes_in_step = zeroes
     return trainer
 
 
