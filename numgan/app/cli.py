@@ -296,6 +296,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:  # off the main thread, or before the handler was installed
         print(f"{command}: interrupted while starting; nothing was written", file=sys.stderr)
         return 130
+    except ImportError as err:  # a setting read at import (NUMGAN_BACKEND, NUMGAN_BLAS)
+        print(f"{command}: error: {' '.join(str(err).split())}", file=sys.stderr)
+        return 1
     finally:
         if main_thread:
             signal.signal(signal.SIGINT, previous)

@@ -1,5 +1,6 @@
 """The command line, run as a user runs it: a subprocess, its exit code, its files."""
 
+import os
 import subprocess
 import sys
 
@@ -226,6 +227,19 @@ def test_mnist_idx_from_the_shared_test_set(tmp_path, monkeypatch):
     one_line_error(
         numgan("train", "--dataset", "mnist", "--data-dir", str(tmp_path / "none")), "none"
     )
+
+
+@pytest.mark.parametrize("command", [["train", "--iterations", "1"], ["bench", "--quick"]])
+def test_a_bad_backend_setting_is_a_one_line_error(command):
+    """NUMGAN_BACKEND is read when the kernels are imported, before the command runs."""
+    env = {**os.environ, "NUMGAN_BACKEND": "cuda"}
+    result = subprocess.run(
+        [sys.executable, "-m", "numgan", *command], capture_output=True, text=True, env=env
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"numgan {command[0]}: error: NUMGAN_BACKEND='cuda' is not a backend: use numba or numpy"
+    ]
 
 
 def test_help():
