@@ -62,6 +62,14 @@ def gemm_in_place() -> str | None:
     return blas.gemm_name()
 
 
+def gemm_provider() -> str:
+    """Which GEMM forms the Numba backend's products: "mkl" (oneMKL), "openblas" (NumPy's) or
+    "numpy" (np.matmul and the NumPy lines); numgan/kernels/blas.py, NUMGAN_BLAS."""
+    from numgan.kernels import blas
+
+    return blas.provider()
+
+
 def machine_kind(info: dict[str, Any]) -> str:
     """A short name for the kind of machine, e.g. "AMD EPYC, family 25 model 17 (znver4),
     AVX-512, 2 CPUs": the CPU, the widest vector instructions it offers, and how many logical
@@ -147,6 +155,7 @@ def machine_info() -> dict[str, Any]:
     except ImportError:
         info["runtime_libraries"] = None
     info["gemm_in_place"] = gemm_in_place()
+    info["gemm_provider"] = gemm_provider()
     info["torch_build"] = torch_build()
     info["kind"] = machine_kind(info)
     return info

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from numgan.app.bench import ModelSpec
+from numgan.kernels import MATMUL_CROSSOVER, blas
 
 Product = tuple[str, int, str, int, int, int]  # (net, layer, kind, M, K, N)
 
@@ -48,8 +49,10 @@ def matmul_products(spec: ModelSpec, m: int) -> list[Product]:
 
 
 class MatmulCeiling:
-    """The iteration's matrix products alone (np.matmul with out=, float32; for a one-output
-    layer's dx, an outer product, np.multiply as numgan forms it), back to back, with the
+    """The iteration's matrix products alone (float32, formed by ``numgan.kernels.blas.matmul``
+    above MATMUL_CROSSOVER: the GEMM numgan's Numba backend calls, np.matmul with NumPy's
+    OpenBLAS; by np.matmul below it; for a one-output layer's dx, an outer product,
+    np.multiply as numgan forms it), back to back, with the
     operand layouts numgan's layers use: a Dense or ConvTranspose2D layer multiplies
     by its weight matrix B (K, N) as stored; a Conv2D layer stores W as (N, K), multiplies by
     its transpose and forms dW as dout.T @ A (numgan/nn/conv.py).
@@ -100,8 +103,19 @@ class MatmulCeiling:
                 self.calls.append((buf["A"].T, buf["dout"], buf["dB"]))
 
     def run(self, n: int) -> None:
-        forms = [np.multiply if i in self.outer else np.matmul for i in range(len(self.calls))]
+        forms = [self._form(i, a, b) for i, (a, b, _) in enumerate(self.calls)]
         calls = list(zip(forms, self.calls, strict=True))
         for _ in range(n):
             for form, (a, b, out) in calls:
-                form(a, b, out=out)
+                form(a, b, out)
+
+    def _form(self, i: int, a: np.ndarray, b: np.ndarray):
+        """How call i forms its product: np.multiply for an outer product; above the
+        crossover, where numgan's Dense layers call BLAS, the GEMM its Numba backend calls
+        (blas.matmul); below it, np.matmul, whose cost per call is the least BLAS's (a ctypes
+        call of oneMKL's GEMM costs ~7 us, more than a toy row's whole product)."""
+        if i in self.outer:
+            return lambda a, b, out: np.multiply(a, b, out=out)
+        if a.shape[0] * a.shape[1] * b.shape[1] <= MATMUL_CROSSOVER:
+            return lambda a, b, out: np.matmul(a, b, out=out)
+        return blas.matmul

@@ -68,6 +68,20 @@ def _outside(res: dict[str, Any] | None) -> str:
     return f"{100 * (1 - res['ceiling_fraction']):.0f}%"
 
 
+_PROVIDERS = {
+    "mkl": "oneMKL's GEMM",
+    "openblas": "NumPy's OpenBLAS (np.matmul)",
+    "numpy": "np.matmul, whatever BLAS NumPy links",
+}
+
+
+def _products_route(machine: dict[str, Any]) -> str:
+    if "gemm_provider" not in machine:  # a report written before the record had it
+        return "NumPy's OpenBLAS (np.matmul; not recorded)"
+    name = machine["gemm_provider"]
+    return f"{_PROVIDERS.get(name, name)} (NUMGAN_BLAS: {name})"
+
+
 def _gemm_route(machine: dict[str, Any]) -> str:
     if "gemm_in_place" not in machine:  # a report written before the record had it
         return "not recorded"
@@ -109,7 +123,9 @@ def render_markdown(report: dict[str, Any]) -> str:
     lines += [
         "",
         "Ratios above 1 mean the first variant is faster.  The ceiling runs the iteration's "
-        "matrix products alone (np.matmul with out=, float32; np.multiply for the outer "
+        "matrix products alone (float32, by the GEMM numgan's Numba backend calls, see "
+        "Setup, and np.matmul for products at or below numgan's loop crossover; np.multiply "
+        "for the outer "
         "product of a one-output layer's dx, as numgan forms it), a convolution's in its im2col "
         "form; GFLOP / iter counts those products (2 m D_in D_out per Dense forward; 2 M K N "
         "per convolution forward, M = m x output pixels, K = k_h k_w C_in, N = C_out, and for "
@@ -255,6 +271,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"compiling for {m.get('llvm_target_cpu')}), torch {m.get('torch')}{torch_build}, "
         f"numgan {m['numgan']}",
         f"- BLAS at run time: {'; '.join(runtime) or 'unknown (threadpoolctl missing)'}",
+        f"- products on the Numba backend, and in the matmul ceiling: {_products_route(m)}",
         f"- weight gradients on the Numba backend: {_gemm_route(m)}",
         f"- threads: {json.dumps(report['threads'])}",
         f"- command: `{report['command']}`",

@@ -12,7 +12,8 @@ function and are named for what they are (``dense_forward_loop_or_blas``,
 
 One module per family, each kernel beside its twin:
 
-    blas.py         C += A @ B in one BLAS call (GEMM with beta = 1), for weight gradients
+    blas.py         the GEMM the Numba backend calls (oneMKL or NumPy's OpenBLAS): C = A @ B,
+                    and C += A @ B in one call (beta = 1) for weight gradients
     conv.py         im2col and col2im on channels-last images, the transpose into channels
                     last, and a convolution's channel sums
     dense.py        Dense products (jitted loop or BLAS, by size), a bias on rows, and
@@ -26,14 +27,15 @@ One module per family, each kernel beside its twin:
     flags.py        the Numba flags and the jit decorator, defined once
 
 The backend is chosen for the whole process by ``NUMGAN_BACKEND=numba|numpy`` (default numba)
-or ``set_backend(name)``.  This package imports nothing else of numgan.
+or ``set_backend(name)``; the Numba backend's GEMM by ``NUMGAN_BLAS`` (blas.py).  This package
+imports nothing else of numgan.
 """
 
 from __future__ import annotations
 
 import os
 
-from . import conv, dense, elementwise, loss, minibatch, norm, optim
+from . import blas, conv, dense, elementwise, loss, minibatch, norm, optim
 from .dense import MATMUL_CROSSOVER
 from .flags import FASTMATH, jit
 
@@ -52,6 +54,7 @@ class Kernels:
         self.backend = backend
         self.dense_forward = dense.dense_forward_loop_or_blas if nb else dense.dense_forward_np
         self.dense_backward = dense.dense_backward_loop_or_blas if nb else dense.dense_backward_np
+        self.matmul = blas.matmul if nb else blas.matmul_np
         self.add_bias = dense.add_bias_nb if nb else dense.add_bias_np
         self.im2col = conv.im2col_nb if nb else conv.im2col_np
         self.col2im = conv.col2im_nb if nb else conv.col2im_np

@@ -1,30 +1,56 @@
-"""C += A @ B in one BLAS call: the weight gradient's accumulation without a temporary.
+"""The GEMM numgan's Numba backend calls: C = A @ B and C += A @ B in one BLAS call each.
 
-A layer's weight gradient accumulates until ``zero_grad()``: ``dW += x.T @ dout``.  In NumPy
-that line is two passes: BLAS writes the product into a new (D_in, D_out) temporary, and a
-second pass reads the temporary and dW and writes dW.  BLAS's GEMM computes
+BLAS's GEMM computes
 
     C = alpha * op(A) @ op(B) + beta * C        op(X) = X or X.T
 
-so with alpha = beta = 1 it adds the product into C as it forms it: no temporary, no second
-pass.  NumPy does not expose beta, so ``add_product`` calls the CBLAS ``gemm`` of the BLAS
-NumPy itself links.  NumPy's wheels bundle OpenBLAS as "scipy-openblas", with its symbols
-renamed (``scipy_cblas_sgemm64_`` for the 64-bit-integer build, ``scipy_cblas_sgemm`` for the
-32-bit one; NumPy 1.x's ``cblas_sgemm64_``); these names say the integer width, so nothing is
-guessed.  Where that library or its symbols are not found (NumPy built against another BLAS),
-or the operands are not what GEMM takes as they are (``add_product`` lists the cases), the
-twin ``add_product_np`` (the NumPy line) runs instead, with the same result.  So does a C
-smaller than IN_PLACE_MIN elements, where the call's own cost (a few microseconds of ctypes
-arguments) is more than the temporary's.
+Two things here need more than ``np.matmul``:
 
-The saving is measured by benchmarks/accumulate_timings.py (docs/kernels.md, "Accumulating
-the weight gradient in place").
+* **C += A @ B without a temporary** (``add_product``).  A layer's weight gradient accumulates
+  until ``zero_grad()``: ``dW += x.T @ dout``.  In NumPy that line is two passes: BLAS writes the
+  product into a new (D_in, D_out) temporary, and a second pass adds it to dW.  With alpha =
+  beta = 1, GEMM adds the product into C as it forms it.  NumPy does not expose beta.
+* **Which BLAS forms the products** (``matmul``).  NumPy's wheels bundle OpenBLAS; on an Intel
+  CPU, oneMKL's GEMM forms the benchmark rows' products 1.3x faster (docs/kernels.md, "Which
+  BLAS").  With MKL chosen, ``matmul`` calls its GEMM (beta = 0); otherwise it is
+  ``np.matmul(A, B, out=C)``, which calls NumPy's OpenBLAS itself.
+
+The GEMM is chosen once per process, by ``NUMGAN_BLAS`` or ``use(name)``:
+
+    auto      (default) oneMKL on an Intel CPU where it is installed (``pip install mkl``, or
+              ``pip install numgan[mkl]``), NumPy's OpenBLAS otherwise; oneMKL on other CPUs
+              is not measured, so it is not chosen for them
+    mkl       oneMKL's runtime library (libmkl_rt); an error if it is not found
+    openblas  the OpenBLAS NumPy's wheels bundle, as "scipy-openblas" with its symbols renamed
+              (``scipy_cblas_sgemm64_`` for the 64-bit-integer build, ``scipy_cblas_sgemm`` for
+              the 32-bit one; NumPy 1.x's ``cblas_sgemm64_``); an error if it is not found
+    numpy     no GEMM of its own: ``np.matmul`` and the NumPy line, whatever NumPy links
+
+Every symbol used says its integer width (oneMKL's ``cblas_sgemm_64``: 64-bit), so nothing is
+guessed; a bare ``cblas_sgemm`` is not used.  Where GEMM cannot take the operands as they are
+(``_gemm_call`` lists the cases), the twin runs instead (``matmul_np``, ``add_product_np``: the
+NumPy lines), with the same result.  With OpenBLAS, so does ``add_product`` with C smaller than
+IN_PLACE_MIN elements, where the call's own cost (a few microseconds of ctypes arguments) is
+more than the temporary's.  With oneMKL it does not: the twin's product would wake OpenBLAS's
+threads beside oneMKL's, and the two pools would spin against each other on the cores.  The
+NumPy backend uses neither: its layers call ``np.matmul`` and ``@``.
+
+oneMKL is set up for the same numbers on every run: a fixed thread count (``MKL_Set_Dynamic(0)``)
+and its conditional numerical reproducibility in mode AUTO, unless ``MKL_CBWR`` says otherwise.
+A result from one GEMM is not bit for bit
+the other's: a run is reproducible on one machine with one GEMM, and ``provider()`` (the
+benchmark's and a run's machine record) says which.
+
+The savings are measured by benchmarks/accumulate_timings.py and benchmarks/blas_choice.py
+(docs/kernels.md).
 """
 
 from __future__ import annotations
 
 import ctypes
+import ctypes.util
 import glob
+import importlib.metadata
 import os
 
 import numpy as np
@@ -36,14 +62,22 @@ _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 # temporary is small and the ctypes call costs ~5 us (benchmarks/accumulate_timings.py).
 IN_PLACE_MIN = 32_768
 
+PROVIDERS = ("auto", "mkl", "openblas", "numpy")
+
 # (symbol prefix, suffix, integer type), the first found is used: NumPy 2's scipy-openblas in
 # its 64- and 32-bit-integer builds, and NumPy 1.x's openblas64_ (suffix 64_, 64-bit integers).
 # A bare cblas_sgemm is not used: nothing in its name says how wide its integers are.
-_NAMES = (
+_OPENBLAS_NAMES = (
     ("scipy_cblas_", "64_", ctypes.c_int64),
     ("scipy_cblas_", "", ctypes.c_int32),
     ("cblas_", "64_", ctypes.c_int64),
 )
+# oneMKL's ILP64 symbols (its runtime library also exports bare cblas_sgemm, whose integer
+# width MKL_INTERFACE_LAYER can change)
+_MKL_NAMES = (("cblas_", "_64", ctypes.c_int64),)
+
+# oneMKL's settings (mkl_service.h): conditional numerical reproducibility, mode AUTO
+_MKL_CBWR_AUTO = 2
 
 
 # the array types GEMM is handed: subclasses with other semantics (masked arrays) take the line
@@ -55,7 +89,12 @@ def add_product_np(A, B, C):
     C += A @ B
 
 
-def _candidate_libraries() -> list[str]:
+def matmul_np(A, B, C):
+    """C = A @ B.   A: (M, K), B: (K, N), C: (M, N)"""
+    np.matmul(A, B, out=C)
+
+
+def _openblas_libraries() -> list[str]:
     """Files that may hold NumPy's BLAS: NumPy's own extension (its dependencies are searched
     too) and the libraries its wheels bundle beside it."""
     try:
@@ -70,15 +109,30 @@ def _candidate_libraries() -> list[str]:
     return [_multiarray_umath.__file__, *bundled]
 
 
-def _find_gemm() -> tuple[dict | None, int]:
+def _mkl_libraries() -> list[str]:
+    """Files that may be oneMKL's runtime library: those the ``mkl`` package installed (its
+    wheel puts libmkl_rt in the environment's lib folder), then the loader's own search."""
+    found = []
+    try:
+        files = importlib.metadata.files("mkl") or []
+    except importlib.metadata.PackageNotFoundError:
+        files = []
+    for f in files:
+        if os.path.basename(str(f)).startswith(("libmkl_rt", "mkl_rt")):
+            found.append(str(f.locate()))
+    system = ctypes.util.find_library("mkl_rt")
+    return found + ([system] if system else [])
+
+
+def _load_gemm(paths: list[str], names) -> tuple[dict | None, int]:
     """({dtype: ctypes function} for float32 and float64, or None where not found; the largest
     size or leading dimension the functions' integers hold)."""
-    for path in _candidate_libraries():
+    for path in paths:
         try:
             lib = ctypes.CDLL(path)
         except OSError:
             continue
-        for prefix, suffix, integer in _NAMES:
+        for prefix, suffix, integer in names:
             try:
                 fns = {
                     np.dtype(np.float32): (getattr(lib, f"{prefix}sgemm{suffix}"), ctypes.c_float),
@@ -91,20 +145,93 @@ def _find_gemm() -> tuple[dict | None, int]:
                 fn.argtypes = [ctypes.c_int] * 3 + [i] * 3 + [real, p, i, p, i, real, p, i]
                 fn.restype = None
             largest = 2 ** (8 * ctypes.sizeof(integer) - 1) - 1
+            if names is _MKL_NAMES:
+                _settle_mkl(lib)
             return {dtype: fn for dtype, (fn, _) in fns.items()}, largest
     return None, 0
 
 
-_GEMM, _INT_MAX = _find_gemm()
+def _settle_mkl(lib) -> None:
+    """The same numbers on every run: a fixed thread count, and reproducible reductions (mode
+    AUTO) unless MKL_CBWR chose a mode.  A library already in use may refuse a new mode; its
+    results are then what its owner set up."""
+    lib.MKL_Set_Dynamic(ctypes.c_int(0))
+    if "MKL_CBWR" not in os.environ:
+        lib.MKL_CBWR_Set(ctypes.c_int(_MKL_CBWR_AUTO))
+
+
+def cpu_vendor() -> str | None:
+    """The CPU's vendor string ("GenuineIntel", "AuthenticAMD"), where the OS tells (Linux)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("vendor_id"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
+_FOUND: dict[str, tuple[dict | None, int]] = {}
+
+
+def _found(name: str) -> tuple[dict | None, int]:
+    """The GEMM functions of "mkl" or "openblas", looked for once (loading oneMKL costs
+    about 20 ms, so it is not loaded unless chosen or asked about)."""
+    if name not in _FOUND:
+        if name == "mkl":
+            _FOUND[name] = _load_gemm(_mkl_libraries(), _MKL_NAMES)
+        else:
+            _FOUND[name] = _load_gemm(_openblas_libraries(), _OPENBLAS_NAMES)
+    return _FOUND[name]
+
+
+def _resolve(setting: str) -> str:
+    """The GEMM a setting of NUMGAN_BLAS picks: "mkl", "openblas" or "numpy"."""
+    if setting not in PROVIDERS:
+        raise ValueError(f"unknown BLAS {setting!r}: choose one of {', '.join(PROVIDERS)}")
+    if setting == "auto":
+        if cpu_vendor() == "GenuineIntel" and _found("mkl")[0] is not None:
+            return "mkl"
+        return "openblas" if _found("openblas")[0] is not None else "numpy"
+    if setting != "numpy" and _found(setting)[0] is None:
+        fix = {
+            "mkl": "install it (pip install mkl)",
+            "openblas": "NumPy here is built against another BLAS",
+        }[setting]
+        raise ValueError(
+            f"BLAS {setting!r} was not found: {fix}; or use auto, which takes what is there"
+        )
+    return setting
+
+
+_PROVIDER = "numpy"
+_GEMM: dict | None = None
+_INT_MAX = 0
+
+
+def use(setting: str) -> str:
+    """Form numgan's products with this GEMM from now on ("auto", "mkl", "openblas" or
+    "numpy"; module docstring), for the whole process; returns the one chosen."""
+    global _PROVIDER, _GEMM, _INT_MAX
+    chosen = _resolve(setting)
+    _PROVIDER = chosen
+    _GEMM, _INT_MAX = (None, 0) if chosen == "numpy" else _found(chosen)
+    return chosen
+
+
+def provider() -> str:
+    """The GEMM in use: "mkl", "openblas" or "numpy" (np.matmul and the NumPy line)."""
+    return _PROVIDER
 
 
 def available() -> bool:
-    """Whether add_product reaches BLAS's GEMM (otherwise it is the NumPy line)."""
+    """Whether add_product reaches a GEMM of its own (otherwise it is the NumPy line)."""
     return _GEMM is not None
 
 
 def gemm_name() -> str | None:
-    """The float32 GEMM add_product calls (e.g. "scipy_cblas_sgemm64_"), or None."""
+    """The float32 GEMM in use (e.g. "scipy_cblas_sgemm64_", "cblas_sgemm_64"), or None."""
     return None if _GEMM is None else _GEMM[np.dtype(np.float32)].__name__
 
 
@@ -121,20 +248,18 @@ def _operand(X) -> tuple[int, int] | None:
     return None
 
 
-def add_product(A, B, C):
-    """C += A @ B in one GEMM call (beta = 1); the twin is add_product_np.
-    A: (M, K), B: (K, N), C: (M, N), all float32 or all float64 in native byte order; A and B
-    may be transposed views.  Falls back to the twin below IN_PLACE_MIN elements of C and for
-    anything GEMM cannot take as it is: other types than ndarray and memmap (lists, masked
+def _gemm_call(A, B, C, beta: float) -> bool:
+    """C = A @ B + beta * C in one GEMM call, if GEMM takes the operands as they are; False
+    (and nothing written) otherwise: other types than ndarray and memmap (lists, masked
     arrays), other dtypes or dimensions, C not row-major, read-only or overlapping A or B,
     unaligned data, strides that are not whole elements, sizes beyond BLAS's integers.
     Overlap is judged by address: two memmaps of the same file region look disjoint, so do
-    not pass them as C and A (the NumPy line, which forms the product first, would be safe)."""
+    not pass them as C and A (the NumPy lines, which form the product first, would be safe)."""
     if not (type(A) in _ARRAYS and type(B) in _ARRAYS and type(C) in _ARRAYS):
-        return add_product_np(A, B, C)
+        return False
     gemm = None if _GEMM is None else _GEMM.get(C.dtype)
-    if gemm is None or C.size < IN_PLACE_MIN or not (A.ndim == B.ndim == C.ndim == 2):
-        return add_product_np(A, B, C)
+    if gemm is None or not (A.ndim == B.ndim == C.ndim == 2):
+        return False
     (M, N), K = C.shape, A.shape[1]
     if (
         A.shape != (M, K)
@@ -147,13 +272,47 @@ def add_product(A, B, C):
         or np.may_share_memory(C, A)
         or np.may_share_memory(C, B)
     ):
-        return add_product_np(A, B, C)
+        return False
     a, b = _operand(A), _operand(B)
     if a is None or b is None or max(M, N, K, a[1], b[1]) > _INT_MAX:
-        return add_product_np(A, B, C)
+        return False
     # fmt: off
     gemm(_ROW_MAJOR, a[0], b[0], M, N, K,
          1.0, A.ctypes.data, a[1], B.ctypes.data, b[1],
-         1.0, C.ctypes.data, N)
+         beta, C.ctypes.data, N)
     # fmt: on
-    return None
+    return True
+
+
+def add_product(A, B, C):
+    """C += A @ B in one GEMM call (beta = 1); the twin is add_product_np.
+    A: (M, K), B: (K, N), C: (M, N), all float32 or all float64 in native byte order; A and B
+    may be transposed views.  Falls back to the twin for anything GEMM cannot take as it is
+    (``_gemm_call``), and with OpenBLAS below IN_PLACE_MIN elements of C.  With oneMKL every C
+    goes to its GEMM: the twin's product would run in OpenBLAS, whose threads would wake and
+    spin beside oneMKL's (docs/kernels.md, "Which BLAS")."""
+    small = _PROVIDER != "mkl" and getattr(C, "size", 0) < IN_PLACE_MIN
+    if small or not _gemm_call(A, B, C, 1.0):
+        add_product_np(A, B, C)
+
+
+def matmul(A, B, C):
+    """C = A @ B; the twin is matmul_np.  With oneMKL chosen, one call of its GEMM (beta =
+    0); with NumPy's OpenBLAS, ``np.matmul``, which calls that GEMM itself at less cost per
+    call than ctypes.  Operands GEMM cannot take as they are (``_gemm_call``) go to the twin.
+    A: (M, K), B: (K, N), C: (M, N)."""
+    if _PROVIDER != "mkl" or not _gemm_call(A, B, C, 0.0):
+        matmul_np(A, B, C)
+
+
+def product(A, B):
+    """A @ B in a new array (A's dtype), formed by ``matmul``.   A: (M, K), B: (K, N)"""
+    C = np.empty((A.shape[0], B.shape[1]), dtype=np.result_type(A, B))
+    matmul(A, B, C)
+    return C
+
+
+try:
+    use(os.environ.get("NUMGAN_BLAS", "auto"))
+except ValueError as e:
+    raise ImportError(f"NUMGAN_BLAS: {e}") from None

@@ -25,7 +25,8 @@ are one contiguous run of an image row, so the Numba kernels copy (or add) whole
 vectorises; in (c, i, j) order every run is k_w values long and the copy was measured 8x slower
 (docs/kernels.md).  The layers permute W to match.
 
-The products between them (``cols @ Wm.T`` and friends) run in BLAS on both backends.  Each
+The products between them (``cols @ Wm.T`` and friends) run in BLAS on both backends, through
+``ops.matmul``: ``np.matmul`` on the NumPy backend, the GEMM of blas.py on the Numba one.  Each
 kernel's NumPy twin is the plainest correct version: a strided view and one copy for im2col, a
 loop over the k_h * k_w kernel offsets adding strided slices for col2im.  H_o and W_o are
 always (H + 2p - k) // s + 1 of the array the patches are read from or added into.

@@ -1,8 +1,9 @@
 """Dense and Maxout: x @ W + b, its backward, and the max over pieces.
 
-Matrix products go to BLAS (``np.matmul(..., out=)``, and GEMM accumulating in place for the
-weight gradient: blas.py) above a size where BLAS wins and to a jitted loop below it, where
-BLAS's call overhead dominates: see MATMUL_CROSSOVER and docs/kernels.md for the measurement.
+Matrix products go to BLAS (``blas.matmul``, and GEMM accumulating in place for the weight
+gradient: blas.py) above a size where BLAS wins and to a jitted loop below it, where BLAS's call
+overhead dominates: see MATMUL_CROSSOVER and docs/kernels.md for the measurement.  The twins
+call ``np.matmul``.
 """
 
 from __future__ import annotations
@@ -163,7 +164,7 @@ def dense_forward_loop_or_blas(x, W, b, out):
     if x.shape[0] * W.shape[0] * W.shape[1] <= MATMUL_CROSSOVER:
         matmul_bias_nb(x, W, b, out)
     else:
-        np.matmul(x, W, out=out)
+        blas.matmul(x, W, out)
         add_bias_nb(out, b)
 
 
@@ -174,7 +175,7 @@ def input_grad_blas(dout, W, dx):
     if W.shape[1] == 1:
         np.multiply(dout, W.reshape(1, -1), out=dx)
     else:
-        np.matmul(dout, W.T, out=dx)
+        blas.matmul(dout, W.T, dx)
 
 
 def dense_backward_loop_or_blas(dout, x, W, dx, dW, db, param_grads):

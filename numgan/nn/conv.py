@@ -245,7 +245,8 @@ class Conv2D(_Conv):
         cols = np.empty((N * ho * wo, W[0].size), dtype=W.dtype)
         ops.im2col(_channels_last(x), kh, kw, sh, sw, ph, pw, cols)
         Wm = _patch_order(W)
-        y = cols @ Wm.T  # (N * P, C_out): a row per output pixel, its channels
+        y = np.empty((len(cols), self.out_channels), dtype=W.dtype)
+        ops.matmul(cols, Wm.T, y)  # y = cols @ Wm.T (N * P, C_out): a row per output pixel
         ops.add_bias(y, self.params["b"])
         out = _images(y.reshape(N, ho, wo, self.out_channels))
         self.cache = (cols, Wm, x.shape, out.shape)
@@ -259,13 +260,17 @@ class Conv2D(_Conv):
         dout = np.asarray(dout, dtype=W.dtype)
         dy = _channels_last(dout, db).reshape(len(cols), self.out_channels)
         if param_grads:
-            self.grads["W"] += _from_patch_order(dy.T @ cols, W.shape)
+            dWm = np.empty(Wm.shape, dtype=W.dtype)
+            ops.matmul(dy.T, cols, dWm)  # dWm = dy.T @ cols
+            self.grads["W"] += _from_patch_order(dWm, W.shape)
         if not input_grad:
             return None
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
         N, C, H, W_ = x_shape
+        dcols = np.empty(cols.shape, dtype=W.dtype)
+        ops.matmul(dy, Wm, dcols)  # dcols = dy @ Wm
         dx = np.empty((N, H, W_, C), dtype=W.dtype)
-        ops.col2im(dy @ Wm, kh, kw, sh, sw, ph, pw, dx, np.zeros(C, dtype=W.dtype))
+        ops.col2im(dcols, kh, kw, sh, sw, ph, pw, dx, np.zeros(C, dtype=W.dtype))
         return _images(dx)
 
     def __repr__(self):
@@ -354,7 +359,8 @@ class ConvTranspose2D(_Conv):
         W = self.params["W"]
         xr = _channels_last(x).reshape(N * h * w, self.in_channels)  # a row per input pixel
         Wm = _patch_order(W)
-        cols = xr @ Wm
+        cols = np.empty((len(xr), Wm.shape[1]), dtype=W.dtype)
+        ops.matmul(xr, Wm, cols)  # cols = xr @ Wm
         out = np.empty((N, ho, wo, self.out_channels), dtype=W.dtype)
         ops.col2im(cols, kh, kw, sh, sw, ph, pw, out, self.params["b"])
         out = _images(out)
@@ -371,11 +377,15 @@ class ConvTranspose2D(_Conv):
         dcols = np.empty((len(xr), Wm.shape[1]), dtype=W.dtype)
         ops.im2col(dout, kh, kw, sh, sw, ph, pw, dcols)
         if param_grads:
-            self.grads["W"] += _from_patch_order(xr.T @ dcols, W.shape)
+            dWm = np.empty(Wm.shape, dtype=W.dtype)
+            ops.matmul(xr.T, dcols, dWm)  # dWm = xr.T @ dcols
+            self.grads["W"] += _from_patch_order(dWm, W.shape)
         if not input_grad:
             return None
         N, _, h, w = x_shape
-        return _images((dcols @ Wm.T).reshape(N, h, w, self.in_channels))
+        dxr = np.empty(xr.shape, dtype=W.dtype)
+        ops.matmul(dcols, Wm.T, dxr)  # dxr = dcols @ Wm.T
+        return _images(dxr.reshape(N, h, w, self.in_channels))
 
     def __repr__(self):
         args = self._args()

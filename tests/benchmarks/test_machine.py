@@ -24,7 +24,8 @@ def test_machine_info_names_the_versions_and_the_cpu():
     # which weight-gradient route the Numba backend runs here is part of the record
     assert (info["gemm_in_place"] is None) == (not blas.available())
     if blas.available():
-        assert info["gemm_in_place"].endswith(("sgemm64_", "sgemm"))
+        assert info["gemm_in_place"].endswith(("sgemm64_", "sgemm", "sgemm_64"))
+    assert info["gemm_provider"] == blas.provider()
 
 
 def test_machine_kind_names_the_cpu_and_its_widest_vectors():

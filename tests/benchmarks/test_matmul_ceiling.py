@@ -4,6 +4,7 @@ import numpy as np
 from matmul_ceiling import MatmulCeiling, matmul_products
 
 from numgan.app.bench import flops_per_iteration, model_specs
+from numgan.kernels import MATMUL_CROSSOVER, blas
 
 SPECS = {spec.key: spec for spec in model_specs()}
 
@@ -83,3 +84,19 @@ def test_every_call_forms_its_product_one_output_dx_included():
         assert ceiling.outer, f"row {spec.key}: D ends in one logit"
         for a, b, out in ceiling.calls:
             np.testing.assert_allclose(out, a @ b, rtol=1e-5, atol=1e-6)
+
+
+def test_products_above_the_crossover_take_numgans_gemm():
+    """The ceiling forms a product as numgan's Dense layers would: in the GEMM its Numba
+    backend calls (blas.matmul) above the loop crossover, by np.matmul below."""
+    spec = SPECS["1"]
+    ceiling = MatmulCeiling(spec, 100)
+    big = 0
+    for i, (a, b, _) in enumerate(ceiling.calls):
+        form = ceiling._form(i, a, b)
+        if i not in ceiling.outer and a.shape[0] * a.shape[1] * b.shape[1] > MATMUL_CROSSOVER:
+            assert form is blas.matmul
+            big += 1
+        else:
+            assert form is not blas.matmul
+    assert big == len(ceiling.calls) - len(ceiling.outer)  # row 1's products are all large

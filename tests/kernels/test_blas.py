@@ -1,9 +1,15 @@
-"""numgan.kernels.blas: C += A @ B by one GEMM call, against the NumPy line it replaces."""
+"""numgan.kernels.blas: C = A @ B and C += A @ B by one GEMM call, against the NumPy lines they
+replace, with each GEMM found here (NumPy's OpenBLAS, and oneMKL where installed)."""
+
+import importlib.metadata
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
-from numgan.kernels import blas, dense
+from numgan.kernels import blas, dense, ops, set_backend
 
 TOL = {np.float32: 2e-5, np.float64: 1e-12}
 
@@ -17,9 +23,30 @@ def _bundled_openblas() -> bool:
         return False
 
 
+def _mkl_installed() -> bool:
+    try:
+        importlib.metadata.distribution("mkl")
+        return True
+    except importlib.metadata.PackageNotFoundError:
+        return False
+
+
+#: the GEMMs this machine has, each tested
+GEMMS = [name for name in ("openblas", "mkl") if blas._found(name)[0] is not None]
+
+
+@pytest.fixture(params=GEMMS)
+def gemm(request):
+    """Each GEMM found, chosen for the test, the process's own put back after it."""
+    before = blas.provider()
+    blas.use(request.param)
+    yield request.param
+    blas.use(before)
+
+
 @pytest.fixture
-def gemm_only(monkeypatch):
-    """add_product with no size threshold, and with the NumPy line made to fail: a result
+def gemm_only(monkeypatch, gemm):
+    """add_product with no size threshold, and with the NumPy lines made to fail: a result
     then comes from GEMM or not at all."""
     monkeypatch.setattr(blas, "IN_PLACE_MIN", 0)
 
@@ -27,6 +54,9 @@ def gemm_only(monkeypatch):
         raise AssertionError("the NumPy line ran where GEMM should have")
 
     monkeypatch.setattr(blas, "add_product_np", line)
+    if gemm == "mkl":  # with OpenBLAS, matmul is np.matmul itself
+        monkeypatch.setattr(blas, "matmul_np", line)
+    return gemm
 
 
 def _layouts(rng, rows, cols, dtype):
@@ -53,10 +83,8 @@ def test_numpys_bundled_openblas_is_found():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("M, K, N", [(7, 5, 6), (131, 600, 257)])
 def test_every_layout_gemm_takes_adds_the_product(dtype, M, K, N, gemm_only):
-    """A tiny product and one past OpenBLAS's blocking in every dimension (K = 600 is summed
+    """A tiny product and one past the BLAS's blocking in every dimension (K = 600 is summed
     in more than one block)."""
-    if not blas.available():
-        pytest.skip("no GEMM to test: add_product is the NumPy line here")
     rng = np.random.default_rng(0)
     tol = TOL[dtype] * (1 if K < 100 else 10)  # float32 sums of 600 terms round more
     for a_name, A in _layouts(rng, M, K, dtype).items():
@@ -72,6 +100,39 @@ def test_every_layout_gemm_takes_adds_the_product(dtype, M, K, N, gemm_only):
                 atol=tol * np.abs(expected).max(),
                 err_msg=f"A {a_name}, B {b_name}",
             )
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("M, K, N", [(7, 5, 6), (131, 600, 257)])
+def test_every_layout_gemm_takes_forms_the_product(dtype, M, K, N, gemm_only):
+    """matmul overwrites C (beta = 0: what C held before, NaN here, plays no part)."""
+    rng = np.random.default_rng(3)
+    tol = TOL[dtype] * (1 if K < 100 else 10)
+    for a_name, A in _layouts(rng, M, K, dtype).items():
+        for b_name, B in _layouts(rng, K, N, dtype).items():
+            C = np.full((M, N), np.nan, dtype)
+            blas.matmul(A, B, C)
+            expected = A.astype(np.float64) @ B.astype(np.float64)
+            np.testing.assert_allclose(
+                C,
+                expected,
+                rtol=tol,
+                atol=tol * np.abs(expected).max(),
+                err_msg=f"A {a_name}, B {b_name}",
+            )
+            if gemm == "openblas":  # np.matmul itself: the very values
+                np.testing.assert_array_equal(C, np.matmul(A, B))
+
+
+def test_product_allocates_and_forms_the_product(gemm):
+    rng = np.random.default_rng(4)
+    A, B = rng.normal(size=(40, 30)).astype(np.float32), rng.normal(size=(30, 20))
+    got = blas.product(A.T.T, B.astype(np.float32).T.copy().T)
+    assert got.shape == (40, 20) and got.dtype == np.float32
+    np.testing.assert_allclose(got, A.astype(np.float64) @ B, rtol=1e-5, atol=1e-5)
+    mixed = blas.product(A, B)  # float32 @ float64: the NumPy line, in float64
+    assert mixed.dtype == np.float64
+    np.testing.assert_allclose(mixed, A.astype(np.float64) @ B, rtol=1e-12)
 
 
 def _line_cases():
@@ -112,17 +173,17 @@ def _line_cases():
     ]
 
 
-def test_what_gemm_cannot_take_reaches_the_line(monkeypatch):
-    """Each case reaches the NumPy line (counted), and so gives its result or its error."""
-    monkeypatch.setattr(blas, "IN_PLACE_MIN", 0)
+def _each_case_reaches(monkeypatch, twin: str, fn) -> None:
+    """Every case of _line_cases reaches ``blas.<twin>`` (counted) through ``fn``, and gives
+    the twin's result or its error."""
     calls = []
-    line = blas.add_product_np
+    line = getattr(blas, twin)
 
     def counted(A, B, C):
         calls.append(1)
         line(A, B, C)
 
-    monkeypatch.setattr(blas, "add_product_np", counted)
+    monkeypatch.setattr(blas, twin, counted)
     for name, A, B, C in _line_cases():
         expected = C.copy()
         expected.flags.writeable = C.flags.writeable  # so the line meets the same C
@@ -133,15 +194,27 @@ def test_what_gemm_cannot_take_reaches_the_line(monkeypatch):
         except (ValueError, TypeError) as e:
             error = type(e)
         if error is None:
-            blas.add_product(A, B, C)
+            fn(A, B, C)
             np.testing.assert_allclose(C, expected, rtol=1e-6, err_msg=name)
         else:
             with pytest.raises(error):
-                blas.add_product(A, B, C)
+                fn(A, B, C)
         assert len(calls) == before + 1, name
 
 
-def test_sizes_beyond_blas_integers_take_the_line(monkeypatch):
+def test_what_gemm_cannot_take_reaches_the_line(monkeypatch, gemm):
+    """Each case reaches the NumPy line (counted), and so gives its result or its error."""
+    monkeypatch.setattr(blas, "IN_PLACE_MIN", 0)
+    _each_case_reaches(monkeypatch, "add_product_np", blas.add_product)
+
+
+def test_what_gemm_cannot_take_reaches_matmuls_line(monkeypatch, gemm):
+    """matmul's twin gets every case GEMM cannot take (with OpenBLAS chosen, the twin is all
+    matmul runs)."""
+    _each_case_reaches(monkeypatch, "matmul_np", blas.matmul)
+
+
+def test_sizes_beyond_blas_integers_take_the_line(monkeypatch, gemm):
     """On a 32-bit-integer BLAS a size or leading dimension over 2**31 - 1 would wrap; the
     limit is read from the library's integer type and checked before the call."""
     monkeypatch.setattr(blas, "IN_PLACE_MIN", 0)
@@ -156,23 +229,57 @@ def test_sizes_beyond_blas_integers_take_the_line(monkeypatch):
     assert calls == ([1, 1] if blas.available() else [])
 
 
-def test_a_small_C_takes_the_line(monkeypatch):
+def test_a_small_C_takes_the_line_with_openblas_only(monkeypatch, gemm):
+    """Below IN_PLACE_MIN the temporary costs less than a ctypes call, with OpenBLAS; with
+    oneMKL the line's product would wake OpenBLAS's threads, so GEMM takes every size."""
     calls = []
-    monkeypatch.setattr(blas, "add_product_np", lambda A, B, C: calls.append(C.size))
+    line = blas.add_product_np
+    monkeypatch.setattr(
+        blas, "add_product_np", lambda A, B, C: (calls.append(C.size), line(A, B, C))
+    )
     n = int(np.sqrt(blas.IN_PLACE_MIN)) - 1
     A, B, C = (np.ones((n, n), np.float32) for _ in range(3))
     blas.add_product(A, B, C)
-    assert calls == [n * n]
+    assert calls == ([n * n] if gemm == "openblas" else [])
+    np.testing.assert_array_equal(C, np.full((n, n), 1 + n, np.float32))
 
 
-def test_mismatched_shapes_raise_numpys_error_not_a_bad_read():
+@pytest.mark.skipif("mkl" not in GEMMS, reason="oneMKL is not installed here")
+@pytest.mark.parametrize("key", ["1", "2-sgd", "4"])
+def test_with_mkl_a_training_step_never_takes_a_numpy_line(key, monkeypatch):
+    """Every product of a Numba-backend iteration goes to oneMKL: a NumPy line would run its
+    product in OpenBLAS, whose spinning threads made row 2-sgd's iteration 4x slower."""
+    from numgan.app import bench
+
+    def line(A, B, C):
+        raise AssertionError(f"a NumPy line ran: {A.shape} @ {B.shape}")
+
+    before, backend = blas.provider(), ops.backend
+    try:
+        set_backend("numba")
+        blas.use("mkl")
+        spec = next(s for s in bench.model_specs((int(key[0]),)) if s.key == key)
+        trainer = bench.build_trainer(spec, data_size=256)
+        trainer.step()
+        monkeypatch.setattr(blas, "add_product_np", line)
+        monkeypatch.setattr(blas, "matmul_np", line)
+        for _ in range(2):
+            trainer.step()
+    finally:
+        blas.use(before)
+        set_backend(backend)
+
+
+def test_mismatched_shapes_raise_numpys_error_not_a_bad_read(gemm):
     A, B = np.ones((300, 200), np.float32), np.ones((100, 300), np.float32)
     with pytest.raises(ValueError, match="matmul"):
         blas.add_product(A, B, np.zeros((300, 300), np.float32))
+    with pytest.raises(ValueError, match="matmul"):
+        blas.matmul(A, B, np.zeros((300, 300), np.float32))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_dense_backward_above_both_thresholds_matches_the_twin(dtype, monkeypatch):
+def test_dense_backward_above_both_thresholds_matches_the_twin(dtype, monkeypatch, gemm):
     """The Numba backend's Dense backward at a size where it calls BLAS and accumulates dW in
     place (the NumPy line is counted, and must not run): dx, dW (added to a nonzero dW) and db
     as the twin computes them."""
@@ -192,3 +299,126 @@ def test_dense_backward_above_both_thresholds_matches_the_twin(dtype, monkeypatc
     dense.dense_backward_np(dout, x, W, *want, True)
     for g, w in zip(got, want, strict=True):
         np.testing.assert_allclose(g, w, rtol=TOL[dtype] * 10, atol=TOL[dtype] * 10)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dense_forward_above_the_crossover_matches_the_twin(dtype, gemm):
+    rng = np.random.default_rng(5)
+    x, W = rng.normal(size=(64, 256)).astype(dtype), rng.normal(size=(256, 160)).astype(dtype)
+    b = rng.normal(size=160).astype(dtype)
+    got, want = np.empty((64, 160), dtype), np.empty((64, 160), dtype)
+    dense.dense_forward_loop_or_blas(x, W, b, got)
+    dense.dense_forward_np(x, W, b, want)
+    np.testing.assert_allclose(got, want, rtol=TOL[dtype] * 10, atol=TOL[dtype] * 10)
+
+
+def test_the_backends_pick_matmul_and_its_twin():
+    try:
+        set_backend("numba")
+        assert ops.matmul is blas.matmul
+        set_backend("numpy")
+        assert ops.matmul is blas.matmul_np
+    finally:
+        set_backend(os.environ.get("NUMGAN_BACKEND", "numba"))
+
+
+# -- choosing the GEMM ---------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not _mkl_installed(), reason="the mkl package is not installed here")
+def test_the_mkl_package_is_found():
+    fns, largest = blas._found("mkl")
+    assert fns is not None and largest == 2**63 - 1
+    assert fns[np.dtype(np.float32)].__name__ == "cblas_sgemm_64"
+
+
+def test_auto_takes_mkl_on_intel_only(monkeypatch):
+    """auto: oneMKL on an Intel CPU where found; NumPy's OpenBLAS on any other CPU, or where
+    oneMKL is not found; and the NumPy lines where neither is."""
+    fake = ({np.dtype(np.float32): None}, 1)
+    monkeypatch.setitem(blas._FOUND, "mkl", fake)
+    monkeypatch.setitem(blas._FOUND, "openblas", fake)
+    for vendor, want in (("GenuineIntel", "mkl"), ("AuthenticAMD", "openblas"), (None, "openblas")):
+        monkeypatch.setattr(blas, "cpu_vendor", lambda v=vendor: v)
+        assert blas._resolve("auto") == want
+    monkeypatch.setattr(blas, "cpu_vendor", lambda: "GenuineIntel")
+    monkeypatch.setitem(blas._FOUND, "mkl", (None, 0))
+    assert blas._resolve("auto") == "openblas"
+    monkeypatch.setitem(blas._FOUND, "openblas", (None, 0))
+    assert blas._resolve("auto") == "numpy"
+
+
+def test_a_gemm_not_found_or_unknown_is_a_clear_error(monkeypatch):
+    before = blas.provider()
+    monkeypatch.setitem(blas._FOUND, "mkl", (None, 0))
+    with pytest.raises(ValueError, match=r"'mkl' was not found: install it \(pip install mkl\)"):
+        blas.use("mkl")
+    with pytest.raises(ValueError, match="unknown BLAS 'MKL': choose one of auto, mkl, openblas"):
+        blas.use("MKL")
+    assert blas.provider() == before  # a refused choice changes nothing
+
+
+def test_numpy_takes_the_lines(monkeypatch):
+    before = blas.provider()
+    calls = []
+    monkeypatch.setattr(blas, "IN_PLACE_MIN", 0)
+    monkeypatch.setattr(blas, "add_product_np", lambda A, B, C: calls.append("add"))
+    monkeypatch.setattr(blas, "matmul_np", lambda A, B, C: calls.append("matmul"))
+    try:
+        assert blas.use("numpy") == "numpy" and not blas.available()
+        assert blas.gemm_name() is None
+        A = np.ones((300, 300), np.float32)
+        blas.add_product(A, A, A.copy())
+        blas.matmul(A, A, A.copy())
+        assert calls == ["add", "matmul"]
+    finally:
+        blas.use(before)
+
+
+def test_numgan_blas_is_read_at_import():
+    """NUMGAN_BLAS=numpy picks the lines; an unknown value stops the import with the choices,
+    and the command line turns that into one line and exit code 1."""
+    env = {**os.environ, "NUMGAN_BLAS": "numpy"}
+    code = "from numgan.kernels import blas; print(blas.provider())"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "numpy", out.stderr
+    env["NUMGAN_BLAS"] = "fastest"
+    bad = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert bad.returncode == 1
+    assert "ImportError: NUMGAN_BLAS: unknown BLAS 'fastest': choose one of" in bad.stderr
+    cli = [sys.executable, "-m", "numgan", "train", "--iterations", "1"]
+    run = subprocess.run(cli, env=env, capture_output=True, text=True)
+    assert run.returncode == 1
+    assert run.stderr.strip().splitlines() == [
+        "numgan train: error: NUMGAN_BLAS: unknown BLAS 'fastest': choose one of auto, mkl, "
+        "openblas, numpy"
+    ]
+
+
+@pytest.mark.skipif(len(GEMMS) < 2, reason="one GEMM here: nothing to compare it with")
+def test_both_gemms_train_the_same_gan_in_float64():
+    """The DCGAN row (convolutions, Dense, BatchNorm) and the paper's MLP, a few iterations
+    under each GEMM: float64 leaves only rounding between them.  With SGD: Adam would blow up
+    the rounding of the biases before a BatchNorm, whose gradient is zero in exact arithmetic
+    (benchmarks/agreement.py), to steps of its learning rate."""
+    import dataclasses
+
+    from numgan.app import bench
+
+    before = blas.provider()
+    try:
+        for key in ("1", "4"):
+            spec = next(s for s in bench.model_specs((int(key),)) if s.key == key)
+            spec = dataclasses.replace(spec, optimizer="sgd", lr=0.01)
+            params = {}
+            for name in GEMMS:
+                blas.use(name)
+                trainer = bench.build_trainer(spec, dtype=np.float64, data_size=256)
+                for _ in range(3):
+                    trainer.step()
+                nets = (trainer.gan.G, trainer.gan.D)
+                params[name] = [p.copy() for net in nets for p, _ in net.parameters()]
+            for a, b in zip(params["openblas"], params["mkl"], strict=True):
+                np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    finally:
+        blas.use(before)
