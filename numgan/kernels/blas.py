@@ -176,8 +176,8 @@ _FOUND: dict[str, tuple[dict | None, int]] = {}
 
 
 def _found(name: str) -> tuple[dict | None, int]:
-    """The GEMM functions of "mkl" or "openblas", looked for once (loading oneMKL costs
-    about 20 ms, so it is not loaded unless chosen or asked about)."""
+    """The GEMM functions of "mkl" or "openblas", looked for once (oneMKL is not loaded
+    unless chosen or asked about)."""
     if name not in _FOUND:
         if name == "mkl":
             _FOUND[name] = _load_gemm(_mkl_libraries(), _MKL_NAMES)
