@@ -76,6 +76,7 @@ class MatmulCeiling:
         buffers: dict[tuple[str, int, int], dict[str, np.ndarray]] = {}
         self.calls: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self.outer: set[int] = set()  # the calls that are outer products
+        self.conv: set[int] = set()  # a convolution's calls: ops.matmul at every size
         for net, layer, kind, M, K, N in matmul_products(spec, m) if products is None else products:
             conv = forms[net][layer] == "conv"
             if (net, layer, M) not in buffers:
@@ -88,6 +89,8 @@ class MatmulCeiling:
                     "dB": arr(N, K) if conv else arr(K, N),
                 }
             buf = buffers[(net, layer, M)]
+            if conv:
+                self.conv.add(len(self.calls))
             if kind == "fwd":
                 self.calls.append((buf["A"], buf["B"], buf["out"]))
             elif kind == "dx" and N == 1 and not conv:
@@ -110,12 +113,13 @@ class MatmulCeiling:
                 form(a, b, out)
 
     def _form(self, i: int, a: np.ndarray, b: np.ndarray):
-        """How call i forms its product: np.multiply for an outer product; above the
-        crossover, where numgan's Dense layers call BLAS, the GEMM its Numba backend calls
-        (blas.matmul); below it, np.matmul, whose cost per call is the least BLAS's (a ctypes
-        call of oneMKL's GEMM costs ~7 us, more than a toy row's whole product)."""
+        """How call i forms its product: np.multiply for an outer product; the GEMM numgan's
+        Numba backend calls (blas.matmul) for a convolution's, and for a Dense layer's above
+        the crossover, where the layer calls BLAS; below it np.matmul, whose cost per call is
+        the least BLAS's (a ctypes call of oneMKL's GEMM costs more than a toy row's whole
+        product)."""
         if i in self.outer:
             return lambda a, b, out: np.multiply(a, b, out=out)
-        if a.shape[0] * a.shape[1] * b.shape[1] <= MATMUL_CROSSOVER:
+        if i not in self.conv and a.shape[0] * a.shape[1] * b.shape[1] <= MATMUL_CROSSOVER:
             return lambda a, b, out: np.matmul(a, b, out=out)
         return blas.matmul

@@ -296,7 +296,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:  # off the main thread, or before the handler was installed
         print(f"{command}: interrupted while starting; nothing was written", file=sys.stderr)
         return 130
-    except ImportError as err:  # a setting read at import (NUMGAN_BACKEND, NUMGAN_BLAS)
+    except ImportError as err:
+        if not str(err).startswith("NUMGAN_"):
+            raise  # a broken install: its traceback is the useful report
+        # a setting read at import (NUMGAN_BACKEND, NUMGAN_BLAS)
         print(f"{command}: error: {' '.join(str(err).split())}", file=sys.stderr)
         return 1
     finally:

@@ -124,13 +124,20 @@ def _mkl_libraries() -> list[str]:
     return found + ([system] if system else [])
 
 
-def _load_gemm(paths: list[str], names) -> tuple[dict | None, int]:
+# why a library that was there could not be loaded, by GEMM name (for the error message)
+_LOAD_ERRORS: dict[str, str] = {}
+# the loaded library of each GEMM found, by name
+_LIBS: dict[str, ctypes.CDLL] = {}
+
+
+def _load_gemm(name: str, paths: list[str], names) -> tuple[dict | None, int]:
     """({dtype: ctypes function} for float32 and float64, or None where not found; the largest
     size or leading dimension the functions' integers hold)."""
     for path in paths:
         try:
             lib = ctypes.CDLL(path)
-        except OSError:
+        except OSError as e:
+            _LOAD_ERRORS.setdefault(name, f"{path}: {e}")
             continue
         for prefix, suffix, integer in names:
             try:
@@ -145,19 +152,22 @@ def _load_gemm(paths: list[str], names) -> tuple[dict | None, int]:
                 fn.argtypes = [ctypes.c_int] * 3 + [i] * 3 + [real, p, i, p, i, real, p, i]
                 fn.restype = None
             largest = 2 ** (8 * ctypes.sizeof(integer) - 1) - 1
-            if names is _MKL_NAMES:
-                _settle_mkl(lib)
+            _LIBS[name] = lib
             return {dtype: fn for dtype, (fn, _) in fns.items()}, largest
     return None, 0
 
 
 def _settle_mkl(lib) -> None:
     """The same numbers on every run: a fixed thread count, and reproducible reductions (mode
-    AUTO) unless MKL_CBWR chose a mode.  A library already in use may refuse a new mode; its
-    results are then what its owner set up."""
-    lib.MKL_Set_Dynamic(ctypes.c_int(0))
-    if "MKL_CBWR" not in os.environ:
-        lib.MKL_CBWR_Set(ctypes.c_int(_MKL_CBWR_AUTO))
+    AUTO) unless MKL_CBWR chose a mode.  Done when oneMKL is chosen, not when it is only
+    looked for.  A library already in use may refuse a new mode; its results are then what its
+    owner set up (the same library serves every user of oneMKL in the process)."""
+    for setting, value in (("MKL_Set_Dynamic", 0), ("MKL_CBWR_Set", _MKL_CBWR_AUTO)):
+        if setting == "MKL_CBWR_Set" and "MKL_CBWR" in os.environ:
+            continue
+        fn = getattr(lib, setting, None)  # an older oneMKL may lack one
+        if fn is not None:
+            fn(ctypes.c_int(value))
 
 
 def cpu_vendor() -> str | None:
@@ -180,9 +190,9 @@ def _found(name: str) -> tuple[dict | None, int]:
     unless chosen or asked about)."""
     if name not in _FOUND:
         if name == "mkl":
-            _FOUND[name] = _load_gemm(_mkl_libraries(), _MKL_NAMES)
+            _FOUND[name] = _load_gemm(name, _mkl_libraries(), _MKL_NAMES)
         else:
-            _FOUND[name] = _load_gemm(_openblas_libraries(), _OPENBLAS_NAMES)
+            _FOUND[name] = _load_gemm(name, _openblas_libraries(), _OPENBLAS_NAMES)
     return _FOUND[name]
 
 
@@ -199,6 +209,8 @@ def _resolve(setting: str) -> str:
             "mkl": "install it (pip install mkl)",
             "openblas": "NumPy here is built against another BLAS",
         }[setting]
+        if setting in _LOAD_ERRORS:
+            fix = f"it is there but did not load ({_LOAD_ERRORS[setting]})"
         raise ValueError(
             f"BLAS {setting!r} was not found: {fix}; or use auto, which takes what is there"
         )
@@ -215,6 +227,8 @@ def use(setting: str) -> str:
     "numpy"; module docstring), for the whole process; returns the one chosen."""
     global _PROVIDER, _GEMM, _INT_MAX
     chosen = _resolve(setting)
+    if chosen == "mkl" and "mkl" in _LIBS:
+        _settle_mkl(_LIBS["mkl"])
     _PROVIDER = chosen
     _GEMM, _INT_MAX = (None, 0) if chosen == "numpy" else _found(chosen)
     return chosen
@@ -306,7 +320,8 @@ def matmul(A, B, C):
 
 
 def product(A, B):
-    """A @ B in a new array (A's dtype), formed by ``matmul``.   A: (M, K), B: (K, N)"""
+    """A @ B in a new array (of A's and B's result type), formed by ``matmul``.
+    A: (M, K), B: (K, N)"""
     C = np.empty((A.shape[0], B.shape[1]), dtype=np.result_type(A, B))
     matmul(A, B, C)
     return C

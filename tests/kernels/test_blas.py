@@ -36,12 +36,13 @@ GEMMS = [name for name in ("openblas", "mkl") if blas._found(name)[0] is not Non
 
 
 @pytest.fixture(params=GEMMS)
-def gemm(request):
-    """Each GEMM found, chosen for the test, the process's own put back after it."""
-    before = blas.provider()
+def gemm(request, monkeypatch):
+    """Each GEMM found, chosen for the test; the process's own choice (all of its state) put
+    back after it by monkeypatch, after any other attribute the test patched."""
+    for name in ("_PROVIDER", "_GEMM", "_INT_MAX"):
+        monkeypatch.setattr(blas, name, getattr(blas, name))
     blas.use(request.param)
-    yield request.param
-    blas.use(before)
+    return request.param
 
 
 @pytest.fixture
@@ -77,7 +78,10 @@ def _layouts(rng, rows, cols, dtype):
 
 @pytest.mark.skipif(not _bundled_openblas(), reason="NumPy here is built against another BLAS")
 def test_numpys_bundled_openblas_is_found():
-    assert blas.available()
+    """Whatever GEMM is in use: with oneMKL chosen, available() would hold without it."""
+    fns, largest = blas._found("openblas")
+    assert fns is not None and largest in (2**31 - 1, 2**63 - 1)
+    assert "openblas" in GEMMS
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -356,6 +360,9 @@ def test_a_gemm_not_found_or_unknown_is_a_clear_error(monkeypatch):
     with pytest.raises(ValueError, match="unknown BLAS 'MKL': choose one of auto, mkl, openblas"):
         blas.use("MKL")
     assert blas.provider() == before  # a refused choice changes nothing
+    monkeypatch.setitem(blas._LOAD_ERRORS, "mkl", "/x/libmkl_rt.so.2: no libiomp5.so")
+    with pytest.raises(ValueError, match=r"it is there but did not load \(/x/libmkl_rt.so.2: no"):
+        blas.use("mkl")
 
 
 def test_numpy_takes_the_lines(monkeypatch):
