@@ -15,7 +15,8 @@ Two things here need more than ``np.matmul``:
   BLAS").  With MKL chosen, ``matmul`` calls its GEMM (beta = 0); otherwise it is
   ``np.matmul(A, B, out=C)``, which calls NumPy's OpenBLAS itself.
 
-The GEMM is chosen once per process, by ``NUMGAN_BLAS`` or ``use(name)``:
+The GEMM is chosen once per process, by ``NUMGAN_BLAS`` or ``use(name)`` (names in any case;
+an empty NUMGAN_BLAS means auto):
 
     auto      (default) oneMKL on an Intel CPU where it is installed (``pip install mkl``, or
               ``pip install numgan[mkl]``), NumPy's OpenBLAS otherwise; oneMKL on other CPUs
@@ -224,9 +225,9 @@ _INT_MAX = 0
 
 def use(setting: str) -> str:
     """Form numgan's products with this GEMM from now on ("auto", "mkl", "openblas" or
-    "numpy"; module docstring), for the whole process; returns the one chosen."""
+    "numpy", in any case; module docstring), for the whole process; returns the one chosen."""
     global _PROVIDER, _GEMM, _INT_MAX
-    chosen = _resolve(setting)
+    chosen = _resolve(setting.strip().lower() if isinstance(setting, str) else setting)
     if chosen == "mkl" and "mkl" in _LIBS:
         _settle_mkl(_LIBS["mkl"])
     _PROVIDER = chosen
@@ -328,6 +329,7 @@ def product(A, B):
 
 
 try:
-    use(os.environ.get("NUMGAN_BLAS", "auto"))
+    # set but empty means the default; the names in any case, spaces ignored
+    use(os.environ.get("NUMGAN_BLAS", "").strip().lower() or "auto")
 except ValueError as e:
     raise ImportError(f"NUMGAN_BLAS: {e}") from None

@@ -357,8 +357,8 @@ def test_a_gemm_not_found_or_unknown_is_a_clear_error(monkeypatch):
     monkeypatch.setitem(blas._FOUND, "mkl", (None, 0))
     with pytest.raises(ValueError, match=r"'mkl' was not found: install it \(pip install mkl\)"):
         blas.use("mkl")
-    with pytest.raises(ValueError, match="unknown BLAS 'MKL': choose one of auto, mkl, openblas"):
-        blas.use("MKL")
+    with pytest.raises(ValueError, match="unknown BLAS 'fast': choose one of auto, mkl, openblas"):
+        blas.use("Fast")
     assert blas.provider() == before  # a refused choice changes nothing
     monkeypatch.setitem(blas._LOAD_ERRORS, "mkl", "/x/libmkl_rt.so.2: no libiomp5.so")
     with pytest.raises(ValueError, match=r"it is there but did not load \(/x/libmkl_rt.so.2: no"):
@@ -372,7 +372,7 @@ def test_numpy_takes_the_lines(monkeypatch):
     monkeypatch.setattr(blas, "add_product_np", lambda A, B, C: calls.append("add"))
     monkeypatch.setattr(blas, "matmul_np", lambda A, B, C: calls.append("matmul"))
     try:
-        assert blas.use("numpy") == "numpy" and not blas.available()
+        assert blas.use(" NumPy ") == "numpy" and not blas.available()  # any case
         assert blas.gemm_name() is None
         A = np.ones((300, 300), np.float32)
         blas.add_product(A, A, A.copy())
@@ -389,6 +389,12 @@ def test_numgan_blas_is_read_at_import():
     code = "from numgan.kernels import blas; print(blas.provider())"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert out.stdout.strip() == "numpy", out.stderr
+    env["NUMGAN_BLAS"] = " NumPy "  # any case, spaces ignored
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "numpy", out.stderr
+    env["NUMGAN_BLAS"] = ""  # set but empty: the default
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == blas._resolve("auto"), out.stderr
     env["NUMGAN_BLAS"] = "fastest"
     bad = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert bad.returncode == 1
