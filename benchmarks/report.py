@@ -14,8 +14,8 @@ from typing import Any
 
 from agreement import AGREEMENT_ITERATIONS, VERDICTS
 
+from numgan.app.bench import GEMM_NAMES, fmt_rate
 from numgan.app.bench import LABELS as NUMGAN_LABELS
-from numgan.app.bench import fmt_rate
 
 VARIANTS = ("numba", "numpy", "torch", "matmul")
 LABELS = {**NUMGAN_LABELS, "torch": "PyTorch", "matmul": "matmul ceiling"}
@@ -68,18 +68,11 @@ def _outside(res: dict[str, Any] | None) -> str:
     return f"{100 * (1 - res['ceiling_fraction']):.0f}%"
 
 
-_PROVIDERS = {
-    "mkl": "oneMKL's GEMM",
-    "openblas": "NumPy's OpenBLAS (np.matmul)",
-    "numpy": "np.matmul, whatever BLAS NumPy links",
-}
-
-
 def _products_route(machine: dict[str, Any]) -> str:
     if "gemm_provider" not in machine:  # a report written before the record had it
         return "NumPy's OpenBLAS (np.matmul; not recorded)"
     name = machine["gemm_provider"]
-    return f"{_PROVIDERS.get(name, name)} (NUMGAN_BLAS: {name})"
+    return f"{GEMM_NAMES.get(name, name)} (NUMGAN_BLAS: {name})"
 
 
 def _gemm_route(machine: dict[str, Any]) -> str:

@@ -59,6 +59,7 @@ import numpy as np
 from .. import kernels
 from ..gan import GAN, GaussianNoise, Trainer, UniformNoise
 from ..gan import models as presets
+from ..kernels import blas
 from ..nn import (
     SGD,
     Adam,
@@ -774,6 +775,14 @@ def time_numgan(config: TimingConfig) -> dict[str, Any]:
     return {"rows": rows, "threads": info}
 
 
+#: how the reports name each GEMM numgan.kernels.blas may choose
+GEMM_NAMES = {
+    "mkl": "oneMKL's GEMM",
+    "openblas": "NumPy's OpenBLAS",
+    "numpy": "np.matmul, whatever BLAS NumPy links",
+}
+
+
 def render_table(timed: dict[str, Any], config: TimingConfig) -> str:
     """``numgan bench``'s Markdown: one line per row, medians and the Numba / NumPy ratio."""
     rows, threads = timed["rows"], timed["threads"]["requested"]
@@ -782,6 +791,8 @@ def render_table(timed: dict[str, Any], config: TimingConfig) -> str:
         "",
         f"Median of {config.repeats} timed blocks of ~{config.block_seconds} s per backend, "
         f"interleaved, {config.sleep} s pause before each block; {threads} thread(s) for BLAS.",
+        f"The Numba backend's products: {GEMM_NAMES[blas.provider()]} (NUMGAN_BLAS, "
+        'docs/kernels.md, "Which BLAS").',
         "",
         "| model | m | optimiser | numgan (Numba) it/s | numgan (NumPy) it/s | Numba / NumPy "
         "| Numba path | GFLOP / iter |",

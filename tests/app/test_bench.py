@@ -9,6 +9,7 @@ import pytest
 
 import numgan as ng
 from numgan.app import bench
+from numgan.kernels import blas
 
 SPECS = {spec.key: spec for spec in bench.model_specs()}
 
@@ -230,6 +231,8 @@ def test_quick_run_prints_both_backends(capsys):
     assert lines[1].startswith("| 3 1-D toy GAN | 8 |") and "| fused step |" in lines[1]
     assert lines[2].startswith("| 4 DCGAN MNIST | 8 | Adam") and "| layers |" in lines[2]
     assert "numgan bench --torch" in out
+    gemm = {"mkl": "oneMKL's GEMM", "openblas": "NumPy's OpenBLAS"}.get(blas.provider(), "np.")
+    assert f"The Numba backend's products: {gemm}" in out  # which GEMM ran is on record
     assert "bench: model 1" in err and "repeat 2/2" in err  # progress goes to stderr
 
 
