@@ -49,10 +49,10 @@ def matmul_products(spec: ModelSpec, m: int) -> list[Product]:
 
 
 class MatmulCeiling:
-    """The iteration's matrix products alone (float32, formed by ``numgan.kernels.blas.matmul``
-    above MATMUL_CROSSOVER: the GEMM numgan's Numba backend calls, np.matmul with NumPy's
-    OpenBLAS; by np.matmul below it; for a one-output layer's dx, an outer product,
-    np.multiply as numgan forms it), back to back, with the
+    """The iteration's matrix products alone (float32, formed by ``numgan.kernels.blas.matmul``,
+    the GEMM numgan's Numba backend calls, for a convolution's and for a Dense layer's above
+    MATMUL_CROSSOVER; by np.matmul for a Dense layer's below it; for a one-output layer's dx,
+    an outer product, np.multiply as numgan forms it), back to back, with the
     operand layouts numgan's layers use: a Dense or ConvTranspose2D layer multiplies
     by its weight matrix B (K, N) as stored; a Conv2D layer stores W as (N, K), multiplies by
     its transpose and forms dW as dout.T @ A (numgan/nn/conv.py).

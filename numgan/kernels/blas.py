@@ -38,9 +38,8 @@ NumPy backend uses neither: its layers call ``np.matmul`` and ``@``.
 
 oneMKL is set up for the same numbers on every run: a fixed thread count (``MKL_Set_Dynamic(0)``)
 and its conditional numerical reproducibility in mode AUTO, unless ``MKL_CBWR`` says otherwise.
-A result from one GEMM is not bit for bit
-the other's: a run is reproducible on one machine with one GEMM, and ``provider()`` (the
-benchmark's and a run's machine record) says which.
+A result from one GEMM is not bit for bit the other's: a run is reproducible on one machine
+with one GEMM, and ``provider()`` (and the benchmark's machine record) says which.
 
 The savings are measured by benchmarks/accumulate_timings.py and benchmarks/blas_choice.py
 (docs/kernels.md).
@@ -318,14 +317,6 @@ def matmul(A, B, C):
     A: (M, K), B: (K, N), C: (M, N)."""
     if _PROVIDER != "mkl" or not _gemm_call(A, B, C, 0.0):
         matmul_np(A, B, C)
-
-
-def product(A, B):
-    """A @ B in a new array (of A's and B's result type), formed by ``matmul``.
-    A: (M, K), B: (K, N)"""
-    C = np.empty((A.shape[0], B.shape[1]), dtype=np.result_type(A, B))
-    matmul(A, B, C)
-    return C
 
 
 try:

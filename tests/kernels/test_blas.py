@@ -128,17 +128,6 @@ def test_every_layout_gemm_takes_forms_the_product(dtype, M, K, N, gemm_only):
                 np.testing.assert_array_equal(C, np.matmul(A, B))
 
 
-def test_product_allocates_and_forms_the_product(gemm):
-    rng = np.random.default_rng(4)
-    A, B = rng.normal(size=(40, 30)).astype(np.float32), rng.normal(size=(30, 20))
-    got = blas.product(A.T.T, B.astype(np.float32).T.copy().T)
-    assert got.shape == (40, 20) and got.dtype == np.float32
-    np.testing.assert_allclose(got, A.astype(np.float64) @ B, rtol=1e-5, atol=1e-5)
-    mixed = blas.product(A, B)  # float32 @ float64: the NumPy line, in float64
-    assert mixed.dtype == np.float64
-    np.testing.assert_allclose(mixed, A.astype(np.float64) @ B, rtol=1e-12)
-
-
 def _line_cases():
     """(name, A, B, C): operands GEMM must not be handed; each must take the NumPy line."""
     rng = np.random.default_rng(1)
