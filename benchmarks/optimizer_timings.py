@@ -9,17 +9,21 @@ the speed benchmark's rows (row 2's G and D: 2.0M; row 1's: 2.75M):
 - numgan's Adam kernel (numgan/kernels/optim.py: three loops over the flat vectors, the bias
   corrections folded into two scalars), the same update as one loop (theta within one ulp), the
   one loop with 1 - beta in float32 (float32 moments: other numbers), and the NumPy twin;
-- the same two kernels with their loops split over Numba's threads (``prange``);
-- SGD with momentum, numgan's kernel and its ``prange`` form;
+- SGD with momentum, numgan's kernel;
+- numgan's Adam and SGD split over Numba's ``--threads`` threads (``adam_split``,
+  ``sgd_momentum_split``: the serial kernels' numbers), in a process of their own, with the
+  threading layer Numba chose named;
 - PyTorch: ``Adam(fused=True)``, ``Adam(foreach=True)`` and ``SGD(foreach=True)``, with 1 and
   with ``--threads`` threads.
 
-``--in-iteration ROW`` asks the question that matters for training: does a threaded update make
-the whole iteration faster?  It times ``Trainer.step()`` of that row with numgan's update and
-with the ``prange`` one, each in its own process (Numba's worker threads would otherwise stay
-in the process and disturb the other variant), the processes alternating.  On a 2-core machine
-the worker threads and OpenBLAS's, which keep spinning after each product, compete for the
-cores (docs/benchmarks.md quotes a run).
+``--in-iteration ROW`` asks the question that matters for training: does the split make the
+whole iteration faster?  It times ``Trainer.step()`` of that row with the serial kernels only
+and with every long update split (under whatever threading layer Numba picks, where numgan
+itself splits only under TBB), each in its own process (Numba's worker threads would otherwise
+stay in the process and disturb the other variant), the processes alternating.  On a 2-core
+machine the worker threads and the BLAS's, which keep spinning after each product, compete for
+the cores; which threading layer Numba uses decides who wins (docs/kernels.md, "Threads").  Set
+``NUMBA_THREADING_LAYER`` and ``NUMGAN_BLAS`` to try each pair.
 """
 
 from __future__ import annotations
@@ -34,13 +38,10 @@ import sys
 import numba
 import numpy as np
 from machine import machine_info
-from numba import prange
 
 from numgan.app.bench import time_calls
 from numgan.kernels import optim
-from numgan.kernels.flags import FASTMATH, jit
-
-parallel = numba.njit(nogil=True, fastmath=FASTMATH, error_model="numpy", parallel=True)
+from numgan.kernels.flags import jit
 
 
 @jit
@@ -79,46 +80,26 @@ def adam_float32(theta, g, m, v, lr, beta1, beta2, eps, bc1, bc2):
         theta[i] -= step * mi / (np.sqrt(vi) / root_bc2 + eps)
 
 
-@parallel
-def adam_prange(theta, g, m, v, lr, beta1, beta2, eps, bc1, bc2):
-    """adam_nb with each loop split over Numba's threads."""
-    step = lr / bc1
-    root_bc2 = np.sqrt(bc2)
-    one = beta1 - beta1 + 1
-    c1, c2 = one - beta1, one - beta2
-    for i in prange(theta.size):
-        m[i] = beta1 * m[i] + c1 * g[i]
-    for i in prange(theta.size):
-        v[i] = beta2 * v[i] + c2 * g[i] * g[i]
-    for i in prange(theta.size):
-        theta[i] -= step * m[i] / (np.sqrt(v[i]) / root_bc2 + eps)
-
-
-@parallel
-def sgd_prange(theta, g, v, lr, mu):
-    """sgd_momentum_nb with its loop split over Numba's threads."""
-    for i in prange(theta.size):
-        vi = mu * v[i] - lr * g[i]
-        v[i] = vi
-        theta[i] += vi
-
-
 def _cases(n: int, threads: int, which: str) -> dict:
     """name -> a no-argument call, on fresh float32 vectors of n parameters.  ``which``:
-    "serial" (numgan's kernels, the alternatives, PyTorch) or "prange" (Numba's threads, timed
-    in a process of their own: two thread pools that spin, Numba's and PyTorch's, would slow
-    each other down in one)."""
+    "serial" (numgan's kernels, the alternatives, PyTorch) or "split" (Numba's threads, timed
+    in a process of their own: two thread pools, Numba's and PyTorch's, would slow each other
+    down in one)."""
     f32 = np.float32
     rng = np.random.default_rng(0)
     p = rng.normal(size=n).astype(f32)
     g, m, v = p.copy(), np.zeros_like(p), np.abs(p)
     s = tuple(f32(x) for x in (2e-4, 0.5, 0.999, 1e-8, 0.5, 0.001))
     lr, mu = f32(1e-3), f32(0.5)
-    if which == "prange":
+    if which == "split":
         numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+        optim.adam_split(p, g, m, v, *s, False)  # starts Numba's threading layer, to name it
+        on = f"{numba.get_num_threads()} threads, {numba.threading_layer()}"
         return {
-            f"Adam, three loops, prange ({threads} threads)": lambda: adam_prange(p, g, m, v, *s),
-            f"SGD momentum, prange ({threads} threads)": lambda: sgd_prange(p, g, m, lr, mu),
+            f"numgan Adam split ({on})": lambda: optim.adam_split(p, g, m, v, *s, False),
+            f"numgan SGD momentum split ({on})": lambda: optim.sgd_momentum_split(
+                p, g, m, lr, mu, False
+            ),
         }
     cases = {
         # the update alone (zero_g False), as the alternatives: g is read, not zeroed
@@ -174,7 +155,7 @@ def kernel_table(sizes, repeats: int, threads: int) -> list[str]:
             str(repeats),
             "--threads",
             str(threads),
-            "--prange-only",
+            "--split-only",
         ],
         capture_output=True,
         text=True,
@@ -193,23 +174,16 @@ def kernel_table(sizes, repeats: int, threads: int) -> list[str]:
 _CHILD = """
 import sys, time, statistics
 sys.path.insert(0, "benchmarks")
-import numpy as np, numgan as ng
-import optimizer_timings as ot
-from numgan.kernels import ops, optim
+import numba, numpy as np, numgan as ng
+from numgan.kernels import blas, optim
 from numgan.app.bench import model_specs, build_trainer, make_data, apply_threads
 row, variant = sys.argv[1], sys.argv[2]
 threads, n, blocks = (int(a) for a in sys.argv[3:6])
 apply_threads(threads); ng.set_backend("numba")
-if variant == "prange":
-    def adam(theta, g, m, v, *s):  # s: the scalars, then zero_g (the Trainer's zero_grad)
-        ot.adam_prange(*(a.reshape(-1) for a in (theta, g, m, v)), *optim._scalars(theta, *s[:-1]))
-        if s[-1]:
-            g.fill(0.0)
-    def sgd(theta, g, v, *s):
-        ot.sgd_prange(*(a.reshape(-1) for a in (theta, g, v)), *optim._scalars(theta, *s[:-1]))
-        if s[-1]:
-            g.fill(0.0)
-    ops.adam, ops.sgd_momentum = adam, sgd
+if variant == "serial":
+    optim._split = lambda n: False  # the serial kernels for every update
+else:  # every long update split, whatever the threading layer
+    optim._split = lambda n: n >= optim.SPLIT_MIN and numba.get_num_threads() > 1
 spec = next(s for s in model_specs((int(row[0]),)) if s.key == row)
 tr = build_trainer(spec, seed=0, data=make_data(spec, 10000, np.random.default_rng([0, 1])))
 for _ in range(5): tr.step()
@@ -218,24 +192,28 @@ for _ in range(blocks):
     time.sleep(0.2); t = time.perf_counter()
     for _ in range(n): tr.step()
     times.append((time.perf_counter() - t) / n * 1e3)
-print(statistics.median(times))
+print(optim._layer or "none", blas.provider(), statistics.median(times))
 """
 
 
 def in_iteration(row: str, repeats: int, threads: int) -> list[str]:
-    results: dict[str, list[float]] = {"numgan's update": [], "prange update": []}
+    results: dict[str, list[float]] = {"serial updates": [], "split updates": []}
+    setting = {}
     for _ in range(repeats):
-        for name, variant in (("numgan's update", "serial"), ("prange update", "prange")):
+        for name, variant in (("serial updates", "serial"), ("split updates", "split")):
             out = subprocess.run(
-                [sys.executable, "-c", _CHILD, row, variant, str(threads), "20", "3"],
+                [sys.executable, "-c", _CHILD, row, variant, str(threads), "40", "5"],
                 capture_output=True,
                 text=True,
                 check=True,
             ).stdout
-            results[name].append(float(out.strip().splitlines()[-1]))
+            layer, gemm, ms = out.strip().splitlines()[-1].split()
+            results[name].append(float(ms))
+            setting[name] = f"threading layer {layer}, GEMM {gemm}"
+    serial, split = results["serial updates"], results["split updates"]
     lines = [
         f"Row {row}, ms per iteration ({threads} threads), one process per measurement, "
-        f"{repeats} alternations:",
+        f"{repeats} alternations; {setting['split updates']}:",
         "",
         "| update | median ms | all |",
         "|---|---:|---|",
@@ -244,6 +222,8 @@ def in_iteration(row: str, repeats: int, threads: int) -> list[str]:
         lines.append(
             f"| {name} | {statistics.median(ms):.2f} | {', '.join(f'{x:.1f}' for x in ms)} |"
         )
+    ratio = statistics.median(a / b for a, b in zip(serial, split, strict=True))
+    lines += ["", f"Split against serial, median over the alternations: {ratio:.2f}x the speed."]
     return lines
 
 
@@ -253,11 +233,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--in-iteration", metavar="ROW", default=None)
-    parser.add_argument("--prange-only", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--split-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.prange_only:  # the child process of kernel_table
+    if args.split_only:  # the child process of kernel_table
         sizes = [int(s) for s in args.sizes.split(",")]
-        print(json.dumps(times(sizes, args.repeats, args.threads, "prange")))
+        print(json.dumps(times(sizes, args.repeats, args.threads, "split")))
         return 0
     print(f"On {machine_info().get('kind')}:\n")
     if args.in_iteration:

@@ -59,7 +59,7 @@ import numpy as np
 from .. import kernels
 from ..gan import GAN, GaussianNoise, Trainer, UniformNoise
 from ..gan import models as presets
-from ..kernels import blas
+from ..kernels import blas, optim
 from ..nn import (
     SGD,
     Adam,
@@ -772,6 +772,7 @@ def time_numgan(config: TimingConfig) -> dict[str, Any]:
     finally:
         if limiter is not None:
             limiter.restore_original_limits()
+    info["numba_threading_layer"] = optim.threading_layer()  # None: no update ran split
     return {"rows": rows, "threads": info}
 
 
@@ -783,6 +784,15 @@ GEMM_NAMES = {
 }
 
 
+def _update_route(layer: str | None) -> str:
+    """How the Numba backend's long optimiser updates ran (docs/kernels.md, "Threads")."""
+    if layer is None:
+        return "serial (none was long enough to split, or one thread)"
+    if layer == "tbb":
+        return "split over Numba's threads (TBB)"
+    return f"serial (Numba's threading layer is {layer}; the updates split under TBB only)"
+
+
 def render_table(timed: dict[str, Any], config: TimingConfig) -> str:
     """``numgan bench``'s Markdown: one line per row, medians and the Numba / NumPy ratio."""
     rows, threads = timed["rows"], timed["threads"]["requested"]
@@ -792,7 +802,8 @@ def render_table(timed: dict[str, Any], config: TimingConfig) -> str:
         f"Median of {config.repeats} timed blocks of ~{config.block_seconds} s per backend, "
         f"interleaved, {config.sleep} s pause before each block; {threads} thread(s) for BLAS.",
         f"The Numba backend's products: {GEMM_NAMES[blas.provider()]} (NUMGAN_BLAS, "
-        'docs/kernels.md, "Which BLAS").',
+        'docs/kernels.md, "Which BLAS"); its long optimiser updates: '
+        f"{_update_route(timed['threads'].get('numba_threading_layer'))}.",
         "",
         "| model | m | optimiser | numgan (Numba) it/s | numgan (NumPy) it/s | Numba / NumPy "
         "| Numba path | GFLOP / iter |",

@@ -63,3 +63,10 @@ if _NOTICE is not None:
 def jit(fn):
     """Compile ``fn`` in nopython mode with the project's flags."""
     return numba.njit(cache=CACHE, nogil=True, fastmath=FASTMATH, error_model="numpy")(fn)
+
+
+def jit_parallel(fn):
+    """``jit`` with ``parallel=True``: ``numba.prange`` loops split over Numba's threads."""
+    return numba.njit(
+        cache=CACHE, nogil=True, fastmath=FASTMATH, error_model="numpy", parallel=True
+    )(fn)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
+from numba import prange
 
-from .flags import jit
+from .flags import jit, jit_parallel
 
 
 def sgd_momentum_np(theta, g, v, lr, mu, zero_g):
@@ -67,6 +69,64 @@ def adam_nb(theta, g, m, v, lr, beta1, beta2, eps, bc1, bc2, zero_g):
         theta[i] -= step * m[i] / (np.sqrt(v[i]) / root_bc2 + eps)
 
 
+# -- the updates split over threads ------------------------------------------------------------
+#
+# Over millions of parameters an update keeps one core busy for a millisecond or two (Adam's
+# square roots and divisions, SGD's pass over memory) while the other cores wait.  The split
+# cuts the flat vectors into pieces of PIECE elements and hands whole pieces to Numba's threads,
+# each piece running the serial kernel above.  PIECE is a multiple of every step LLVM's vector
+# loops take (16 lanes x 4 at most), so each element goes the same way through the kernel's
+# loops as in one call over the whole vector (the vector body, or the same scalar remainder at
+# the very end): the split gives the serial kernel's numbers bit for bit, for any number of
+# threads (tests/kernels/test_optim.py checks every remainder).
+
+PIECE = 16_384
+# Below this many parameters the split is not worth starting the threads for: alone, SGD's
+# split breaks even near 130,000 (docs/kernels.md, "Threads").
+SPLIT_MIN = 8 * PIECE
+
+
+@jit_parallel
+def sgd_momentum_split(theta, g, v, lr, mu, zero_g):
+    n = theta.size
+    for k in prange((n + PIECE - 1) // PIECE):
+        lo, hi = k * PIECE, min(n, (k + 1) * PIECE)
+        sgd_momentum_nb(theta[lo:hi], g[lo:hi], v[lo:hi], lr, mu, zero_g)
+
+
+@jit_parallel
+def adam_split(theta, g, m, v, lr, beta1, beta2, eps, bc1, bc2, zero_g):
+    n = theta.size
+    for k in prange((n + PIECE - 1) // PIECE):
+        lo, hi = k * PIECE, min(n, (k + 1) * PIECE)
+        adam_nb(theta[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi], lr, beta1, beta2, eps, bc1, bc2, zero_g)
+
+
+# Numba's threading layer, known once a split has run.  Only TBB's helps: its idle threads
+# sleep, while OpenMP's spin beside the BLAS's own threads (with OpenBLAS a training iteration
+# took twice as long) and the workqueue layer gained nothing (docs/kernels.md, "Threads").
+_layer: str | None = None
+
+
+def _split(n: int) -> bool:
+    """Whether an update over n parameters runs split over threads (module comment above)."""
+    if n < SPLIT_MIN or numba.get_num_threads() < 2:
+        return False
+    return _layer is None or _layer == "tbb"  # None: the first split starts the layer
+
+
+def _ran_split() -> None:
+    global _layer
+    if _layer is None:
+        _layer = numba.threading_layer()
+
+
+def threading_layer() -> str | None:
+    """Numba's threading layer ("tbb", "omp", "workqueue") once an update has run split in this
+    process, else None; the updates keep splitting under "tbb" only."""
+    return _layer
+
+
 def _scalars(array, *values):
     """Python floats as scalars of the array's dtype, so float32 kernels compute in float32."""
     kind = array.dtype.type
@@ -74,19 +134,28 @@ def _scalars(array, *values):
 
 
 def sgd_momentum_flat(theta, g, v, lr, mu, zero_g):
-    """The jitted update on flat views, with lr and mu in the parameters' precision."""
-    sgd_momentum_nb(
-        theta.reshape(-1), g.reshape(-1), v.reshape(-1), *_scalars(theta, lr, mu), bool(zero_g)
-    )
+    """The jitted update on flat views, with lr and mu in the parameters' precision; split
+    over threads when the vectors are long (same numbers)."""
+    args = (theta.reshape(-1), g.reshape(-1), v.reshape(-1), *_scalars(theta, lr, mu))
+    if _split(theta.size):
+        sgd_momentum_split(*args, bool(zero_g))
+        _ran_split()
+    else:
+        sgd_momentum_nb(*args, bool(zero_g))
 
 
 def adam_flat(theta, g, m, v, lr, beta1, beta2, eps, bc1, bc2, zero_g):
-    """The jitted update on flat views, with the scalars in the parameters' precision."""
-    adam_nb(
+    """The jitted update on flat views, with the scalars in the parameters' precision; split
+    over threads when the vectors are long (same numbers)."""
+    args = (
         theta.reshape(-1),
         g.reshape(-1),
         m.reshape(-1),
         v.reshape(-1),
         *_scalars(theta, lr, beta1, beta2, eps, bc1, bc2),
-        bool(zero_g),
     )
+    if _split(theta.size):
+        adam_split(*args, bool(zero_g))
+        _ran_split()
+    else:
+        adam_nb(*args, bool(zero_g))

@@ -4,12 +4,13 @@ The PyTorch comparison it hands ``--torch`` to lives in benchmarks/ and is teste
 tests/benchmarks/.
 """
 
+import numba
 import numpy as np
 import pytest
 
 import numgan as ng
 from numgan.app import bench
-from numgan.kernels import blas
+from numgan.kernels import blas, optim
 
 SPECS = {spec.key: spec for spec in bench.model_specs()}
 
@@ -233,7 +234,27 @@ def test_quick_run_prints_both_backends(capsys):
     assert "numgan bench --torch" in out
     gemm = {"mkl": "oneMKL's GEMM", "openblas": "NumPy's OpenBLAS"}.get(blas.provider(), "np.")
     assert f"The Numba backend's products: {gemm}" in out  # which GEMM ran is on record
+    # model 1's networks hold over a million parameters each: their updates are long
+    layer = optim.threading_layer()
+    route = {"tbb": "split over Numba's threads (TBB)", None: "serial (none was long"}
+    if numba.get_num_threads() > 1:
+        assert layer is not None
+    assert f"its long optimiser updates: {route.get(layer, 'serial (Numba')}" in out
     assert "bench: model 1" in err and "repeat 2/2" in err  # progress goes to stderr
+
+
+@pytest.mark.parametrize(
+    ("layer", "route"),
+    [
+        (None, "serial (none was long enough to split, or one thread)"),
+        ("tbb", "split over Numba's threads (TBB)"),
+        ("omp", "serial (Numba's threading layer is omp; the updates split under TBB only)"),
+    ],
+)
+def test_the_table_says_how_the_updates_ran(layer, route):
+    timed = {"rows": [], "threads": {"requested": 2, "numba_threading_layer": layer}}
+    out = bench.render_table(timed, bench.TimingConfig())
+    assert f"its long optimiser updates: {route}." in out
 
 
 def test_torch_runs_the_checkouts_comparison(capsys):

@@ -1,0 +1,173 @@
+"""The optimiser updates split over threads: the serial kernels' numbers, bit for bit.
+
+The split hands pieces of PIECE elements to Numba's threads, each piece running the serial
+kernel.  Whether an element takes the kernel's vector body or its scalar remainder depends on
+where it sits; PIECE is chosen so that it sits alike in one call and in its piece.  These tests
+hold that to every remainder, in both precisions, with and without zeroing the gradient, on
+whatever CPU the suite runs (LLVM makes other loops for other CPUs).
+"""
+
+import numba
+import numpy as np
+import pytest
+
+from numgan.app import bench
+from numgan.kernels import ops as kernel_ops
+from numgan.kernels import optim, set_backend
+
+P = optim.PIECE
+# every remainder up to 70 (LLVM's vector loops step by 64 elements at most) after 0, 1 and 2
+# whole pieces, and a piece short of one element
+SIZES = [k * P + r for k in (0, 1, 2) for r in range(0, 71) if k * P + r > 0] + [3 * P - 1]
+THREADS = list(range(1, min(2, numba.config.NUMBA_NUM_THREADS) + 1))
+
+
+def vectors(n, dtype, seed):
+    """theta, g, m, v of one Adam state (v >= 0); SGD uses the first three, v as its velocity.
+    theta is of the size of a step, so that the step's last bits show in the new theta (near
+    1, a last-bit difference in the step would round away)."""
+    rng = np.random.default_rng(seed)
+    theta, g, m = (rng.normal(scale=s, size=n).astype(dtype) for s in (1e-4, 0.05, 0.02))
+    v = np.abs(rng.normal(scale=1e-4, size=n)).astype(dtype)
+    return theta, g, m, v
+
+
+def step_both(serial, split, arrays, scalars, zero_g):
+    """One update of copies of ``arrays`` by each kernel; (serial's arrays, split's)."""
+    a, b = [x.copy() for x in arrays], [x.copy() for x in arrays]
+    serial(*a, *scalars, zero_g)
+    split(*b, *scalars, zero_g)
+    return a, b
+
+
+@pytest.mark.parametrize("zero_g", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_split_adam_gives_the_serial_kernels_numbers(dtype, zero_g):
+    for n in SIZES:
+        arrays = vectors(n, dtype, seed=n)
+        for t in (1, 4):  # the first step's bias corrections, and a later step's
+            scalars = optim._scalars(arrays[0], 2e-4, 0.5, 0.999, 1e-8, 1 - 0.5**t, 1 - 0.999**t)
+            a, b = step_both(optim.adam_nb, optim.adam_split, arrays, scalars, zero_g)
+            for name, x, y in zip("theta g m v".split(), a, b, strict=True):
+                assert np.array_equal(x, y), f"n={n}, t={t}: {name} differs"
+            assert np.any(a[0] != arrays[0])  # an update happened
+
+
+@pytest.mark.parametrize("zero_g", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_split_sgd_gives_the_serial_kernels_numbers(dtype, zero_g):
+    for n in SIZES:
+        arrays = vectors(n, dtype, seed=n)[:3]
+        scalars = optim._scalars(arrays[0], 0.01, 0.9)
+        a, b = step_both(optim.sgd_momentum_nb, optim.sgd_momentum_split, arrays, scalars, zero_g)
+        for name, x, y in zip("theta g v".split(), a, b, strict=True):
+            assert np.array_equal(x, y), f"n={n}: {name} differs"
+        assert np.any(a[0] != arrays[0])
+
+
+@pytest.fixture
+def threads():
+    """Numba's thread count, put back after the test."""
+    before = numba.get_num_threads()
+    yield
+    numba.set_num_threads(before)
+
+
+@pytest.mark.parametrize("count", THREADS)
+def test_split_adam_does_not_depend_on_the_thread_count(count, threads):
+    n = 5 * P + 13
+    arrays = vectors(n, np.float32, seed=1)
+    scalars = optim._scalars(arrays[0], 2e-4, 0.5, 0.999, 1e-8, 0.5, 0.001)
+    numba.set_num_threads(count)
+    a, b = step_both(optim.adam_nb, optim.adam_split, arrays, scalars, True)
+    for x, y in zip(a, b, strict=True):
+        assert np.array_equal(x, y)
+
+
+def a_step_one_ulp_off(theta, g, m, v, lr, beta1, beta2, eps, bc1, bc2, zero_g):
+    """Adam with lr one unit in the last place larger: a step that differs from the kernel's
+    by about one ulp, as a step formed another way would."""
+    lr = np.nextafter(lr, lr.dtype.type(np.inf))
+    optim.adam_nb(theta, g, m, v, lr, beta1, beta2, eps, bc1, bc2, zero_g)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_check_sees_a_step_one_ulp_off(dtype):
+    """The control: the vectors above show a step's last bit in theta."""
+    arrays = vectors(2 * P + 5, dtype, seed=2)
+    scalars = optim._scalars(arrays[0], 2e-4, 0.5, 0.999, 1e-8, 0.5, 0.001)
+    a, b = step_both(optim.adam_nb, a_step_one_ulp_off, arrays, scalars, False)
+    assert np.array_equal(a[2], b[2]) and np.array_equal(a[3], b[3])  # the same moments
+    assert not np.array_equal(a[0], b[0])
+
+
+@pytest.fixture
+def spied(monkeypatch, threads):
+    """adam_flat and sgd_momentum_flat with each kernel they may call counted."""
+    calls = []
+    for name in ("adam_nb", "adam_split", "sgd_momentum_nb", "sgd_momentum_split"):
+        kernel = getattr(optim, name)
+        monkeypatch.setattr(
+            optim, name, lambda *a, _k=kernel, _n=name: (calls.append(_n), _k(*a))[1]
+        )
+    monkeypatch.setattr(optim, "_layer", optim._layer)
+    return calls
+
+
+def call_flat(n):
+    theta, g, m, v = vectors(n, np.float32, seed=3)
+    optim.adam_flat(theta, g, m, v, 2e-4, 0.5, 0.999, 1e-8, 0.5, 0.001, True)
+    optim.sgd_momentum_flat(theta, g, v, 0.01, 0.9, True)
+
+
+@pytest.mark.parametrize(
+    ("n", "count", "layer", "split"),
+    [
+        (optim.SPLIT_MIN, 2, "tbb", True),
+        (optim.SPLIT_MIN - 1, 2, "tbb", False),  # too short to be worth the threads
+        (optim.SPLIT_MIN, 1, "tbb", False),  # one thread: nothing to split over
+        (optim.SPLIT_MIN, 2, "omp", False),  # the layers measured to slow training
+        (optim.SPLIT_MIN, 2, "workqueue", False),
+    ],
+)
+def test_flat_updates_split_only_when_long_threaded_and_under_tbb(n, count, layer, split, spied):
+    if count > numba.config.NUMBA_NUM_THREADS:
+        count = numba.config.NUMBA_NUM_THREADS  # one CPU: the split case cannot arise
+        split = False
+    optim._layer = layer
+    numba.set_num_threads(count)
+    call_flat(n)
+    expected = ["adam_split", "sgd_momentum_split"] if split else ["adam_nb", "sgd_momentum_nb"]
+    assert spied == expected
+
+
+def test_the_first_split_learns_numbas_threading_layer(monkeypatch, threads):
+    monkeypatch.setattr(optim, "_layer", None)
+    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    call_flat(optim.SPLIT_MIN)
+    if numba.config.NUMBA_NUM_THREADS > 1:
+        assert optim._layer == numba.threading_layer()
+    else:
+        assert optim._layer is None  # one thread: no split ran, nothing learned
+
+
+@pytest.mark.parametrize("key", ["2-sgd", "2-adam"])
+def test_training_gives_the_same_numbers_on_one_thread_and_on_all(key, threads):
+    """Three iterations of a benchmark row (2.0M parameters per network, so its updates split)
+    on the Numba backend, with one thread and with all of Numba's: the same parameters."""
+    spec = next(s for s in bench.model_specs((2,)) if s.key == key)
+    params = []
+    backend = kernel_ops.backend
+    try:
+        set_backend("numba")
+        for count in (1, numba.config.NUMBA_NUM_THREADS):
+            numba.set_num_threads(count)
+            trainer = bench.build_trainer(spec, data_size=256)
+            assert trainer.gan.G.flat_params.size >= optim.SPLIT_MIN
+            for _ in range(3):
+                trainer.step()
+            params.append([net.flat_params.copy() for net in (trainer.gan.G, trainer.gan.D)])
+    finally:
+        set_backend(backend)
+    for one, many in zip(*params, strict=True):
+        assert np.array_equal(one, many)
