@@ -74,11 +74,11 @@ def adam_nb(theta, g, m, v, lr, beta1, beta2, eps, bc1, bc2, zero_g):
 # Over millions of parameters an update keeps one core busy for a millisecond or two (Adam's
 # square roots and divisions, SGD's pass over memory) while the other cores wait.  The split
 # cuts the flat vectors into pieces of PIECE elements and hands whole pieces to Numba's threads,
-# each piece running the serial kernel above.  PIECE is a multiple of every step LLVM's vector
-# loops take (16 lanes x 4 at most), so each element goes the same way through the kernel's
-# loops as in one call over the whole vector (the vector body, or the same scalar remainder at
-# the very end): the split gives the serial kernel's numbers bit for bit, for any number of
-# threads (tests/kernels/test_optim.py checks every remainder).
+# each piece running the serial kernel above.  PIECE is a power of two far above the step of
+# any vector loop LLVM makes (8 lanes x 4 unrolled here), so each element goes the same way
+# through the kernel's loops as in one call over the whole vector (the vector body, or the same
+# scalar remainder at the very end): the split gives the serial kernel's numbers bit for bit,
+# for any number of threads (tests/kernels/test_optim.py checks every remainder).
 
 PIECE = 16_384
 # Below this many parameters the split is not worth starting the threads for: alone, SGD's
@@ -88,6 +88,8 @@ SPLIT_MIN = 8 * PIECE
 
 @jit_parallel
 def sgd_momentum_split(theta, g, v, lr, mu, zero_g):
+    """sgd_momentum_nb on each piece of PIECE parameters, the pieces shared out to Numba's
+    threads: sgd_momentum_nb's numbers."""
     n = theta.size
     for k in prange((n + PIECE - 1) // PIECE):
         lo, hi = k * PIECE, min(n, (k + 1) * PIECE)
@@ -96,14 +98,16 @@ def sgd_momentum_split(theta, g, v, lr, mu, zero_g):
 
 @jit_parallel
 def adam_split(theta, g, m, v, lr, beta1, beta2, eps, bc1, bc2, zero_g):
+    """adam_nb on each piece of PIECE parameters, the pieces shared out to Numba's threads:
+    adam_nb's numbers."""
     n = theta.size
     for k in prange((n + PIECE - 1) // PIECE):
         lo, hi = k * PIECE, min(n, (k + 1) * PIECE)
         adam_nb(theta[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi], lr, beta1, beta2, eps, bc1, bc2, zero_g)
 
 
-# Numba's threading layer, known once a split has run.  Only TBB's helps: its idle threads
-# sleep, while OpenMP's spin beside the BLAS's own threads (with OpenBLAS a training iteration
+# Numba's threading layer, known once a split has run.  Only TBB's helps: its idle workers
+# go to sleep, while OpenMP's spin beside the BLAS's own threads (with OpenBLAS a training iteration
 # took twice as long) and the workqueue layer gained nothing (docs/kernels.md, "Threads").
 _layer: str | None = None
 

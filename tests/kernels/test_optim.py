@@ -16,8 +16,8 @@ from numgan.kernels import ops as kernel_ops
 from numgan.kernels import optim, set_backend
 
 P = optim.PIECE
-# every remainder up to 70 (LLVM's vector loops step by 64 elements at most) after 0, 1 and 2
-# whole pieces, and a piece short of one element
+# every remainder up to 70 (the kernels' vector loops step by 32 elements at most here) after
+# 0, 1 and 2 whole pieces, and a piece short of one element
 SIZES = [k * P + r for k in (0, 1, 2) for r in range(0, 71) if k * P + r > 0] + [3 * P - 1]
 THREADS = list(range(1, min(2, numba.config.NUMBA_NUM_THREADS) + 1))
 
