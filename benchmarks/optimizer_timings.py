@@ -163,7 +163,7 @@ def kernel_table(sizes, repeats: int, threads: int) -> list[str]:
     ).stdout
     rows.update(json.loads(child))
     lines = [
-        "| update | " + " | ".join(f"{n / 1e6:.2f}M parameters (us)" for n in sizes) + " |",
+        "| update | " + " | ".join(f"{n:,} parameters (us)" for n in sizes) + " |",
         "|---|" + "---:|" * len(sizes),
     ]
     for name, cells in rows.items():
@@ -235,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--in-iteration", metavar="ROW", default=None)
     parser.add_argument("--split-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.threads < 2:
+        parser.error(f"--threads {args.threads}: the split updates need 2 threads or more")
     if args.split_only:  # the child process of kernel_table
         sizes = [int(s) for s in args.sizes.split(",")]
         print(json.dumps(times(sizes, args.repeats, args.threads, "split")))

@@ -1,4 +1,5 @@
-"""The Numba flags, defined once, and the decorator every jitted kernel uses.
+"""The Numba flags, defined once, and the decorators the jitted kernels use: ``jit`` for every
+serial kernel, ``jit_parallel`` for the optimiser updates split over threads (optim.py).
 
 fastmath without ``nnan``/``ninf``: a diverging GAN shows NaN, and the checks for it must not
 be optimised away.  ``error_model="numpy"``: a float division by zero gives inf or NaN, as in

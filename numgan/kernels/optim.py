@@ -106,28 +106,34 @@ def adam_split(theta, g, m, v, lr, beta1, beta2, eps, bc1, bc2, zero_g):
         adam_nb(theta[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi], lr, beta1, beta2, eps, bc1, bc2, zero_g)
 
 
-# Numba's threading layer, known once a split has run.  Only TBB's helps: its idle workers
-# go to sleep, while OpenMP's spin beside the BLAS's own threads (with OpenBLAS a training iteration
-# took twice as long) and the workqueue layer gained nothing (docs/kernels.md, "Threads").
+# Numba's threading layer, asked once a long update comes (asking starts it).  Only TBB's
+# helps: its idle workers go to sleep, while OpenMP's spin beside the BLAS's own threads (with
+# OpenBLAS a training iteration took twice as long) and the workqueue layer gained nothing
+# (docs/kernels.md, "Threads").  "unavailable": Numba could load none (for instance
+# NUMBA_THREADING_LAYER=tbb without TBB installed); the serial kernels need none.
 _layer: str | None = None
 
 
 def _split(n: int) -> bool:
     """Whether an update over n parameters runs split over threads (module comment above)."""
-    if n < SPLIT_MIN or numba.get_num_threads() < 2:
-        return False
-    return _layer is None or _layer == "tbb"  # None: the first split starts the layer
-
-
-def _ran_split() -> None:
     global _layer
-    if _layer is None:
-        _layer = numba.threading_layer()
+    if n < SPLIT_MIN or _layer == "unavailable":
+        return False
+    try:
+        if numba.get_num_threads() < 2:
+            return False
+        if _layer is None:
+            _layer = numba.threading_layer()
+    except ValueError:  # "No threading layer could be loaded"
+        _layer = "unavailable"
+        return False
+    return _layer == "tbb"
 
 
 def threading_layer() -> str | None:
-    """Numba's threading layer ("tbb", "omp", "workqueue") once an update has run split in this
-    process, else None; the updates keep splitting under "tbb" only."""
+    """Numba's threading layer ("tbb", "omp", "workqueue", or "unavailable" when none could be
+    loaded) once a long update has asked for it with more than one Numba thread, else None;
+    the updates split under "tbb" only."""
     return _layer
 
 
@@ -143,7 +149,6 @@ def sgd_momentum_flat(theta, g, v, lr, mu, zero_g):
     args = (theta.reshape(-1), g.reshape(-1), v.reshape(-1), *_scalars(theta, lr, mu))
     if _split(theta.size):
         sgd_momentum_split(*args, bool(zero_g))
-        _ran_split()
     else:
         sgd_momentum_nb(*args, bool(zero_g))
 
@@ -160,6 +165,5 @@ def adam_flat(theta, g, m, v, lr, beta1, beta2, eps, bc1, bc2, zero_g):
     )
     if _split(theta.size):
         adam_split(*args, bool(zero_g))
-        _ran_split()
     else:
         adam_nb(*args, bool(zero_g))

@@ -221,7 +221,8 @@ def test_a_diverged_run_restarts_from_its_seed():
         bench.time_block(Broken(), 5)
 
 
-def test_quick_run_prints_both_backends(capsys):
+def test_quick_run_prints_both_backends(capsys, monkeypatch):
+    monkeypatch.setattr(optim, "_layer", None)  # learned afresh by this run's long updates
     code = bench.main(["--quick", "--models", "3,4,1"])
     out, err = capsys.readouterr()
     assert code == 0, err

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from optimizer_timings import adam_float32, adam_one_loop
+from optimizer_timings import adam_float32, adam_one_loop, main
 
 from numgan.kernels import optim
 
@@ -59,3 +59,10 @@ def test_float32_moments_give_other_float32_numbers():
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     for a, b in zip(run(adam_float32, np.float64), run(adam_nb, np.float64), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-14, atol=1e-15)
+
+
+def test_one_thread_is_refused_with_the_reason(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--threads", "1"])
+    assert exit_.value.code == 2
+    assert "--threads 1: the split updates need 2 threads or more" in capsys.readouterr().err

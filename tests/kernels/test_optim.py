@@ -103,7 +103,12 @@ def test_the_check_sees_a_step_one_ulp_off(dtype):
 
 @pytest.fixture
 def spied(monkeypatch, threads):
-    """adam_flat and sgd_momentum_flat with each kernel they may call counted."""
+    """adam_flat and sgd_momentum_flat with each kernel they may call counted, and the layer
+    they learned put back after the test."""
+    # compiled now: once the names are patched, a first compile would find a Python lambda
+    half = np.float32(0.5)
+    optim.adam_split(*vectors(1, np.float32, seed=0), *(half,) * 6, True)
+    optim.sgd_momentum_split(*vectors(1, np.float32, seed=0)[:3], half, half, True)
     calls = []
     for name in ("adam_nb", "adam_split", "sgd_momentum_nb", "sgd_momentum_split"):
         kernel = getattr(optim, name)
@@ -128,6 +133,7 @@ def call_flat(n):
         (optim.SPLIT_MIN, 1, "tbb", False),  # one thread: nothing to split over
         (optim.SPLIT_MIN, 2, "omp", False),  # the layers measured to slow training
         (optim.SPLIT_MIN, 2, "workqueue", False),
+        (optim.SPLIT_MIN, 2, "unavailable", False),  # Numba could load no layer
     ],
 )
 def test_flat_updates_split_only_when_long_threaded_and_under_tbb(n, count, layer, split, spied):
@@ -141,32 +147,64 @@ def test_flat_updates_split_only_when_long_threaded_and_under_tbb(n, count, laye
     assert spied == expected
 
 
-def test_the_first_split_learns_numbas_threading_layer(monkeypatch, threads):
-    monkeypatch.setattr(optim, "_layer", None)
+def test_the_first_long_update_learns_numbas_threading_layer(spied):
+    optim._layer = None
     numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    call_flat(optim.SPLIT_MIN - 1)
+    assert optim.threading_layer() is None  # a short update does not ask
     call_flat(optim.SPLIT_MIN)
     if numba.config.NUMBA_NUM_THREADS > 1:
-        assert optim._layer == numba.threading_layer()
+        assert optim.threading_layer() == numba.threading_layer()
+        split = optim.threading_layer() == "tbb"  # under another layer no update splits
+        assert spied[2:] == (["adam_split", "sgd_momentum_split"] if split else spied[:2])
     else:
-        assert optim._layer is None  # one thread: no split ran, nothing learned
+        assert optim.threading_layer() is None  # one thread: nothing to split over, no asking
+
+
+def test_with_no_threading_layer_the_updates_run_serial(spied, monkeypatch):
+    """NUMBA_THREADING_LAYER=tbb without TBB: Numba raises when asked; the update runs serial
+    and says so through threading_layer()."""
+
+    def no_layer():
+        raise ValueError("No threading layer could be loaded.")
+
+    optim._layer = None
+    monkeypatch.setattr(optim.numba, "get_num_threads", no_layer)
+    theta, g, m, v = vectors(optim.SPLIT_MIN, np.float32, seed=4)
+    a, b = step_both(
+        optim.adam_nb,
+        optim.adam_flat,
+        (theta, g, m, v),
+        optim._scalars(theta, 2e-4, 0.5, 0.999, 1e-8, 0.5, 0.001),
+        True,
+    )
+    for x, y in zip(a, b, strict=True):
+        assert np.array_equal(x, y)
+    assert optim.threading_layer() == "unavailable"
+    assert spied == ["adam_nb", "adam_nb"]  # step_both's serial call, then adam_flat's
 
 
 @pytest.mark.parametrize("key", ["2-sgd", "2-adam"])
-def test_training_gives_the_same_numbers_on_one_thread_and_on_all(key, threads):
-    """Three iterations of a benchmark row (2.0M parameters per network, so its updates split)
-    on the Numba backend, with one thread and with all of Numba's: the same parameters."""
+def test_training_gives_the_same_numbers_serial_and_split(key, threads, monkeypatch):
+    """Three iterations of a benchmark row (2.0M parameters per network) on the Numba backend:
+    serial on one thread, then with every update split on all of Numba's threads (whatever
+    the threading layer: the numbers do not depend on it): the same parameters."""
     spec = next(s for s in bench.model_specs((2,)) if s.key == key)
-    params = []
+    params, splits = [], []
+    for name in ("adam_split", "sgd_momentum_split"):
+        kernel = getattr(optim, name)
+        monkeypatch.setattr(optim, name, lambda *a, _k=kernel: (splits.append(1), _k(*a))[1])
     backend = kernel_ops.backend
     try:
         set_backend("numba")
-        for count in (1, numba.config.NUMBA_NUM_THREADS):
+        for count, split in ((1, False), (numba.config.NUMBA_NUM_THREADS, True)):
             numba.set_num_threads(count)
+            monkeypatch.setattr(optim, "_split", lambda n, _s=split: _s)
             trainer = bench.build_trainer(spec, data_size=256)
-            assert trainer.gan.G.flat_params.size >= optim.SPLIT_MIN
             for _ in range(3):
                 trainer.step()
             params.append([net.flat_params.copy() for net in (trainer.gan.G, trainer.gan.D)])
+            assert len(splits) == (6 if split else 0)  # D's and G's update, three times
     finally:
         set_backend(backend)
     for one, many in zip(*params, strict=True):
