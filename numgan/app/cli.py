@@ -297,9 +297,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{command}: interrupted while starting; nothing was written", file=sys.stderr)
         return 130
     except ImportError as err:
-        if not str(err).startswith("NUMGAN_"):
+        if not str(err).startswith(("NUMGAN_", "NUMBA_")):
             raise  # a broken install: its traceback is the useful report
-        # a setting read at import (NUMGAN_BACKEND, NUMGAN_BLAS)
+        # a setting read at import (NUMGAN_BACKEND, NUMGAN_BLAS, NUMBA_NUM_THREADS)
         print(f"{command}: error: {' '.join(str(err).split())}", file=sys.stderr)
         return 1
     finally:

@@ -18,11 +18,30 @@ set, is Numba's own choice and is left alone.
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 
-import numba
-from numba.core import caching
+
+def _check_thread_setting() -> None:
+    """NUMBA_NUM_THREADS below 1 makes ``import numba`` itself fail with a bare ValueError that
+    names no setting (Numba ignores, with a warning, a value that is not a number)."""
+    value = os.environ.get("NUMBA_NUM_THREADS", "").strip()
+    try:
+        bad = int(value) < 1
+    except ValueError:
+        return
+    if bad:
+        raise ImportError(
+            f"NUMBA_NUM_THREADS={value!r}: Numba needs at least 1 thread; set a positive "
+            "number or unset it"
+        )
+
+
+_check_thread_setting()
+
+import numba  # noqa: E402
+from numba.core import caching  # noqa: E402
 
 FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 

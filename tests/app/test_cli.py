@@ -242,6 +242,23 @@ def test_a_bad_backend_setting_is_a_one_line_error(command):
     ]
 
 
+@pytest.mark.parametrize("value", ["0", "-2"])
+def test_a_thread_count_below_one_is_a_one_line_error(value):
+    """Numba itself fails on import with a message that names no setting."""
+    env = {**os.environ, "NUMBA_NUM_THREADS": value}
+    result = subprocess.run(
+        [sys.executable, "-m", "numgan", "train", "--iterations", "1"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"numgan train: error: NUMBA_NUM_THREADS='{value}': Numba needs at least 1 thread; "
+        "set a positive number or unset it"
+    ]
+
+
 def test_help():
     result = ok(numgan("--help"))
     for command in ("train", "sample", "evaluate", "plot", "bench"):
