@@ -18,9 +18,11 @@ the speed benchmark's rows (row 2's G and D: 2.0M; row 1's: 2.75M):
 
 ``--in-iteration ROW`` asks the question that matters for training: does the split make the
 whole iteration faster?  It times ``Trainer.step()`` of that row with the serial kernels only
-and with every long update split (under whatever threading layer Numba picks, where numgan
-itself splits only under TBB), each in its own process (Numba's worker threads would otherwise
-stay in the process and disturb the other variant), the processes alternating.  On a 2-core
+and with every long update split (under whatever threading layer Numba picks, whatever
+numgan's own gate would say: numgan/kernels/threads.py), each in its own process (Numba's
+worker threads would otherwise stay in the process and disturb the other variant), the
+processes alternating: the "serial" and "updates" variants of benchmarks/thread_splits.py,
+which adds the elementwise passes.  On a 2-core
 machine the worker threads and the BLAS's, which keep spinning after each product, compete for
 the cores; which threading layer Numba uses decides who wins (docs/kernels.md, "Threads").  Set
 ``NUMBA_THREADING_LAYER`` and ``NUMGAN_BLAS`` to try each pair.
@@ -38,6 +40,7 @@ import sys
 import numba
 import numpy as np
 from machine import machine_info
+from thread_splits import time_variant
 
 from numgan.app.bench import time_calls
 from numgan.kernels import optim
@@ -171,44 +174,13 @@ def kernel_table(sizes, repeats: int, threads: int) -> list[str]:
     return lines
 
 
-_CHILD = """
-import sys, time, statistics
-sys.path.insert(0, "benchmarks")
-import numba, numpy as np, numgan as ng
-from numgan.kernels import blas, optim
-from numgan.app.bench import model_specs, build_trainer, make_data, apply_threads
-row, variant = sys.argv[1], sys.argv[2]
-threads, n, blocks = (int(a) for a in sys.argv[3:6])
-apply_threads(threads); ng.set_backend("numba")
-if variant == "serial":
-    optim._split = lambda n: False  # the serial kernels for every update
-else:  # every long update split, whatever the threading layer
-    optim._split = lambda n: n >= optim.SPLIT_MIN and numba.get_num_threads() > 1
-spec = next(s for s in model_specs((int(row[0]),)) if s.key == row)
-tr = build_trainer(spec, seed=0, data=make_data(spec, 10000, np.random.default_rng([0, 1])))
-for _ in range(5): tr.step()
-times = []
-for _ in range(blocks):
-    time.sleep(0.2); t = time.perf_counter()
-    for _ in range(n): tr.step()
-    times.append((time.perf_counter() - t) / n * 1e3)
-print(optim._layer or "none", blas.provider(), statistics.median(times))
-"""
-
-
 def in_iteration(row: str, repeats: int, threads: int) -> list[str]:
     results: dict[str, list[float]] = {"serial updates": [], "split updates": []}
     setting = {}
     for _ in range(repeats):
-        for name, variant in (("serial updates", "serial"), ("split updates", "split")):
-            out = subprocess.run(
-                [sys.executable, "-c", _CHILD, row, variant, str(threads), "40", "5"],
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout
-            layer, gemm, ms = out.strip().splitlines()[-1].split()
-            results[name].append(float(ms))
+        for name, variant in (("serial updates", "serial"), ("split updates", "updates")):
+            layer, gemm, ms = time_variant(row, variant, threads)
+            results[name].append(ms)
             setting[name] = f"threading layer {layer}, GEMM {gemm}"
     serial, split = results["serial updates"], results["split updates"]
     lines = [

@@ -65,7 +65,7 @@ from numgan.app.bench import (
     time_interleaved,
 )
 from numgan.app.parser import OneLineParser
-from numgan.kernels import optim
+from numgan.kernels.threads import threading_layer
 
 SWEEP_BATCH_SIZES = (16, 32, 64, 100, 200)
 
@@ -246,7 +246,7 @@ def run(config: BenchConfig, command: str = "python benchmarks/train_speed.py") 
         if limiter is not None:
             limiter.restore_original_limits()
     # under which Numba threading layer numgan's long updates ran split (None: none did)
-    thread_info["numba_threading_layer"] = optim.threading_layer()
+    thread_info["numba_threading_layer"] = threading_layer()
     if any(r["agreement"]["checks"] for r in rows):
         excluded = sorted(
             set().union(*(zero_gradient_params(s) for s in model_specs(config.models)))

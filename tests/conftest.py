@@ -6,6 +6,7 @@ a local run explores new ones each time; NUMGAN_HYPOTHESIS=stress draws many mor
 
 import os
 
+import numba
 import pytest
 from hypothesis import HealthCheck, settings
 
@@ -31,3 +32,11 @@ def backend(request, monkeypatch):
     monkeypatch.setenv("NUMGAN_BACKEND", request.param)
     yield request.param
     kernels.set_backend(before)
+
+
+@pytest.fixture
+def numba_threads():
+    """Numba's thread count, put back after the test."""
+    before = numba.get_num_threads()
+    yield
+    numba.set_num_threads(before)

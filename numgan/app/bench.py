@@ -59,7 +59,8 @@ import numpy as np
 from .. import kernels
 from ..gan import GAN, GaussianNoise, Trainer, UniformNoise
 from ..gan import models as presets
-from ..kernels import blas, optim
+from ..kernels import blas
+from ..kernels.threads import splits_under, threading_layer
 from ..nn import (
     SGD,
     Adam,
@@ -772,7 +773,7 @@ def time_numgan(config: TimingConfig) -> dict[str, Any]:
     finally:
         if limiter is not None:
             limiter.restore_original_limits()
-    info["numba_threading_layer"] = optim.threading_layer()  # None: no update ran split
+    info["numba_threading_layer"] = threading_layer()  # None: no loop long enough
     return {"rows": rows, "threads": info}
 
 
@@ -784,13 +785,27 @@ GEMM_NAMES = {
 }
 
 
-def _update_route(layer: str | None) -> str:
-    """How the Numba backend's long optimiser updates ran (docs/kernels.md, "Threads")."""
+#: how the reports name Numba's threading layers
+LAYER_NAMES = {"tbb": "TBB", "omp": "OpenMP", "workqueue": "workqueue"}
+
+
+def _split_route(layer: str | None, gemm: str) -> str:
+    """How the Numba backend's long loops ran (numgan/kernels/threads.py, docs/kernels.md)."""
     if layer is None:
         return "serial (none was long enough to split, or one thread)"
-    if layer == "tbb":
-        return "split over Numba's threads (TBB)"
-    return f"serial (Numba's threading layer is {layer}; the updates split under TBB only)"
+    updates, passes = splits_under(layer, gemm)
+    name = LAYER_NAMES.get(layer, layer)
+    if passes:
+        return (
+            f"split over Numba's threads ({name}): the optimiser updates, the activations, "
+            "BatchNorm, im2col and col2im"
+        )
+    if updates:
+        return (
+            f"the optimiser updates split over Numba's threads ({name}), the elementwise "
+            "passes serial (they split under OpenMP beside oneMKL)"
+        )
+    return f"serial (Numba's threading layer is {name}, under which no loop splits)"
 
 
 def render_table(timed: dict[str, Any], config: TimingConfig) -> str:
@@ -802,8 +817,8 @@ def render_table(timed: dict[str, Any], config: TimingConfig) -> str:
         f"Median of {config.repeats} timed blocks of ~{config.block_seconds} s per backend, "
         f"interleaved, {config.sleep} s pause before each block; {threads} thread(s) for BLAS.",
         f"The Numba backend's products: {GEMM_NAMES[blas.provider()]} (NUMGAN_BLAS, "
-        'docs/kernels.md, "Which BLAS"); its long optimiser updates: '
-        f"{_update_route(timed['threads'].get('numba_threading_layer'))}.",
+        'docs/kernels.md, "Which BLAS"); its long loops: '
+        f"{_split_route(timed['threads'].get('numba_threading_layer'), blas.provider())}.",
         "",
         "| model | m | optimiser | numgan (Numba) it/s | numgan (NumPy) it/s | Numba / NumPy "
         "| Numba path | GFLOP / iter |",

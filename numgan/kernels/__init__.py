@@ -24,6 +24,7 @@ One module per family, each kernel beside its twin:
     minibatch.py    minibatch discrimination's pairwise distances and their gradient
     norm.py         BatchNorm
     optim.py        SGD with momentum, Adam
+    threads.py      when a long loop splits over Numba's threads, and under which layer
     flags.py        the Numba flags and the jit decorator, defined once
 
 The backend is chosen for the whole process by ``NUMGAN_BACKEND=numba|numpy`` (default numba)
@@ -35,7 +36,7 @@ from __future__ import annotations
 
 import os
 
-from . import blas, conv, dense, elementwise, loss, minibatch, norm, optim
+from . import blas, conv, dense, elementwise, loss, minibatch, norm, optim, threads
 from .dense import MATMUL_CROSSOVER
 from .flags import FASTMATH, jit
 
@@ -56,15 +57,19 @@ class Kernels:
         self.dense_backward = dense.dense_backward_loop_or_blas if nb else dense.dense_backward_np
         self.matmul = blas.matmul if nb else blas.matmul_np
         self.add_bias = dense.add_bias_nb if nb else dense.add_bias_np
-        self.im2col = conv.im2col_nb if nb else conv.im2col_np
-        self.col2im = conv.col2im_nb if nb else conv.col2im_np
+        self.im2col = conv.im2col_serial_or_split if nb else conv.im2col_np
+        self.col2im = conv.col2im_serial_or_split if nb else conv.col2im_np
         self.nchw_to_rows = conv.nchw_to_rows_nb if nb else conv.nchw_to_rows_np
         self.add_channel_sums = conv.add_channel_sums_nb if nb else conv.add_channel_sums_np
         self.maxout_forward = dense.maxout_forward_nb if nb else dense.maxout_forward_np
         self.maxout_backward = dense.maxout_backward_nb if nb else dense.maxout_backward_np
         e = elementwise
-        self.leaky_relu_forward = e.leaky_relu_forward_nb if nb else e.leaky_relu_forward_np
-        self.leaky_relu_backward = e.leaky_relu_backward_nb if nb else e.leaky_relu_backward_np
+        self.leaky_relu_forward = (
+            e.leaky_relu_forward_serial_or_split if nb else e.leaky_relu_forward_np
+        )
+        self.leaky_relu_backward = (
+            e.leaky_relu_backward_serial_or_split if nb else e.leaky_relu_backward_np
+        )
         self.tanh_forward = e.tanh_forward_np  # NumPy's SIMD tanh on both (module docstring)
         self.tanh_backward = e.tanh_backward_nb if nb else e.tanh_backward_np
         self.sigmoid_forward = e.sigmoid_forward_via_tanh if nb else e.sigmoid_forward_np
@@ -72,9 +77,13 @@ class Kernels:
         self.sigmoid_cross_entropy = (
             loss.sigmoid_cross_entropy_nb if nb else loss.sigmoid_cross_entropy_np
         )
-        self.batchnorm_forward = norm.batchnorm_forward_nb if nb else norm.batchnorm_forward_np
+        self.batchnorm_forward = (
+            norm.batchnorm_forward_serial_or_split if nb else norm.batchnorm_forward_np
+        )
         self.batchnorm_eval = norm.batchnorm_eval_nb if nb else norm.batchnorm_eval_np
-        self.batchnorm_backward = norm.batchnorm_backward_nb if nb else norm.batchnorm_backward_np
+        self.batchnorm_backward = (
+            norm.batchnorm_backward_serial_or_split if nb else norm.batchnorm_backward_np
+        )
         self.minibatch_disc_forward = (
             minibatch.minibatch_disc_forward_nb if nb else minibatch.minibatch_disc_forward_np
         )
@@ -106,6 +115,7 @@ _requested = os.environ.get("NUMGAN_BACKEND", "numba")
 if _requested not in BACKENDS:
     raise ImportError(f"NUMGAN_BACKEND={_requested!r} is not a backend: use numba or numpy")
 set_backend(_requested)
+threads.prefer_layer()
 
 __all__ = [
     "BACKENDS",

@@ -37,7 +37,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .flags import jit
+from . import threads
+from .flags import jit, jit_parallel, prange
 
 
 def out_size(size: int, k: int, s: int, p: int) -> int:
@@ -147,6 +148,43 @@ def col2im_nb(cols, kh, kw, sh, sw, ph, pw, out, base):
             dst = _U((n * H + h) * W * C)
             for q in range(line):
                 of[dst + q] = flat[src + q] + base_line[q]
+
+
+# -- split over threads ------------------------------------------------------------------------
+#
+# Each image's patches are its own rows of cols, and col2im adds into one image's pixels only
+# the patches of that image, in the same order whichever thread runs it: the images can be
+# shared out to Numba's threads with the serial kernel's numbers (threads.py says when).
+
+
+@jit_parallel
+def im2col_split(x, kh, kw, sh, sw, ph, pw, cols):
+    """im2col_nb on each image, the images shared out to Numba's threads."""
+    N = x.shape[0]
+    P = cols.shape[0] // N
+    for n in prange(N):
+        im2col_nb(x[n : n + 1], kh, kw, sh, sw, ph, pw, cols[n * P : (n + 1) * P])
+
+
+@jit_parallel
+def col2im_split(cols, kh, kw, sh, sw, ph, pw, out, base):
+    """col2im_nb on each image, the images shared out to Numba's threads."""
+    N = out.shape[0]
+    P = cols.shape[0] // N
+    for n in prange(N):
+        col2im_nb(cols[n * P : (n + 1) * P], kh, kw, sh, sw, ph, pw, out[n : n + 1], base)
+
+
+def im2col_serial_or_split(x, kh, kw, sh, sw, ph, pw, cols):
+    """im2col_nb, split over threads when cols is long (threads.split_passes)."""
+    kernel = im2col_split if threads.split_passes(cols.size) else im2col_nb
+    kernel(x, kh, kw, sh, sw, ph, pw, cols)
+
+
+def col2im_serial_or_split(cols, kh, kw, sh, sw, ph, pw, out, base):
+    """col2im_nb, split over threads when cols is long (threads.split_passes)."""
+    kernel = col2im_split if threads.split_passes(cols.size) else col2im_nb
+    kernel(cols, kh, kw, sh, sw, ph, pw, out, base)
 
 
 # -- into channels last ------------------------------------------------------------------------

@@ -14,7 +14,9 @@ import math
 
 import numpy as np
 
-from .flags import jit
+from . import threads
+from .flags import jit, jit_parallel, prange
+from .threads import PIECE
 
 
 def leaky_relu_forward_np(x, alpha, out):
@@ -61,6 +63,40 @@ def leaky_relu_backward_nb(dout, y, alpha, dx):
     gf, yf, df = dout.reshape(-1), y.reshape(-1), dx.reshape(-1)
     for i in range(gf.size):
         df[i] = gf[i] if yf[i] > 0 else alpha * gf[i]
+
+
+# Split over threads: the serial kernel on each piece of PIECE elements (threads.py), the same
+# numbers.  LeakyReLU's passes are the long ones in the convolutional GANs (400,000 floats per
+# layer at batch 64).
+
+
+@jit_parallel
+def leaky_relu_forward_split(x, alpha, out):
+    n = x.size
+    for k in prange((n + PIECE - 1) // PIECE):
+        lo, hi = k * PIECE, min(n, (k + 1) * PIECE)
+        leaky_relu_forward_nb(x[lo:hi], alpha, out[lo:hi])
+
+
+@jit_parallel
+def leaky_relu_backward_split(dout, y, alpha, dx):
+    n = dout.size
+    for k in prange((n + PIECE - 1) // PIECE):
+        lo, hi = k * PIECE, min(n, (k + 1) * PIECE)
+        leaky_relu_backward_nb(dout[lo:hi], y[lo:hi], alpha, dx[lo:hi])
+
+
+def leaky_relu_forward_serial_or_split(x, alpha, out):
+    """leaky_relu_forward_nb, split over threads when long (threads.split_passes).  x, out:
+    1-D, contiguous."""
+    kernel = leaky_relu_forward_split if threads.split_passes(x.size) else leaky_relu_forward_nb
+    kernel(x, alpha, out)
+
+
+def leaky_relu_backward_serial_or_split(dout, y, alpha, dx):
+    """leaky_relu_backward_nb, split over threads when long.  All 1-D, contiguous."""
+    split = threads.split_passes(dout.size)
+    (leaky_relu_backward_split if split else leaky_relu_backward_nb)(dout, y, alpha, dx)
 
 
 @jit

@@ -40,7 +40,10 @@ def _check_thread_setting() -> None:
 
 _check_thread_setting()
 
+# numba and prange reach the other kernel modules from here, so that Numba loads only after
+# the check above
 import numba  # noqa: E402
+from numba import prange  # noqa: E402, F401
 from numba.core import caching  # noqa: E402
 
 FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import math
 
-import numba
 import numpy as np
-from numba import prange
 
-from .flags import jit, jit_parallel
+from . import threads
+from .flags import jit, jit_parallel, prange
+from .threads import PIECE
 
 
 def sgd_momentum_np(theta, g, v, lr, mu, zero_g):
@@ -73,17 +73,9 @@ def adam_nb(theta, g, m, v, lr, beta1, beta2, eps, bc1, bc2, zero_g):
 #
 # Over millions of parameters an update keeps one core busy for a millisecond or two (Adam's
 # square roots and divisions, SGD's pass over memory) while the other cores wait.  The split
-# cuts the flat vectors into pieces of PIECE elements and hands whole pieces to Numba's threads,
-# each piece running the serial kernel above.  PIECE is a power of two far above the step of
-# any vector loop LLVM makes (8 lanes x 4 unrolled here), so each element goes the same way
-# through the kernel's loops as in one call over the whole vector (the vector body, or the same
-# scalar remainder at the very end): the split gives the serial kernel's numbers bit for bit,
-# for any number of threads (tests/kernels/test_optim.py checks every remainder).
-
-PIECE = 16_384
-# Below this many parameters the split is not worth starting the threads for: alone, SGD's
-# split breaks even near 130,000 (docs/kernels.md, "Threads").
-SPLIT_MIN = 8 * PIECE
+# runs the serial kernel above on each piece of PIECE parameters, the pieces shared out to
+# Numba's threads: the serial kernel's numbers bit for bit (threads.py says why, and when an
+# update splits).
 
 
 @jit_parallel
@@ -106,37 +98,6 @@ def adam_split(theta, g, m, v, lr, beta1, beta2, eps, bc1, bc2, zero_g):
         adam_nb(theta[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi], lr, beta1, beta2, eps, bc1, bc2, zero_g)
 
 
-# Numba's threading layer, asked once a long update comes (asking starts it).  Only TBB's
-# helps: its idle workers go to sleep, while OpenMP's spin beside the BLAS's own threads (with
-# OpenBLAS a training iteration took twice as long) and the workqueue layer gained nothing
-# (docs/kernels.md, "Threads").  "unavailable": Numba could load none (for instance
-# NUMBA_THREADING_LAYER=tbb without TBB installed); the serial kernels need none.
-_layer: str | None = None
-
-
-def _split(n: int) -> bool:
-    """Whether an update over n parameters runs split over threads (module comment above)."""
-    global _layer
-    if n < SPLIT_MIN or _layer == "unavailable":
-        return False
-    try:
-        if numba.get_num_threads() < 2:
-            return False
-        if _layer is None:
-            _layer = numba.threading_layer()
-    except ValueError:  # "No threading layer could be loaded"
-        _layer = "unavailable"
-        return False
-    return _layer == "tbb"
-
-
-def threading_layer() -> str | None:
-    """Numba's threading layer ("tbb", "omp", "workqueue", or "unavailable" when none could be
-    loaded) once a long update has asked for it with more than one Numba thread, else None;
-    the updates split under "tbb" only."""
-    return _layer
-
-
 def _scalars(array, *values):
     """Python floats as scalars of the array's dtype, so float32 kernels compute in float32."""
     kind = array.dtype.type
@@ -147,7 +108,7 @@ def sgd_momentum_flat(theta, g, v, lr, mu, zero_g):
     """The jitted update on flat views, with lr and mu in the parameters' precision; split
     over threads when the vectors are long (same numbers)."""
     args = (theta.reshape(-1), g.reshape(-1), v.reshape(-1), *_scalars(theta, lr, mu))
-    if _split(theta.size):
+    if threads.split_updates(theta.size):
         sgd_momentum_split(*args, bool(zero_g))
     else:
         sgd_momentum_nb(*args, bool(zero_g))
@@ -163,7 +124,7 @@ def adam_flat(theta, g, m, v, lr, beta1, beta2, eps, bc1, bc2, zero_g):
         v.reshape(-1),
         *_scalars(theta, lr, beta1, beta2, eps, bc1, bc2),
     )
-    if _split(theta.size):
+    if threads.split_updates(theta.size):
         adam_split(*args, bool(zero_g))
     else:
         adam_nb(*args, bool(zero_g))

@@ -10,7 +10,7 @@ import pytest
 
 import numgan as ng
 from numgan.app import bench
-from numgan.kernels import blas, optim
+from numgan.kernels import blas, threads
 
 SPECS = {spec.key: spec for spec in bench.model_specs()}
 
@@ -222,7 +222,7 @@ def test_a_diverged_run_restarts_from_its_seed():
 
 
 def test_quick_run_prints_both_backends(capsys, monkeypatch):
-    monkeypatch.setattr(optim, "_layer", None)  # learned afresh by this run's long updates
+    monkeypatch.setattr(threads, "_layer", None)  # learned afresh by this run's long loops
     code = bench.main(["--quick", "--models", "3,4,1"])
     out, err = capsys.readouterr()
     assert code == 0, err
@@ -236,26 +236,29 @@ def test_quick_run_prints_both_backends(capsys, monkeypatch):
     gemm = {"mkl": "oneMKL's GEMM", "openblas": "NumPy's OpenBLAS"}.get(blas.provider(), "np.")
     assert f"The Numba backend's products: {gemm}" in out  # which GEMM ran is on record
     # model 1's networks hold over a million parameters each: their updates are long
-    layer = optim.threading_layer()
-    route = {"tbb": "split over Numba's threads (TBB)", None: "serial (none was long"}
+    layer = threads.threading_layer()
     if numba.get_num_threads() > 1:
         assert layer is not None
-    assert f"its long optimiser updates: {route.get(layer, 'serial (Numba')}" in out
+    assert f"its long loops: {bench._split_route(layer, blas.provider())}." in out
     assert "bench: model 1" in err and "repeat 2/2" in err  # progress goes to stderr
 
 
 @pytest.mark.parametrize(
-    ("layer", "route"),
+    ("layer", "gemm", "route"),
     [
-        (None, "serial (none was long enough to split, or one thread)"),
-        ("tbb", "split over Numba's threads (TBB)"),
-        ("omp", "serial (Numba's threading layer is omp; the updates split under TBB only)"),
+        (None, "mkl", "serial (none was long enough to split, or one thread)"),
+        ("omp", "mkl", "split over Numba's threads (OpenMP): the optimiser updates, the"),
+        ("tbb", "mkl", "the optimiser updates split over Numba's threads (TBB), the elementwise"),
+        ("tbb", "openblas", "the optimiser updates split over Numba's threads (TBB), the"),
+        ("omp", "openblas", "serial (Numba's threading layer is OpenMP, under which no loop"),
+        ("workqueue", "mkl", "serial (Numba's threading layer is workqueue, under which no"),
     ],
 )
-def test_the_table_says_how_the_updates_ran(layer, route):
+def test_the_table_says_how_the_long_loops_ran(layer, gemm, route, monkeypatch):
+    monkeypatch.setattr(bench.blas, "provider", lambda: gemm)
     timed = {"rows": [], "threads": {"requested": 2, "numba_threading_layer": layer}}
     out = bench.render_table(timed, bench.TimingConfig())
-    assert f"its long optimiser updates: {route}." in out
+    assert f"its long loops: {route}" in out
 
 
 def test_torch_runs_the_checkouts_comparison(capsys):

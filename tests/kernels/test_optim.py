@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from numgan.app import bench
+from numgan.kernels import blas, optim, set_backend, threads
 from numgan.kernels import ops as kernel_ops
-from numgan.kernels import optim, set_backend
 
 P = optim.PIECE
 # every remainder up to 70 (the kernels' vector loops step by 32 elements at most here) after
@@ -65,16 +65,8 @@ def test_split_sgd_gives_the_serial_kernels_numbers(dtype, zero_g):
         assert np.any(a[0] != arrays[0])
 
 
-@pytest.fixture
-def threads():
-    """Numba's thread count, put back after the test."""
-    before = numba.get_num_threads()
-    yield
-    numba.set_num_threads(before)
-
-
 @pytest.mark.parametrize("count", THREADS)
-def test_split_adam_does_not_depend_on_the_thread_count(count, threads):
+def test_split_adam_does_not_depend_on_the_thread_count(count, numba_threads):
     n = 5 * P + 13
     arrays = vectors(n, np.float32, seed=1)
     scalars = optim._scalars(arrays[0], 2e-4, 0.5, 0.999, 1e-8, 0.5, 0.001)
@@ -102,7 +94,7 @@ def test_the_check_sees_a_step_one_ulp_off(dtype):
 
 
 @pytest.fixture
-def spied(monkeypatch, threads):
+def spied(monkeypatch, numba_threads):
     """adam_flat and sgd_momentum_flat with each kernel they may call counted, and the layer
     they learned put back after the test."""
     # compiled now: once the names are patched, a first compile would find a Python lambda
@@ -115,7 +107,7 @@ def spied(monkeypatch, threads):
         monkeypatch.setattr(
             optim, name, lambda *a, _k=kernel, _n=name: (calls.append(_n), _k(*a))[1]
         )
-    monkeypatch.setattr(optim, "_layer", optim._layer)
+    monkeypatch.setattr(threads, "_layer", threads._layer)
     return calls
 
 
@@ -125,22 +117,32 @@ def call_flat(n):
     optim.sgd_momentum_flat(theta, g, v, 0.01, 0.9, True)
 
 
+M = threads.UPDATE_MIN
+
+
 @pytest.mark.parametrize(
-    ("n", "count", "layer", "split"),
+    ("n", "count", "layer", "gemm", "split"),
     [
-        (optim.SPLIT_MIN, 2, "tbb", True),
-        (optim.SPLIT_MIN - 1, 2, "tbb", False),  # too short to be worth the threads
-        (optim.SPLIT_MIN, 1, "tbb", False),  # one thread: nothing to split over
-        (optim.SPLIT_MIN, 2, "omp", False),  # the layers measured to slow training
-        (optim.SPLIT_MIN, 2, "workqueue", False),
-        (optim.SPLIT_MIN, 2, "unavailable", False),  # Numba could load no layer
+        (M, 2, "tbb", "openblas", True),
+        (M, 2, "tbb", "mkl", True),
+        (M, 2, "omp", "mkl", True),
+        (M - 1, 2, "tbb", "openblas", False),  # too short to be worth the threads
+        (M - 1, 2, "omp", "mkl", False),
+        (M, 1, "tbb", "openblas", False),  # one thread: nothing to split over
+        (M, 1, "omp", "mkl", False),
+        (M, 2, "omp", "openblas", False),  # measured to slow training
+        (M, 2, "workqueue", "mkl", False),  # measured to gain nothing
+        (M, 2, "unavailable", "mkl", False),  # Numba could load no layer
     ],
 )
-def test_flat_updates_split_only_when_long_threaded_and_under_tbb(n, count, layer, split, spied):
+def test_flat_updates_split_only_when_long_threaded_and_where_it_pays(
+    n, count, layer, gemm, split, spied, monkeypatch
+):
     if count > numba.config.NUMBA_NUM_THREADS:
         count = numba.config.NUMBA_NUM_THREADS  # one CPU: the split case cannot arise
         split = False
-    optim._layer = layer
+    threads._layer = layer
+    monkeypatch.setattr(threads.blas, "provider", lambda: gemm)
     numba.set_num_threads(count)
     call_flat(n)
     expected = ["adam_split", "sgd_momentum_split"] if split else ["adam_nb", "sgd_momentum_nb"]
@@ -148,17 +150,17 @@ def test_flat_updates_split_only_when_long_threaded_and_under_tbb(n, count, laye
 
 
 def test_the_first_long_update_learns_numbas_threading_layer(spied):
-    optim._layer = None
+    threads._layer = None
     numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
-    call_flat(optim.SPLIT_MIN - 1)
-    assert optim.threading_layer() is None  # a short update does not ask
-    call_flat(optim.SPLIT_MIN)
+    call_flat(M - 1)
+    assert threads.threading_layer() is None  # a short update does not ask
+    call_flat(M)
     if numba.config.NUMBA_NUM_THREADS > 1:
-        assert optim.threading_layer() == numba.threading_layer()
-        split = optim.threading_layer() == "tbb"  # under another layer no update splits
+        assert threads.threading_layer() == numba.threading_layer()
+        split, _ = threads.splits_under(threads.threading_layer(), blas.provider())
         assert spied[2:] == (["adam_split", "sgd_momentum_split"] if split else spied[:2])
     else:
-        assert optim.threading_layer() is None  # one thread: nothing to split over, no asking
+        assert threads.threading_layer() is None  # one thread: nothing to split over, no asking
 
 
 def test_with_no_threading_layer_the_updates_run_serial(spied, monkeypatch):
@@ -168,9 +170,9 @@ def test_with_no_threading_layer_the_updates_run_serial(spied, monkeypatch):
     def no_layer():
         raise ValueError("No threading layer could be loaded.")
 
-    optim._layer = None
-    monkeypatch.setattr(optim.numba, "get_num_threads", no_layer)
-    theta, g, m, v = vectors(optim.SPLIT_MIN, np.float32, seed=4)
+    threads._layer = None
+    monkeypatch.setattr(threads.numba, "get_num_threads", no_layer)
+    theta, g, m, v = vectors(M, np.float32, seed=4)
     a, b = step_both(
         optim.adam_nb,
         optim.adam_flat,
@@ -180,12 +182,12 @@ def test_with_no_threading_layer_the_updates_run_serial(spied, monkeypatch):
     )
     for x, y in zip(a, b, strict=True):
         assert np.array_equal(x, y)
-    assert optim.threading_layer() == "unavailable"
+    assert threads.threading_layer() == "unavailable"
     assert spied == ["adam_nb", "adam_nb"]  # step_both's serial call, then adam_flat's
 
 
 @pytest.mark.parametrize("key", ["2-sgd", "2-adam"])
-def test_training_gives_the_same_numbers_serial_and_split(key, threads, monkeypatch):
+def test_training_gives_the_same_numbers_serial_and_split(key, numba_threads, monkeypatch):
     """Three iterations of a benchmark row (2.0M parameters per network) on the Numba backend:
     serial on one thread, then with every update split on all of Numba's threads (whatever
     the threading layer: the numbers do not depend on it): the same parameters."""
@@ -199,7 +201,7 @@ def test_training_gives_the_same_numbers_serial_and_split(key, threads, monkeypa
         set_backend("numba")
         for count, split in ((1, False), (numba.config.NUMBA_NUM_THREADS, True)):
             numba.set_num_threads(count)
-            monkeypatch.setattr(optim, "_split", lambda n, _s=split: _s)
+            monkeypatch.setattr(threads, "split_updates", lambda n, _s=split: _s)
             trainer = bench.build_trainer(spec, data_size=256)
             for _ in range(3):
                 trainer.step()
