@@ -60,7 +60,7 @@ from .. import kernels
 from ..gan import GAN, GaussianNoise, Trainer, UniformNoise
 from ..gan import models as presets
 from ..kernels import blas
-from ..kernels.threads import splits_under, threading_layer
+from ..kernels.threads import prefer_layer, splits_under, threading_layer
 from ..nn import (
     SGD,
     Adam,
@@ -501,6 +501,7 @@ def apply_threads(n: int) -> tuple[dict[str, Any], Any]:
         ]
     except ImportError:
         info["blas"] = "threadpoolctl is not installed: BLAS threads left as the environment set"
+    prefer_layer()  # setting the count starts Numba's threads: under numgan's choice of layer
     numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
     info["numba"] = numba.get_num_threads()
     return info, limiter
@@ -797,8 +798,8 @@ def _split_route(layer: str | None, gemm: str) -> str:
     name = LAYER_NAMES.get(layer, layer)
     if passes:
         return (
-            f"split over Numba's threads ({name}): the optimiser updates, the activations, "
-            "BatchNorm, im2col and col2im"
+            f"split over Numba's threads ({name}): the optimiser updates, LeakyReLU, "
+            "BatchNorm's passes, im2col and col2im"
         )
     if updates:
         return (

@@ -160,8 +160,8 @@ def col2im_nb(cols, kh, kw, sh, sw, ph, pw, out, base):
 @jit_parallel
 def im2col_split(x, kh, kw, sh, sw, ph, pw, cols):
     """im2col_nb on each image, the images shared out to Numba's threads."""
-    N = x.shape[0]
-    P = cols.shape[0] // N
+    N, H, W, _ = x.shape
+    P = ((H + 2 * ph - kh) // sh + 1) * ((W + 2 * pw - kw) // sw + 1)  # patches per image
     for n in prange(N):
         im2col_nb(x[n : n + 1], kh, kw, sh, sw, ph, pw, cols[n * P : (n + 1) * P])
 
@@ -169,8 +169,8 @@ def im2col_split(x, kh, kw, sh, sw, ph, pw, cols):
 @jit_parallel
 def col2im_split(cols, kh, kw, sh, sw, ph, pw, out, base):
     """col2im_nb on each image, the images shared out to Numba's threads."""
-    N = out.shape[0]
-    P = cols.shape[0] // N
+    N, H, W, _ = out.shape
+    P = ((H + 2 * ph - kh) // sh + 1) * ((W + 2 * pw - kw) // sw + 1)  # patches per image
     for n in prange(N):
         col2im_nb(cols[n * P : (n + 1) * P], kh, kw, sh, sw, ph, pw, out[n : n + 1], base)
 

@@ -1,5 +1,6 @@
 """The Numba flags, defined once, and the decorators the jitted kernels use: ``jit`` for every
-serial kernel, ``jit_parallel`` for the optimiser updates split over threads (optim.py).
+serial kernel, ``jit_parallel`` for the loops split over threads (threads.py says when: the
+optimiser updates, LeakyReLU, BatchNorm's passes, im2col and col2im).
 
 fastmath without ``nnan``/``ninf``: a diverging GAN shows NaN, and the checks for it must not
 be optimised away.  ``error_model="numpy"``: a float division by zero gives inf or NaN, as in

@@ -14,8 +14,9 @@ not elementwise split along the axis their work is independent on (images, rows)
 Whether a split pays depends on who else holds the cores.  The GEMM keeps its own threads
 spinning for a while after each product (oneMKL's OpenMP threads for 0.2 s, OpenBLAS's its
 own), and Numba's threads have to share the cores with them.  Measured in whole training
-iterations on 2 cores (benchmarks/thread_splits.py; docs/kernels.md, "Threads"), the speed of
-each split against none:
+iterations on 2 cores (benchmarks/thread_splits.py, and for the workqueue layer
+benchmarks/optimizer_timings.py --in-iteration; docs/kernels.md, "Threads"), the speed of each
+split against none:
 
     Numba's layer  GEMM      optimiser updates (row 2-adam)  elementwise passes (DCGAN row)
     OpenMP         oneMKL    1.23x: split                    1.19x: split
@@ -48,16 +49,42 @@ PASS_MIN = 8 * PIECE
 # "unavailable": Numba could load none (for instance NUMBA_THREADING_LAYER=tbb without TBB
 # installed); the serial kernels need none.
 _layer: str | None = None
+# Numba's own order of layers to try, as this process found it
+_NUMBA_ORDER = list(numba.config.THREADING_LAYER_PRIORITY)
+_OMP_FIRST = ["omp", "tbb", "workqueue"]
+# True in a child forked from a process whose Numba threads run under GNU OpenMP: a parallel
+# loop there would stop the child ("fork() called from a process already using GNU OpenMP,
+# this is unsafe"), so every loop runs serial in it.
+_forked_from_omp = False
+
+
+def _after_fork_in_child() -> None:
+    global _forked_from_omp
+    if _threads_started() and numba.threading_layer() == "omp":
+        _forked_from_omp = True
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _threads_started() -> bool:
+    # Numba's own flag: its threads start at the first parallel call, numba.get_num_threads()
+    # or numba.set_num_threads(), and its layer is fixed from then on
+    return numba.np.ufunc.parallel._is_initialized
 
 
 def prefer_layer() -> None:
-    """With oneMKL's GEMM, try Numba's OpenMP layer first (then TBB, then its workqueue), if
-    the user named no layer and Numba's threads have not started.  Elsewhere Numba's own order
-    (TBB first) stands."""
+    """Before Numba's threads start: with oneMKL's GEMM, have Numba try its OpenMP layer first
+    (then TBB, then its workqueue); with any other GEMM, Numba's own order (TBB first).  Left
+    alone if the user named a layer or an order (NUMBA_THREADING_LAYER,
+    NUMBA_THREADING_LAYER_PRIORITY).  Run at import and again just before numgan starts the
+    threads, since Numba may read its settings again in between and the GEMM may change
+    (blas.use)."""
     named = ("NUMBA_THREADING_LAYER", "NUMBA_THREADING_LAYER_PRIORITY")
-    if any(os.environ.get(k) for k in named) or blas.provider() != "mkl":
+    if _threads_started() or any(os.environ.get(k) for k in named):
         return
-    numba.config.THREADING_LAYER_PRIORITY = ["omp", "tbb", "workqueue"]
+    order = _OMP_FIRST if blas.provider() == "mkl" else _NUMBA_ORDER
+    numba.config.THREADING_LAYER_PRIORITY = list(order)
 
 
 def threading_layer() -> str | None:
@@ -69,8 +96,9 @@ def threading_layer() -> str | None:
 def _threaded_layer() -> str | None:
     """The layer, if Numba has more than one thread to split over, else None."""
     global _layer
-    if _layer == "unavailable":
+    if _layer == "unavailable" or _forked_from_omp:
         return None
+    prefer_layer()  # a no-op once the threads run
     try:
         if numba.get_num_threads() < 2:
             return None
@@ -99,7 +127,7 @@ def split_updates(n: int) -> bool:
 
 
 def split_passes(n: int) -> bool:
-    """Whether an elementwise pass (an activation, BatchNorm's normalising and dx passes,
+    """Whether an elementwise pass (LeakyReLU's, BatchNorm's normalising and dx passes,
     im2col, col2im) over n elements splits: n >= PASS_MIN, more than one Numba thread, and
     a layer and GEMM where it pays (``splits_under``)."""
     if n < PASS_MIN:

@@ -247,7 +247,7 @@ def test_quick_run_prints_both_backends(capsys, monkeypatch):
     ("layer", "gemm", "route"),
     [
         (None, "mkl", "serial (none was long enough to split, or one thread)"),
-        ("omp", "mkl", "split over Numba's threads (OpenMP): the optimiser updates, the"),
+        ("omp", "mkl", "split over Numba's threads (OpenMP): the optimiser updates, LeakyReLU"),
         ("tbb", "mkl", "the optimiser updates split over Numba's threads (TBB), the elementwise"),
         ("tbb", "openblas", "the optimiser updates split over Numba's threads (TBB), the"),
         ("omp", "openblas", "serial (Numba's threading layer is OpenMP, under which no loop"),

@@ -4,6 +4,8 @@ passes, im2col, col2im): the serial kernels' numbers, bit for bit; and when a lo
 The optimiser updates' splits are tested in test_optim.py.
 """
 
+import os
+
 import numba
 import numpy as np
 import pytest
@@ -13,6 +15,17 @@ from numgan.app import bench
 from numgan.kernels import blas, conv, elementwise, norm, threads
 
 P = threads.PIECE
+
+
+@pytest.fixture(autouse=True)
+def backend():
+    """Run each test once: they call the jitted kernels by name, whatever the backend (this
+    overrides tests/conftest.py's fixture that repeats every test under each backend)."""
+    before = kernels.get_backend()
+    yield before
+    kernels.set_backend(before)
+
+
 # every remainder up to 70 after 0, 1 and 2 whole pieces, and a piece short of one element
 SIZES = [k * P + r for k in (0, 1, 2) for r in range(0, 71, 7) if k * P + r > 0] + [3 * P - 1]
 COUNTS = list(range(1, min(2, numba.config.NUMBA_NUM_THREADS) + 1))
@@ -25,9 +38,11 @@ def equal(a, b):
 # -- the split kernels against the serial ones -----------------------------------------------
 
 
+@pytest.mark.parametrize("count", COUNTS)
 @pytest.mark.parametrize("alpha", [0.0, 0.2])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_leaky_relu_split_gives_the_serial_numbers(dtype, alpha):
+def test_leaky_relu_split_gives_the_serial_numbers(dtype, alpha, count, numba_threads):
+    numba.set_num_threads(count)
     rng = np.random.default_rng(0)
     for n in SIZES:
         x, dout = (rng.standard_normal(n).astype(dtype) for _ in range(2))
@@ -40,7 +55,8 @@ def test_leaky_relu_split_gives_the_serial_numbers(dtype, alpha):
         assert equal((y1, dx1), (y2, dx2)), n
 
 
-# (N, H, W, C, k, s, p): the DCGAN's four convolutions at batch 64, one image, odd sizes
+# (N, H, W, C, k, s, p): the DCGAN row's images at batch 64 (D's inputs and G's outputs,
+# 28x28x1 and 14x14x32), a 7x7x64 batch, one image, odd sizes
 CONV_SHAPES = [
     (64, 14, 14, 32, 4, 2, 1),
     (64, 28, 28, 1, 4, 2, 1),
@@ -107,10 +123,12 @@ def bn_backward(dout, xhat, s, gamma, training, split, m=None):
     return dx, dgamma, dbeta
 
 
+@pytest.mark.parametrize("count", COUNTS)
 @pytest.mark.parametrize("training", [True, False])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", BN_SHAPES)
-def test_batchnorm_split_gives_the_serial_numbers(shape, dtype, training):
+def test_batchnorm_split_gives_the_serial_numbers(shape, dtype, training, count, numba_threads):
+    numba.set_num_threads(count)
     rng = np.random.default_rng(3)
     x = (3 * rng.standard_normal(shape) + 1).astype(dtype)
     serial, split = bn_forward(x, False), bn_forward(x, True)
@@ -183,16 +201,24 @@ def test_passes_split_only_when_long_threaded_and_where_it_pays(
     assert threads.split_passes(n) == split
 
 
+NUMBAS = threads._NUMBA_ORDER
+OMP_FIRST = ["omp", "tbb", "workqueue"]
+
+
 @pytest.mark.parametrize(
-    ("env", "gemm", "first"),
+    ("env", "gemm", "started", "order"),
     [
-        ({}, "mkl", "omp"),
-        ({}, "openblas", None),  # Numba's own order stands
-        ({"NUMBA_THREADING_LAYER": "tbb"}, "mkl", None),  # the user's choice stands
-        ({"NUMBA_THREADING_LAYER_PRIORITY": "tbb omp workqueue"}, "mkl", None),
+        ({}, "mkl", False, OMP_FIRST),
+        ({}, "openblas", False, NUMBAS),  # Numba's own order (after a switch from oneMKL too)
+        ({}, "numpy", False, NUMBAS),
+        ({}, "mkl", True, None),  # too late: the layer is fixed once the threads run
+        ({"NUMBA_THREADING_LAYER": "tbb"}, "mkl", False, None),  # the user's choice stands
+        ({"NUMBA_THREADING_LAYER_PRIORITY": "tbb omp workqueue"}, "mkl", False, None),
     ],
 )
-def test_omp_is_asked_for_first_beside_onemkl_unless_the_user_chose(env, gemm, first, monkeypatch):
+def test_omp_is_asked_for_first_beside_onemkl_unless_the_user_chose(
+    env, gemm, started, order, monkeypatch
+):
     for key in ("NUMBA_THREADING_LAYER", "NUMBA_THREADING_LAYER_PRIORITY"):
         monkeypatch.delenv(key, raising=False)
     for key, value in env.items():
@@ -200,9 +226,9 @@ def test_omp_is_asked_for_first_beside_onemkl_unless_the_user_chose(env, gemm, f
     sentinel = ["as", "it", "was"]
     monkeypatch.setattr(numba.config, "THREADING_LAYER_PRIORITY", sentinel)
     monkeypatch.setattr(blas, "provider", lambda: gemm)
+    monkeypatch.setattr(threads, "_threads_started", lambda: started)
     threads.prefer_layer()
-    priority = numba.config.THREADING_LAYER_PRIORITY
-    assert priority == (sentinel if first is None else ["omp", "tbb", "workqueue"])
+    assert numba.config.THREADING_LAYER_PRIORITY == (sentinel if order is None else order)
 
 
 # -- the layers and a training run, serial and split -------------------------------------------
@@ -311,3 +337,71 @@ def test_batchnorm_over_positions_stays_serial(monkeypatch):
     norm.batchnorm_forward_serial_or_split(x, gamma, beta, 1e-5, xhat, s, out, mean, var)
     norm.batchnorm_backward_serial_or_split(x, xhat, s, gamma, dx, dgamma, dbeta, True, True)
     assert calls == ["batchnorm_forward_nb", "batchnorm_backward_nb"]
+
+
+_FORK = """
+import multiprocessing, sys
+import numpy as np
+from numgan.kernels import blas, elementwise, threads
+x = np.random.default_rng(0).standard_normal(threads.PASS_MIN).astype(np.float32)
+y = np.empty_like(x)
+elementwise.leaky_relu_forward_serial_or_split(x, 0.2, y)  # starts Numba's threads
+print(threads.threading_layer(), threads.split_passes(x.size))
+
+def child(queue):
+    z = np.empty_like(x)
+    elementwise.leaky_relu_forward_serial_or_split(x, 0.2, z)
+    queue.put((threads.split_passes(x.size), bool(np.array_equal(y, z))))
+
+ctx = multiprocessing.get_context("fork")
+queue = ctx.Queue()
+process = ctx.Process(target=child, args=(queue,))
+process.start()
+process.join(60)
+print(process.exitcode, *queue.get(timeout=5))
+"""
+
+
+def test_a_forked_child_runs_serial_after_openmp_threads(tmp_path):
+    """GNU OpenMP stops a forked child that runs a parallel loop after its parent did: numgan's
+    loops run serial in such a child, with the same numbers, and the child ends normally."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "NUMBA_NUM_THREADS": "2"}
+    for key in ("NUMBA_THREADING_LAYER", "NUMBA_THREADING_LAYER_PRIORITY"):
+        env.pop(key, None)
+    done = subprocess.run(
+        [sys.executable, "-c", _FORK], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    parent, child = done.stdout.strip().splitlines()
+    layer, parent_split = parent.split()
+    exitcode, child_split, same = child.split()
+    assert exitcode == "0" and same == "True"
+    if layer == "omp":
+        assert child_split == "False"  # the guard
+    else:
+        assert child_split == parent_split  # fork-safe layers keep splitting
+
+
+def test_numba_tries_openmp_first_beside_onemkl_when_its_threads_start():
+    """In a fresh process, the layer Numba starts is the one numgan asked for: OpenMP first
+    beside oneMKL (where the system has GNU OpenMP), Numba's own order otherwise."""
+    import subprocess
+    import sys
+
+    code = (
+        "import numba; from numgan.kernels import blas, threads; "
+        "threads.split_updates(threads.UPDATE_MIN); "
+        "print(blas.provider(), numba.threading_layer(), numba.config.THREADING_LAYER_PRIORITY[0])"
+    )
+    env = {**os.environ, "NUMBA_NUM_THREADS": "2"}
+    for key in ("NUMBA_THREADING_LAYER", "NUMBA_THREADING_LAYER_PRIORITY"):
+        env.pop(key, None)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    gemm, layer, first = done.stdout.split()
+    assert first == ("omp" if gemm == "mkl" else "tbb")
+    if gemm == "mkl":
+        assert layer in ("omp", "tbb")  # tbb: no GNU OpenMP on this system
