@@ -15,6 +15,12 @@ steps (the first compiles its kernels: Numba's cache for it lives in the tempora
 Then every round times ``--iterations`` steps of each version, in an order that alternates
 from round to round, so that the machine's slow and fast phases fall on all versions alike.
 
+``--processes`` runs each version in a process of its own instead, a new one every round (the
+order alternating as above): for versions that set up Numba's threads differently, which one
+process cannot hold at once (Numba starts one threading layer per process, and a version may
+ask for a layer of its own or split under one layer only).  Each process warms up for 5 steps
+and times 5 blocks of ``--iterations`` steps; its median block is the round's time.
+
 It prints each version's median time per iteration and, for each version after the first, the
 median over the rounds of (first version's time / its time) in the same round: above 1, it is
 faster than the first.  Times from separate processes, minutes apart, differ by more than the
@@ -103,8 +109,7 @@ def _spec(bench, row: str):
     raise SystemExit(f"compare_commits.py: this version's benchmark has no row {row}")
 
 
-def compare(versions: list[str], *, row: str, rounds: int, iterations: int, threads: int):
-    """{version: [seconds per iteration, one per round]}, timed interleaved."""
+def _check_distinct(versions: list[str]) -> None:
     resolved = [_rev(v) for v in versions]
     for i, rev in enumerate(resolved):
         if rev in resolved[:i]:
@@ -112,6 +117,11 @@ def compare(versions: list[str], *, row: str, rounds: int, iterations: int, thre
                 f"compare_commits.py: {versions[i]} is the same version as "
                 f"{versions[resolved.index(rev)]}: name each version once"
             )
+
+
+def compare(versions: list[str], *, row: str, rounds: int, iterations: int, threads: int):
+    """{version: [seconds per iteration, one per round]}, timed interleaved."""
+    _check_distinct(versions)
     folder = Path(tempfile.mkdtemp(prefix="numgan-compare-"))
     sys.path.insert(0, str(folder))
     names = []
@@ -144,6 +154,50 @@ def compare(versions: list[str], *, row: str, rounds: int, iterations: int, thre
         shutil.rmtree(folder, ignore_errors=True)
 
 
+_CHILD = """
+import importlib, statistics, sys, time
+folder, name, row, iterations, threads = sys.argv[1:6]
+sys.path.insert(0, folder)
+bench = importlib.import_module(name + ".app.bench")
+bench.apply_threads(int(threads))
+spec = next(s for s in bench.model_specs((int(row[0]),)) if s.key == row)
+trainer = bench.build_trainer(spec)
+for _ in range(5):
+    trainer.step()
+blocks = []
+for _ in range(5):
+    start = time.perf_counter()
+    for _ in range(int(iterations)):
+        trainer.step()
+    blocks.append((time.perf_counter() - start) / int(iterations))
+print(statistics.median(blocks))
+"""
+
+
+def compare_in_processes(
+    versions: list[str], *, row: str, rounds: int, iterations: int, threads: int
+):
+    """As ``compare``, each version in a fresh process every round."""
+    _check_distinct(versions)
+    folder = Path(tempfile.mkdtemp(prefix="numgan-compare-"))
+    try:
+        names = {version: unpack(version, folder) for version in versions}
+        times = {version: [] for version in versions}
+        for r in range(rounds):
+            for version in versions if r % 2 == 0 else versions[::-1]:
+                args = [str(folder), names[version], row, str(iterations), str(threads)]
+                out = subprocess.run(
+                    [sys.executable, "-c", _CHILD, *args],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout
+                times[version].append(float(out.strip().splitlines()[-1]))
+        return times
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def report(times: dict[str, list[float]]) -> str:
     first, *others = times
     lines = [f"{first}: {statistics.median(times[first]) * 1e3:.2f} ms per iteration"]
@@ -164,6 +218,11 @@ def main(argv=None) -> None:
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--iterations", type=int, default=10, help="per version per round")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--processes",
+        action="store_true",
+        help="each version in a fresh process every round (module docstring)",
+    )
     options = parser.parse_args(argv)
     if len(options.versions) < 2:
         parser.error("give at least two versions to compare")
@@ -174,7 +233,8 @@ def main(argv=None) -> None:
     cpu = (m.get("lscpu") or {}).get("Model name", "unknown CPU")
     print(f"# {cpu}, {m['nproc']} CPUs, numpy {m['numpy']}, numba {m['numba']}")
     print(f"# {command}")
-    times = compare(
+    run = compare_in_processes if options.processes else compare
+    times = run(
         options.versions,
         row=options.row,
         rounds=options.rounds,

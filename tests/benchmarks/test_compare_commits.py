@@ -54,9 +54,10 @@ def test_a_commit_without_the_benchmark_rows_is_refused():
         cc.unpack(first, Path("."))
 
 
-def test_the_same_version_twice_is_refused():
+@pytest.mark.parametrize("run", [cc.compare, cc.compare_in_processes])
+def test_the_same_version_twice_is_refused(run):
     with pytest.raises(SystemExit, match="the same version"):
-        cc.compare(["HEAD", "HEAD"], row="3", rounds=1, iterations=1, threads=1)
+        run(["HEAD", "HEAD"], row="3", rounds=1, iterations=1, threads=1)
 
 
 def test_report_gives_the_median_ratio_per_round():
@@ -74,6 +75,13 @@ def test_one_round_end_to_end(capsys):
     assert "ng_worktree" not in out  # versions are reported by the names given
     assert "\nHEAD: " in out and "\n.: " in out and "the speed of HEAD" in out
     assert {m for m in sys.modules if m.startswith("ng_")} == before  # its copies are let go
+
+
+def test_one_round_end_to_end_in_processes(capsys):
+    cc.main(["--row", "3", "--rounds", "2", "--iterations", "1", "--processes", "HEAD", "."])
+    out = capsys.readouterr().out
+    assert "--processes" in out.splitlines()[1]  # the command, as run
+    assert "\nHEAD: " in out and "\n.: " in out and "the speed of HEAD" in out
 
 
 def test_an_unknown_row_is_a_usage_error(capsys):

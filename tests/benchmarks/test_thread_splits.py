@@ -1,4 +1,5 @@
-"""benchmarks/thread_splits.py: its variants force what they say, and bad flags are refused."""
+"""benchmarks/thread_splits.py: a variant runs in its own process and names its layer and GEMM;
+bad flags are refused."""
 
 import pytest
 from thread_splits import main, time_variant
