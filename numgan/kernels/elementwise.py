@@ -72,29 +72,31 @@ def leaky_relu_backward_nb(dout, y, alpha, dx):
 
 @jit_parallel
 def leaky_relu_forward_split(x, alpha, out):
-    n = x.size
+    xf, of = x.reshape(-1), out.reshape(-1)  # any shape, as the serial kernel
+    n = xf.size
     for k in prange((n + PIECE - 1) // PIECE):
         lo, hi = k * PIECE, min(n, (k + 1) * PIECE)
-        leaky_relu_forward_nb(x[lo:hi], alpha, out[lo:hi])
+        leaky_relu_forward_nb(xf[lo:hi], alpha, of[lo:hi])
 
 
 @jit_parallel
 def leaky_relu_backward_split(dout, y, alpha, dx):
-    n = dout.size
+    gf, yf, df = dout.reshape(-1), y.reshape(-1), dx.reshape(-1)
+    n = gf.size
     for k in prange((n + PIECE - 1) // PIECE):
         lo, hi = k * PIECE, min(n, (k + 1) * PIECE)
-        leaky_relu_backward_nb(dout[lo:hi], y[lo:hi], alpha, dx[lo:hi])
+        leaky_relu_backward_nb(gf[lo:hi], yf[lo:hi], alpha, df[lo:hi])
 
 
 def leaky_relu_forward_serial_or_split(x, alpha, out):
     """leaky_relu_forward_nb, split over threads when long (threads.split_passes).  x, out:
-    1-D, contiguous."""
+    contiguous, any shape."""
     kernel = leaky_relu_forward_split if threads.split_passes(x.size) else leaky_relu_forward_nb
     kernel(x, alpha, out)
 
 
 def leaky_relu_backward_serial_or_split(dout, y, alpha, dx):
-    """leaky_relu_backward_nb, split over threads when long.  All 1-D, contiguous."""
+    """leaky_relu_backward_nb, split over threads when long.  All contiguous, any shape."""
     split = threads.split_passes(dout.size)
     (leaky_relu_backward_split if split else leaky_relu_backward_nb)(dout, y, alpha, dx)
 

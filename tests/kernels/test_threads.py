@@ -55,6 +55,16 @@ def test_leaky_relu_split_gives_the_serial_numbers(dtype, alpha, count, numba_th
         assert equal((y1, dx1), (y2, dx2)), n
 
 
+def test_leaky_relu_split_takes_any_shape_as_the_serial_kernel():
+    x = np.random.default_rng(7).standard_normal((64, 14, 14, 32)).astype(np.float32)
+    y1, y2, dx1, dx2 = (np.empty_like(x) for _ in range(4))
+    elementwise.leaky_relu_forward_nb(x, 0.2, y1)
+    elementwise.leaky_relu_forward_split(x, 0.2, y2)
+    elementwise.leaky_relu_backward_nb(x, y1, 0.2, dx1)
+    elementwise.leaky_relu_backward_split(x, y1, 0.2, dx2)
+    assert equal((y1, dx1), (y2, dx2))
+
+
 # (N, H, W, C, k, s, p): the DCGAN row's images at batch 64 (D's inputs and G's outputs,
 # 28x28x1 and 14x14x32), a 7x7x64 batch, one image, odd sizes
 CONV_SHAPES = [
