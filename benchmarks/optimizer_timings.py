@@ -6,9 +6,10 @@
 Microseconds per update (median of interleaved blocks), float32, for the parameter counts of
 the speed benchmark's rows (row 2's G and D: 2.0M; row 1's: 2.75M):
 
-- numgan's Adam kernel (numgan/kernels/optim.py: three loops over the flat vectors, the bias
-  corrections folded into two scalars), the same update as one loop (theta within one ulp), the
-  one loop with 1 - beta in float32 (float32 moments: other numbers), and the NumPy twin;
+- numgan's Adam kernel (numgan/kernels/optim.py: one loop over the flat vectors, the bias
+  corrections folded into two scalars, and the three loops on the last n % TAIL), the three
+  loops alone (the kernel before, the same numbers), one loop with 1 - beta in float32
+  (float32 moments: other numbers), and the NumPy twin;
 - SGD with momentum, numgan's kernel;
 - numgan's Adam and SGD split over Numba's ``--threads`` threads (``adam_split``,
   ``sgd_momentum_split``: the serial kernels' numbers), in a process of their own, with the
@@ -48,27 +49,9 @@ from numgan.kernels.flags import jit
 
 
 @jit
-def adam_one_loop(theta, g, m, v, lr, beta1, beta2, eps, bc1, bc2):
-    """adam_nb as one loop: reads g, m, v, theta once and writes m, v, theta once; m and v
-    are read back after they are stored, so theta's step sees them rounded, as in adam_nb.
-    The same m and v; theta within one unit in the last place, and now and then off by it:
-    under fastmath LLVM may form the step's division differently in the two loop shapes
-    (tests/benchmarks/test_optimizer_timings.py has an element where they differ)."""
-    step = lr / bc1
-    root_bc2 = np.sqrt(bc2)
-    one = beta1 - beta1 + 1
-    c1, c2 = one - beta1, one - beta2
-    for i in range(theta.size):
-        gi = g[i]
-        m[i] = beta1 * m[i] + c1 * gi
-        v[i] = beta2 * v[i] + c2 * gi * gi
-        theta[i] -= step * m[i] / (np.sqrt(v[i]) / root_bc2 + eps)
-
-
-@jit
 def adam_float32(theta, g, m, v, lr, beta1, beta2, eps, bc1, bc2):
-    """adam_one_loop with 1 - beta in the arrays' precision, as the NumPy twin computes it:
-    the moments in float32 (adam_nb's 1 - beta is float64: float32 - int is float64 in
+    """numgan's one loop with 1 - beta in the arrays' precision, as the NumPy twin computes
+    it: the moments in float32 (adam_nb's 1 - beta is float64: float32 - int is float64 in
     Numba), so other numbers than adam_nb's."""
     step = lr / bc1
     root_bc2 = np.sqrt(bc2)
@@ -106,8 +89,10 @@ def _cases(n: int, threads: int, which: str) -> dict:
         }
     cases = {
         # the update alone (zero_g False), as the alternatives: g is read, not zeroed
-        "numgan Adam (Numba, three loops)": lambda: optim.adam_nb(p, g, m, v, *s, False),
-        "Adam as one loop (Numba, theta within 1 ulp)": lambda: adam_one_loop(p, g, m, v, *s),
+        "numgan Adam (Numba, one loop)": lambda: optim.adam_nb(p, g, m, v, *s, False),
+        "Adam as three loops (Numba, the kernel before; the same numbers)": lambda: (
+            optim._adam_three_loops(p, g, m, v, *s, False)
+        ),
         "Adam as one loop, float32 moments (Numba)": lambda: adam_float32(p, g, m, v, *s),
         "numgan Adam (NumPy twin)": lambda: optim.adam_np(p, g, m, v, *s, False),
         "numgan SGD momentum (Numba)": lambda: optim.sgd_momentum_nb(p, g, m, lr, mu, False),
