@@ -52,9 +52,9 @@ _layer: str | None = None
 # Numba's own order of layers to try, as this process found it
 _NUMBA_ORDER = list(numba.config.THREADING_LAYER_PRIORITY)
 _OMP_FIRST = ["omp", "tbb", "workqueue"]
-# True in a child forked from a process whose Numba threads run under GNU OpenMP: a parallel
-# loop there would stop the child ("fork() called from a process already using GNU OpenMP,
-# this is unsafe"), so every loop runs serial in it.
+# True in a child forked from a process whose Numba threads run under Numba's OpenMP layer: a
+# parallel loop there would stop the child (the layer's "fork() called from a process already
+# using GNU OpenMP, this is unsafe", on Intel's runtime too), so every loop runs serial in it.
 _forked_from_omp = False
 
 
