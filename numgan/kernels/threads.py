@@ -5,16 +5,18 @@ Over a few hundred thousand floats or more, an elementwise pass or an optimiser 
 one core busy while the other cores wait for the next matrix product.  Such a loop can split:
 its flat vectors are cut into pieces of PIECE elements and whole pieces are handed to Numba's
 threads (``numba.prange``), each piece running the serial kernel.  PIECE is a power of two far
-above the step of any vector loop LLVM makes (8 lanes x 4 unrolled here), so each element goes
-the same way through the kernel's loops as in one call over the whole vector: a split kernel
-gives its serial kernel's numbers bit for bit, for any number of threads
-(tests/kernels/test_threads.py and test_optim.py check the remainders).  Kernels that are
-not elementwise split along the axis their work is independent on (images, rows).
+above the step of any vector loop LLVM makes (8 lanes x 4 unrolled here), and a multiple of
+Adam's blocks (optim.TAIL), so each element goes the same way through the kernel's loops as in
+one call over the whole vector: a split kernel gives its serial kernel's numbers bit for bit,
+for any number of threads (tests/kernels/test_threads.py and test_optim.py check the
+remainders).  Kernels that are not elementwise split along the axis their work is independent
+on (images, rows).
 
 Whether a split pays depends on who else holds the cores.  The GEMM keeps its own threads
 spinning for a while after each product (oneMKL's OpenMP threads for 0.2 s, OpenBLAS's its
-own), and Numba's threads have to share the cores with them.  Measured in whole training
-iterations on 2 cores (benchmarks/thread_splits.py, and for the workqueue layer
+own), and Numba's threads have to share the cores with them, except under Numba's OpenMP layer
+beside oneMKL, whose calls run on oneMKL's own OpenMP runtime: one pool.  Measured in whole
+training iterations on 2 cores (benchmarks/thread_splits.py, and for the workqueue layer
 benchmarks/optimizer_timings.py --in-iteration; docs/kernels.md, "Threads"), the speed of each
 split against none:
 
