@@ -35,9 +35,9 @@ def cases():
     bx = rng.normal(size=(64, 1024, 1)).astype(f32)  # (N, F) as the layer hands it: (N, F, 1)
     g, b = np.ones(1024, f32), np.zeros(1024, f32)
     vec = [np.empty(1024, f32) for _ in range(3)]
-    xhat, bout = np.empty_like(bx), np.empty_like(bx)
+    xhat, bout, dx = np.empty_like(bx), np.empty_like(bx), np.empty_like(bx)
     p = rng.normal(size=1_300_000).astype(f32)
-    grad, m, v = p.copy(), np.zeros_like(p), np.zeros_like(p)
+    grad, m, v = p.copy(), np.zeros_like(p), np.zeros_like(p)  # v stays >= 0 under Adam
     yield "sigmoid forward, 100 x 784", lambda k: k.sigmoid_forward(x, out)
     yield (
         "LeakyReLU forward, 100 x 784",
@@ -49,9 +49,7 @@ def cases():
     )
     yield (
         "BatchNorm backward, 64 x 1024",
-        lambda k: k.batchnorm_backward(
-            bx, xhat, vec[0], g, np.empty_like(bx), vec[1], vec[2], True, True
-        ),
+        lambda k: k.batchnorm_backward(bx, xhat, vec[0], g, dx, vec[1], vec[2], True, True),
     )
     yield (
         "SGD momentum, 1.3M parameters",
@@ -59,7 +57,7 @@ def cases():
     )
     yield (
         "Adam, 1.3M parameters",
-        lambda k: k.adam(p, grad, m, np.abs(v), 2e-4, 0.5, 0.999, 1e-8, 0.5, 0.001, False),
+        lambda k: k.adam(p, grad, m, v, 2e-4, 0.5, 0.999, 1e-8, 0.5, 0.001, False),
     )
 
 
