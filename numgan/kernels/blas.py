@@ -14,6 +14,9 @@ Two things here need more than ``np.matmul``:
   CPU, oneMKL's GEMM forms the benchmark rows' products 1.3x faster (docs/kernels.md, "Which
   BLAS").  With MKL chosen, ``matmul`` calls its GEMM (beta = 0); otherwise it is
   ``np.matmul(A, B, out=C)``, which calls NumPy's OpenBLAS itself.
+* **A call that costs less than ctypes** (``_mkl_gemm``).  oneMKL's GEMM is called from a
+  jitted kernel, under 1 us a call where ctypes takes ~6 us (docs/kernels.md, "GEMM from
+  compiled code"); OpenBLAS's, for add_product, through ctypes.
 
 The GEMM is chosen once per process, by ``NUMGAN_BLAS`` or ``use(name)`` (names in any case;
 an empty NUMGAN_BLAS means auto):
@@ -53,7 +56,11 @@ import glob
 import importlib.metadata
 import os
 
+import llvmlite.binding as llvm
 import numpy as np
+from numba import types as nbtypes
+
+from .flags import jit
 
 # CBLAS's enums (cblas.h)
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
@@ -229,6 +236,8 @@ def use(setting: str) -> str:
     chosen = _resolve(setting.strip().lower() if isinstance(setting, str) else setting)
     if chosen == "mkl" and "mkl" in _LIBS:
         _settle_mkl(_LIBS["mkl"])
+        # for _mkl_gemm: compiled code finds the GEMM by name among the process's symbols
+        llvm.load_library_permanently(_LIBS["mkl"]._name)
     _PROVIDER = chosen
     _GEMM, _INT_MAX = (None, 0) if chosen == "numpy" else _found(chosen)
     return chosen
@@ -249,17 +258,97 @@ def gemm_name() -> str | None:
     return None if _GEMM is None else _GEMM[np.dtype(np.float32)].__name__
 
 
-def _operand(X) -> tuple[int, int] | None:
-    """(transpose flag, leading dimension) describing a 2-D array to row-major GEMM, or None
+@jit
+def _operand(X):
+    """(transpose flag, leading dimension) describing a 2-D array to row-major GEMM, or (0, 0)
     if neither axis has unit stride, or the other axis's stride is not a whole number of
     elements at least one row (or column) long."""
     rows, cols = X.shape
-    (s0, s1), size = X.strides, X.itemsize
+    s0, s1 = X.strides
+    size = X.itemsize
     if s1 == size and s0 % size == 0 and s0 // size >= max(1, cols):
         return _NO_TRANS, s0 // size
     if s0 == size and s1 % size == 0 and s1 // size >= max(1, rows):
         return _TRANS, s1 // size  # X.T is row-major with this leading dimension
-    return None
+    return 0, 0
+
+
+@jit
+def _span(X):
+    """The first byte of X and the one after its last (X's strides are positive here)."""
+    start = X.ctypes.data
+    return start, start + (X.shape[0] - 1) * X.strides[0] + (X.shape[1] - 1) * X.strides[1] + (
+        X.itemsize
+    )
+
+
+@jit
+def _overlap(X, Y):
+    """Whether the bytes X and Y span overlap: np.may_share_memory's test by address."""
+    x0, x1 = _span(X)
+    y0, y1 = _span(Y)
+    return x0 < y1 and y0 < x1
+
+
+@jit
+def _layout(A, B, C, int_max):
+    """(transA, lda, transB, ldb) for one row-major GEMM forming C from A and B as they are,
+    or four zeros where it cannot: shapes that do not match, an empty product, C not
+    row-major, data not aligned to its elements, A or B in a layout _operand refuses, C
+    overlapping A or B, sizes beyond the library's integers (int_max)."""
+    (M, N), K = C.shape, A.shape[1]
+    size = C.itemsize
+    if (
+        A.shape[0] != M
+        or B.shape[0] != K
+        or B.shape[1] != N
+        or M == 0
+        or N == 0
+        or K == 0
+        or not C.flags.c_contiguous
+        or A.ctypes.data % size != 0
+        or B.ctypes.data % size != 0
+        or C.ctypes.data % size != 0
+    ):
+        return 0, 0, 0, 0
+    ta, lda = _operand(A)
+    tb, ldb = _operand(B)
+    if ta == 0 or tb == 0 or max(M, N, K, lda, ldb) > int_max or _overlap(C, A) or _overlap(C, B):
+        return 0, 0, 0, 0
+    return ta, lda, tb, ldb
+
+
+# oneMKL's GEMM called from compiled code.  Through ctypes a product costs ~7 us of Python
+# before the GEMM starts (the arguments' conversions, three ``.ctypes.data`` lookups, the
+# checks), ~2% of a benchmark row's iteration; a jitted kernel makes the same call with the
+# same arguments for under 1 us (docs/kernels.md, "GEMM from compiled code").  Numba links the
+# function by its name, which ``use`` makes resolvable by loading the library for the process
+# first, so the kernel is cached on disk like any other.  oneMKL only: its ILP64 names are
+# fixed, where the OpenBLAS names differ by build; and with OpenBLAS chosen, ``matmul`` is
+# np.matmul, whose own call costs less than either.
+def _gemm_type(real):
+    e, i, p = nbtypes.int32, nbtypes.int64, nbtypes.voidptr  # CBLAS enums, MKL_INT, pointers
+    return nbtypes.void(e, e, e, i, i, i, real, p, i, p, i, real, p, i)
+
+
+_MKL_SGEMM = nbtypes.ExternalFunction("cblas_sgemm_64", _gemm_type(nbtypes.float32))
+_MKL_DGEMM = nbtypes.ExternalFunction("cblas_dgemm_64", _gemm_type(nbtypes.float64))
+
+
+@jit
+def _mkl_gemm(A, B, C, beta, int_max):
+    """C = A @ B + beta * C in one call of oneMKL's GEMM; False (nothing written) where
+    _layout refuses the operands.  A, B, C: 2-D, all float32 or all float64."""
+    ta, lda, tb, ldb = _layout(A, B, C, int_max)
+    if ta == 0:
+        return False
+    (M, N), K = C.shape, A.shape[1]
+    a, b, c = A.ctypes, B.ctypes, C.ctypes  # the data pointers
+    if C.itemsize == 4:
+        _MKL_SGEMM(_ROW_MAJOR, ta, tb, M, N, K, 1.0, a, lda, b, ldb, beta, c, N)
+    else:
+        _MKL_DGEMM(_ROW_MAJOR, ta, tb, M, N, K, 1.0, a, lda, b, ldb, beta, c, N)
+    return True
 
 
 def _gemm_call(A, B, C, beta: float) -> bool:
@@ -268,31 +357,27 @@ def _gemm_call(A, B, C, beta: float) -> bool:
     arrays), other dtypes or dimensions, C not row-major, read-only or overlapping A or B,
     unaligned data, strides that are not whole elements, sizes beyond BLAS's integers.
     Overlap is judged by address: two memmaps of the same file region look disjoint, so do
-    not pass them as C and A (the NumPy lines, which form the product first, would be safe)."""
+    not pass them as C and A (the NumPy lines, which form the product first, would be safe).
+    Here what compiled code cannot be handed (or cannot see: C read-only); _layout the rest."""
     if not (type(A) in _ARRAYS and type(B) in _ARRAYS and type(C) in _ARRAYS):
         return False
     gemm = None if _GEMM is None else _GEMM.get(C.dtype)
-    if gemm is None or not (A.ndim == B.ndim == C.ndim == 2):
-        return False
-    (M, N), K = C.shape, A.shape[1]
     if (
-        A.shape != (M, K)
-        or B.shape != (K, N)
+        gemm is None
+        or not (A.ndim == B.ndim == C.ndim == 2)
         or not (A.dtype == B.dtype == C.dtype)
-        or not C.flags.c_contiguous
         or not C.flags.writeable
-        or not (A.flags.aligned and B.flags.aligned and C.flags.aligned)
-        or 0 in (M, N, K)
-        or np.may_share_memory(C, A)
-        or np.may_share_memory(C, B)
     ):
         return False
-    a, b = _operand(A), _operand(B)
-    if a is None or b is None or max(M, N, K, a[1], b[1]) > _INT_MAX:
+    if _PROVIDER == "mkl":
+        return _mkl_gemm(A, B, C, beta, _INT_MAX)
+    ta, lda, tb, ldb = _layout(A, B, C, _INT_MAX)
+    if ta == 0:
         return False
+    (M, N), K = C.shape, A.shape[1]
     # fmt: off
-    gemm(_ROW_MAJOR, a[0], b[0], M, N, K,
-         1.0, A.ctypes.data, a[1], B.ctypes.data, b[1],
+    gemm(_ROW_MAJOR, ta, tb, M, N, K,
+         1.0, A.ctypes.data, lda, B.ctypes.data, ldb,
          beta, C.ctypes.data, N)
     # fmt: on
     return True

@@ -424,3 +424,60 @@ def test_both_gemms_train_the_same_gan_in_float64():
                 np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
     finally:
         blas.use(before)
+
+
+@pytest.fixture
+def mkl(monkeypatch):
+    """oneMKL chosen for the test, the process's choice put back after it."""
+    if "mkl" not in GEMMS:
+        pytest.skip("oneMKL is not installed here")
+    for name in ("_PROVIDER", "_GEMM", "_INT_MAX"):
+        monkeypatch.setattr(blas, name, getattr(blas, name))
+    blas.use("mkl")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("beta", [0.0, 1.0, 0.5])
+@pytest.mark.parametrize("M, K, N", [(7, 5, 6), (131, 600, 257)])
+def test_the_compiled_gemm_call_is_the_ctypes_call(dtype, beta, M, K, N, mkl):
+    """oneMKL's GEMM called from a jitted kernel (blas._mkl_gemm) and through ctypes with the
+    same arguments give the very same C, in every layout _operand describes."""
+    rng = np.random.default_rng(4)
+    fn = blas._GEMM[np.dtype(dtype)]
+    for a_name, A in _layouts(rng, M, K, dtype).items():
+        for b_name, B in _layouts(rng, K, N, dtype).items():
+            C0 = rng.normal(size=(M, N)).astype(dtype)
+            compiled, by_ctypes = C0.copy(), C0.copy()
+            assert blas._mkl_gemm(A, B, compiled, beta, blas._INT_MAX)
+            (ta, lda), (tb, ldb) = blas._operand(A), blas._operand(B)
+            # fmt: off
+            fn(blas._ROW_MAJOR, ta, tb, M, N, K, 1.0, A.ctypes.data, lda, B.ctypes.data, ldb,
+               beta, by_ctypes.ctypes.data, N)
+            # fmt: on
+            np.testing.assert_array_equal(compiled, by_ctypes, err_msg=f"A {a_name}, B {b_name}")
+            assert not np.array_equal(compiled, C0)
+
+
+def test_the_compiled_gemm_call_is_cached_on_disk(tmp_path):
+    """The kernel names oneMKL's GEMM by symbol, not by a run's address, so a second process
+    loads it from Numba's cache instead of compiling it again."""
+    if "mkl" not in GEMMS:
+        pytest.skip("oneMKL is not installed here")
+    code = (
+        "import numpy as np\n"
+        "from numgan.kernels import blas\n"
+        "blas.use('mkl')\n"
+        "A = np.ones((3, 3), np.float32)\n"
+        "C = np.zeros((3, 3), np.float32)\n"
+        "blas.matmul(A, A, C)\n"
+        "s = blas._mkl_gemm.stats\n"
+        "print(C[0, 0], sum(s.cache_hits.values()), sum(s.cache_misses.values()))\n"
+    )
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    runs = [
+        subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+        for _ in range(2)
+    ]
+    assert [r.stdout.split() for r in runs] == [["3.0", "0", "1"], ["3.0", "1", "0"]], [
+        r.stderr for r in runs
+    ]
