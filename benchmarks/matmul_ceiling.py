@@ -116,8 +116,7 @@ class MatmulCeiling:
         """How call i forms its product: np.multiply for an outer product; the GEMM numgan's
         Numba backend calls (blas.matmul) for a convolution's, and for a Dense layer's above
         the crossover, where the layer calls BLAS; below it np.matmul, whose cost per call is
-        the least BLAS's (a ctypes call of oneMKL's GEMM costs more than a toy row's whole
-        product)."""
+        the least BLAS's."""
         if i in self.outer:
             return lambda a, b, out: np.multiply(a, b, out=out)
         if i not in self.conv and a.shape[0] * a.shape[1] * b.shape[1] <= MATMUL_CROSSOVER:
