@@ -11,8 +11,9 @@ compiled checks, then the same GEMM with the same arguments from Python, three
 ``.ctypes.data`` lookups and the arguments' conversions on the way.  The two give the same
 numbers (tests/kernels/test_blas.py).
 
-1. Per call, microseconds, float32: ``blas.matmul`` on a 4 x 4 x 4 product, where the call is
-   nearly all there is, and on each distinct product shape of row 2's layer path.
+1. Per call, microseconds, float32: the two routes called directly (``blas.matmul`` puts its
+   Python checks before either) on a 4 x 4 x 4 product, where the call is nearly all there
+   is, and on each distinct product shape of row 2's layer path.
 2. Whole iterations: ``Trainer.step()`` of the rows (Numba backend) with each route, blocks
    interleaved in one process (iterations per second; the ratio is the median over rounds).
 

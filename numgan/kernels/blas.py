@@ -15,7 +15,7 @@ Two things here need more than ``np.matmul``:
   BLAS").  With MKL chosen, ``matmul`` calls its GEMM (beta = 0); otherwise it is
   ``np.matmul(A, B, out=C)``, which calls NumPy's OpenBLAS itself.
 * **A call that costs less than ctypes** (``_mkl_gemm``).  oneMKL's GEMM is called from a
-  jitted kernel, under 1 us a call where ctypes takes ~6 us (docs/kernels.md, "GEMM from
+  jitted kernel, 0.65 us a call where ctypes takes 6.3 (docs/kernels.md, "GEMM from
   compiled code"); OpenBLAS's, for add_product, through ctypes.
 
 The GEMM is chosen once per process, by ``NUMGAN_BLAS`` or ``use(name)`` (names in any case;
@@ -58,9 +58,10 @@ import os
 
 import llvmlite.binding as llvm
 import numpy as np
-from numba import types as nbtypes
 
-from .flags import jit
+from .flags import jit, numba  # numba through flags: its thread setting is checked first
+
+nbtypes = numba.types
 
 # CBLAS's enums (cblas.h)
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
@@ -227,6 +228,8 @@ def _resolve(setting: str) -> str:
 _PROVIDER = "numpy"
 _GEMM: dict | None = None
 _INT_MAX = 0
+# the GEMM functions _mkl_gemm's symbols are bound to (``_link``), or None before any
+_LINKED: dict | None = None
 
 
 def use(setting: str) -> str:
@@ -236,10 +239,10 @@ def use(setting: str) -> str:
     chosen = _resolve(setting.strip().lower() if isinstance(setting, str) else setting)
     if chosen == "mkl" and "mkl" in _LIBS:
         _settle_mkl(_LIBS["mkl"])
-        # for _mkl_gemm: compiled code finds the GEMM by name among the process's symbols
-        llvm.load_library_permanently(_LIBS["mkl"]._name)
     _PROVIDER = chosen
     _GEMM, _INT_MAX = (None, 0) if chosen == "numpy" else _found(chosen)
+    if chosen == "mkl":
+        _link(_GEMM)
     return chosen
 
 
@@ -275,11 +278,10 @@ def _operand(X):
 
 @jit
 def _span(X):
-    """The first byte of X and the one after its last (X's strides are positive here)."""
+    """The first byte of X (2-D) and the one after its last (X's strides are positive here)."""
     start = X.ctypes.data
-    return start, start + (X.shape[0] - 1) * X.strides[0] + (X.shape[1] - 1) * X.strides[1] + (
-        X.itemsize
-    )
+    last = start + (X.shape[0] - 1) * X.strides[0] + (X.shape[1] - 1) * X.strides[1]
+    return start, last + X.itemsize
 
 
 @jit
@@ -295,7 +297,8 @@ def _layout(A, B, C, int_max):
     """(transA, lda, transB, ldb) for one row-major GEMM forming C from A and B as they are,
     or four zeros where it cannot: shapes that do not match, an empty product, C not
     row-major, data not aligned to its elements, A or B in a layout _operand refuses, C
-    overlapping A or B, sizes beyond the library's integers (int_max)."""
+    overlapping A or B, sizes beyond the library's integers (int_max).
+    A: (M, K), B: (K, N), C: (M, N), 2-D arrays of one dtype."""
     (M, N), K = C.shape, A.shape[1]
     size = C.itemsize
     if (
@@ -318,14 +321,16 @@ def _layout(A, B, C, int_max):
     return ta, lda, tb, ldb
 
 
-# oneMKL's GEMM called from compiled code.  Through ctypes a product costs ~7 us of Python
-# before the GEMM starts (the arguments' conversions, three ``.ctypes.data`` lookups, the
-# checks), ~2% of a benchmark row's iteration; a jitted kernel makes the same call with the
-# same arguments for under 1 us (docs/kernels.md, "GEMM from compiled code").  Numba links the
-# function by its name, which ``use`` makes resolvable by loading the library for the process
-# first, so the kernel is cached on disk like any other.  oneMKL only: its ILP64 names are
-# fixed, where the OpenBLAS names differ by build; and with OpenBLAS chosen, ``matmul`` is
-# np.matmul, whose own call costs less than either.
+# oneMKL's GEMM called from compiled code.  Through ctypes a call costs microseconds of Python
+# before the GEMM starts (the arguments' conversions, three ``.ctypes.data`` lookups): 6.3 us
+# against 0.65 us from a jitted kernel, the same checks compiled in both (docs/kernels.md, "GEMM
+# from compiled code"), and an iteration of the benchmark rows makes 25-36 products.  The
+# kernel names the function by its symbol, bound to the address of the function ctypes loaded
+# (``_link``, when ``use`` chooses oneMKL), so the kernel is cached on disk like any other.
+# Called before the binding, compiled code would jump to nothing: ``_gemm_call`` takes this
+# route only for the very functions bound.  oneMKL only: its ILP64 names are fixed, where the
+# OpenBLAS names differ by build; and with OpenBLAS chosen, ``matmul`` is np.matmul, whose
+# own call costs less than either.
 def _gemm_type(real):
     e, i, p = nbtypes.int32, nbtypes.int64, nbtypes.voidptr  # CBLAS enums, MKL_INT, pointers
     return nbtypes.void(e, e, e, i, i, i, real, p, i, p, i, real, p, i)
@@ -335,10 +340,21 @@ _MKL_SGEMM = nbtypes.ExternalFunction("cblas_sgemm_64", _gemm_type(nbtypes.float
 _MKL_DGEMM = nbtypes.ExternalFunction("cblas_dgemm_64", _gemm_type(nbtypes.float64))
 
 
+def _link(gemm: dict) -> None:
+    """Bind _mkl_gemm's symbols to these ctypes functions ({dtype: function}), once."""
+    global _LINKED
+    if _LINKED is None:
+        for dtype, external in ((np.float32, _MKL_SGEMM), (np.float64, _MKL_DGEMM)):
+            address = ctypes.cast(gemm[np.dtype(dtype)], ctypes.c_void_p).value
+            llvm.add_symbol(external.symbol, address)
+        _LINKED = gemm
+
+
 @jit
 def _mkl_gemm(A, B, C, beta, int_max):
     """C = A @ B + beta * C in one call of oneMKL's GEMM; False (nothing written) where
-    _layout refuses the operands.  A, B, C: 2-D, all float32 or all float64."""
+    _layout refuses the operands.  A: (M, K), B: (K, N), C: (M, N), all float32 or all
+    float64.  Only after ``_link``: before it the symbols are bound to nothing."""
     ta, lda, tb, ldb = _layout(A, B, C, int_max)
     if ta == 0:
         return False
@@ -369,7 +385,7 @@ def _gemm_call(A, B, C, beta: float) -> bool:
         or not C.flags.writeable
     ):
         return False
-    if _PROVIDER == "mkl":
+    if _PROVIDER == "mkl" and _GEMM is _LINKED:
         return _mkl_gemm(A, B, C, beta, _INT_MAX)
     ta, lda, tb, ldb = _layout(A, B, C, _INT_MAX)
     if ta == 0:

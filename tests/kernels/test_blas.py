@@ -481,3 +481,67 @@ def test_the_compiled_gemm_call_is_cached_on_disk(tmp_path):
     assert [r.stdout.split() for r in runs] == [["3.0", "0", "1"], ["3.0", "1", "0"]], [
         r.stderr for r in runs
     ]
+
+
+def test_overlap_is_judged_to_the_byte(gemm_only):
+    """C that starts right after A's last element goes to GEMM; C sharing one element with A
+    is refused (and takes the line)."""
+    rng = np.random.default_rng(5)
+    buf = np.zeros(6 * 5 + 6 * 4, np.float32)
+    A, C = buf[:30].reshape(6, 5), buf[30:].reshape(6, 4)
+    A[...] = rng.normal(size=(6, 5))
+    B = rng.normal(size=(5, 4)).astype(np.float32)
+    blas.matmul(A, B, C)  # the line would fail here (gemm_only)
+    np.testing.assert_allclose(C, A @ B, rtol=1e-6, atol=1e-6)
+    assert blas._layout(A, B, buf[30:].reshape(6, 4), blas._INT_MAX) != (0, 0, 0, 0)
+    assert blas._layout(A, B, buf[29:53].reshape(6, 4), blas._INT_MAX) == (0, 0, 0, 0)
+    assert blas._layout(buf[29:53].reshape(6, 4).T, B[:4].T, A, blas._INT_MAX) == (0, 0, 0, 0)
+
+
+def test_read_only_and_memmap_operands_go_to_gemm(gemm_only, tmp_path):
+    """Accepted operands of other array types than a plain writeable ndarray: read-only A and
+    B, memmaps as A and as C."""
+    rng = np.random.default_rng(6)
+    A = rng.normal(size=(7, 5)).astype(np.float32)
+    B = rng.normal(size=(5, 6)).astype(np.float32)
+    expected = A.astype(np.float64) @ B.astype(np.float64)
+    ro_A, ro_B = A.copy(), B.copy()
+    ro_A.flags.writeable = ro_B.flags.writeable = False
+    C = np.empty((7, 6), np.float32)
+    blas.matmul(ro_A, ro_B, C)
+    np.testing.assert_allclose(C, expected, rtol=1e-5, atol=1e-5)
+    mm_A = np.memmap(tmp_path / "a.bin", dtype=np.float32, mode="w+", shape=A.shape)
+    mm_A[...] = A
+    mm_C = np.memmap(tmp_path / "c.bin", dtype=np.float32, mode="w+", shape=(7, 6))
+    blas.add_product(mm_A, B, mm_C)
+    np.testing.assert_allclose(mm_C, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_the_compiled_call_waits_for_its_symbols():
+    """Before ``use("mkl")`` binds _mkl_gemm's symbols, compiled code would jump to nothing:
+    with oneMKL's functions put in place some other way, the products go through ctypes (in
+    a process of its own, so a crash could not take the suite with it)."""
+    if "mkl" not in GEMMS:
+        pytest.skip("oneMKL is not installed here")
+    code = (
+        "import numpy as np\n"
+        "from numgan.kernels import blas\n"
+        "assert blas._LINKED is None, 'bound at import'\n"
+        "blas._PROVIDER = 'mkl'\n"
+        "blas._GEMM, blas._INT_MAX = blas._found('mkl')\n"
+        "A = np.arange(12, dtype=np.float32).reshape(3, 4)\n"
+        "C = np.zeros((3, 3), np.float32)\n"
+        "blas.matmul(A, A.T, C)\n"
+        "assert np.array_equal(C, A @ A.T), C\n"
+        "blas.use('mkl')\n"
+        "assert blas._LINKED is blas._GEMM\n"
+        "C[...] = 0\n"
+        "blas.matmul(A, A.T, C)\n"
+        "assert np.array_equal(C, A @ A.T), C\n"
+        "print(sum(blas._mkl_gemm.stats.cache_hits.values())"
+        " + sum(blas._mkl_gemm.stats.cache_misses.values()))\n"
+    )
+    env = {**os.environ, "NUMGAN_BLAS": "numpy"}
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["1"]  # the compiled call ran once, after use("mkl")
