@@ -341,9 +341,10 @@ _MKL_DGEMM = nbtypes.ExternalFunction("cblas_dgemm_64", _gemm_type(nbtypes.float
 
 
 def _link(gemm: dict) -> None:
-    """Bind _mkl_gemm's symbols to these ctypes functions ({dtype: function}), once."""
+    """Bind _mkl_gemm's symbols to these ctypes functions ({dtype: function}), once.  Not with
+    NUMBA_DISABLE_JIT set: _mkl_gemm would run as Python, where its calls do nothing."""
     global _LINKED
-    if _LINKED is None:
+    if _LINKED is None and not numba.config.DISABLE_JIT:
         for dtype, external in ((np.float32, _MKL_SGEMM), (np.float64, _MKL_DGEMM)):
             address = ctypes.cast(gemm[np.dtype(dtype)], ctypes.c_void_p).value
             llvm.add_symbol(external.symbol, address)

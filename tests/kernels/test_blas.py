@@ -545,3 +545,25 @@ def test_the_compiled_call_waits_for_its_symbols():
     run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == ["1"]  # the compiled call ran once, after use("mkl")
+
+
+def test_with_numba_disabled_the_products_go_through_ctypes():
+    """NUMBA_DISABLE_JIT=1 (for stepping through kernels in a debugger) runs _mkl_gemm as
+    Python, where the call to the symbol does nothing: the products must take ctypes."""
+    if "mkl" not in GEMMS:
+        pytest.skip("oneMKL is not installed here")
+    code = (
+        "import numpy as np\n"
+        "from numgan.kernels import blas\n"
+        "blas.use('mkl')\n"
+        "A = np.arange(12, dtype=np.float32).reshape(3, 4)\n"
+        "C = np.zeros((3, 3), np.float32)\n"
+        "blas.matmul(A, A.T, C)\n"
+        "blas.add_product(A, A.T, C)\n"
+        "assert np.array_equal(C, 2 * (A @ A.T)), C\n"
+        "print(blas._LINKED)\n"
+    )
+    env = {**os.environ, "NUMBA_DISABLE_JIT": "1"}
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["None"]
