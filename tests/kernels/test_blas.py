@@ -458,29 +458,37 @@ def test_the_compiled_gemm_call_is_the_ctypes_call(dtype, beta, M, K, N, mkl):
             assert not np.array_equal(compiled, C0)
 
 
+#: the start of the scripts the tests below run in a process of their own
+_SCRIPT = (
+    "import numpy as np\n"
+    "from numgan.kernels import blas\n"
+    "A = np.arange(12, dtype=np.float32).reshape(3, 4)\n"
+    "C = np.zeros((3, 3), np.float32)\n"
+)
+
+
+def _python(code: str, **env: str) -> list[str]:
+    """Run _SCRIPT and then code in a new Python with these environment variables added;
+    the words it printed (a failure shows its stderr)."""
+    script = [sys.executable, "-c", _SCRIPT + code]
+    run = subprocess.run(script, env={**os.environ, **env}, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    return run.stdout.split()
+
+
 def test_the_compiled_gemm_call_is_cached_on_disk(tmp_path):
     """The kernel names oneMKL's GEMM by symbol, not by a run's address, so a second process
     loads it from Numba's cache instead of compiling it again."""
     if "mkl" not in GEMMS:
         pytest.skip("oneMKL is not installed here")
     code = (
-        "import numpy as np\n"
-        "from numgan.kernels import blas\n"
         "blas.use('mkl')\n"
-        "A = np.ones((3, 3), np.float32)\n"
-        "C = np.zeros((3, 3), np.float32)\n"
-        "blas.matmul(A, A, C)\n"
+        "blas.matmul(A, A.T, C)\n"
         "s = blas._mkl_gemm.stats\n"
         "print(C[0, 0], sum(s.cache_hits.values()), sum(s.cache_misses.values()))\n"
     )
-    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
-    runs = [
-        subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
-        for _ in range(2)
-    ]
-    assert [r.stdout.split() for r in runs] == [["3.0", "0", "1"], ["3.0", "1", "0"]], [
-        r.stderr for r in runs
-    ]
+    runs = [_python(code, NUMBA_CACHE_DIR=str(tmp_path)) for _ in range(2)]
+    assert runs == [["14.0", "0", "1"], ["14.0", "1", "0"]]
 
 
 def test_overlap_is_judged_to_the_byte(gemm_only):
@@ -524,13 +532,9 @@ def test_the_compiled_call_waits_for_its_symbols():
     if "mkl" not in GEMMS:
         pytest.skip("oneMKL is not installed here")
     code = (
-        "import numpy as np\n"
-        "from numgan.kernels import blas\n"
         "assert blas._LINKED is None, 'bound at import'\n"
         "blas._PROVIDER = 'mkl'\n"
         "blas._GEMM, blas._INT_MAX = blas._found('mkl')\n"
-        "A = np.arange(12, dtype=np.float32).reshape(3, 4)\n"
-        "C = np.zeros((3, 3), np.float32)\n"
         "blas.matmul(A, A.T, C)\n"
         "assert np.array_equal(C, A @ A.T), C\n"
         "blas.use('mkl')\n"
@@ -541,10 +545,8 @@ def test_the_compiled_call_waits_for_its_symbols():
         "print(sum(blas._mkl_gemm.stats.cache_hits.values())"
         " + sum(blas._mkl_gemm.stats.cache_misses.values()))\n"
     )
-    env = {**os.environ, "NUMGAN_BLAS": "numpy"}
-    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
-    assert run.returncode == 0, run.stderr
-    assert run.stdout.split() == ["1"]  # the compiled call ran once, after use("mkl")
+    # the compiled call compiled (or loaded) once: for the product after use("mkl")
+    assert _python(code, NUMGAN_BLAS="numpy") == ["1"]
 
 
 def test_with_numba_disabled_the_products_go_through_ctypes():
@@ -553,17 +555,10 @@ def test_with_numba_disabled_the_products_go_through_ctypes():
     if "mkl" not in GEMMS:
         pytest.skip("oneMKL is not installed here")
     code = (
-        "import numpy as np\n"
-        "from numgan.kernels import blas\n"
         "blas.use('mkl')\n"
-        "A = np.arange(12, dtype=np.float32).reshape(3, 4)\n"
-        "C = np.zeros((3, 3), np.float32)\n"
         "blas.matmul(A, A.T, C)\n"
         "blas.add_product(A, A.T, C)\n"
         "assert np.array_equal(C, 2 * (A @ A.T)), C\n"
         "print(blas._LINKED)\n"
     )
-    env = {**os.environ, "NUMBA_DISABLE_JIT": "1"}
-    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
-    assert run.returncode == 0, run.stderr
-    assert run.stdout.split() == ["None"]
+    assert _python(code, NUMBA_DISABLE_JIT="1") == ["None"]
