@@ -6,7 +6,7 @@ the same call through ctypes.
 
 With oneMKL chosen, numgan's ``blas.matmul`` and ``blas.add_product`` hand their operands to a
 jitted kernel (``blas._mkl_gemm``) that checks them and calls ``cblas_sgemm_64`` itself.  The
-alternative timed here is that kernel's twin through ctypes (``ctypes_gemm`` below): the same
+alternative timed here is the ctypes route (``blas._ctypes_gemm``, OpenBLAS's): the same
 compiled checks, then the same GEMM with the same arguments from Python, three
 ``.ctypes.data`` lookups and the arguments' conversions on the way.  The two give the same
 numbers (tests/kernels/test_blas.py).
@@ -42,21 +42,7 @@ from numgan.kernels import blas
 ROWS = ("1", "2-sgd", "2-adam", "4")
 
 
-def ctypes_gemm(A, B, C, beta, int_max) -> bool:
-    """blas._mkl_gemm's arguments and result, its call made through ctypes instead."""
-    ta, lda, tb, ldb = blas._layout(A, B, C, int_max)
-    if ta == 0:
-        return False
-    (M, N), K = C.shape, A.shape[1]
-    # fmt: off
-    blas._GEMM[C.dtype](blas._ROW_MAJOR, ta, tb, M, N, K,
-                        1.0, A.ctypes.data, lda, B.ctypes.data, ldb,
-                        beta, C.ctypes.data, N)
-    # fmt: on
-    return True
-
-
-ROUTES = {"compiled": blas._mkl_gemm, "ctypes": ctypes_gemm}
+ROUTES = {"compiled": blas._mkl_gemm, "ctypes": blas._ctypes_gemm}
 
 
 def product_shapes(key: str = "2-sgd") -> list[tuple[int, int, int]]:

@@ -378,9 +378,9 @@ def _gemm_call(A, B, C, beta: float) -> bool:
     Here what compiled code cannot be handed (or cannot see: C read-only); _layout the rest."""
     if not (type(A) in _ARRAYS and type(B) in _ARRAYS and type(C) in _ARRAYS):
         return False
-    gemm = None if _GEMM is None else _GEMM.get(C.dtype)
     if (
-        gemm is None
+        _GEMM is None
+        or C.dtype not in _GEMM
         or not (A.ndim == B.ndim == C.ndim == 2)
         or not (A.dtype == B.dtype == C.dtype)
         or not C.flags.writeable
@@ -388,14 +388,20 @@ def _gemm_call(A, B, C, beta: float) -> bool:
         return False
     if _PROVIDER == "mkl" and _GEMM is _LINKED:
         return _mkl_gemm(A, B, C, beta, _INT_MAX)
-    ta, lda, tb, ldb = _layout(A, B, C, _INT_MAX)
+    return _ctypes_gemm(A, B, C, beta, _INT_MAX)
+
+
+def _ctypes_gemm(A, B, C, beta, int_max) -> bool:
+    """_mkl_gemm's arguments and result, the call made through ctypes to the GEMM in use (for
+    OpenBLAS, and for oneMKL before ``_link``).  A: (M, K), B: (K, N), C: (M, N)."""
+    ta, lda, tb, ldb = _layout(A, B, C, int_max)
     if ta == 0:
         return False
     (M, N), K = C.shape, A.shape[1]
     # fmt: off
-    gemm(_ROW_MAJOR, ta, tb, M, N, K,
-         1.0, A.ctypes.data, lda, B.ctypes.data, ldb,
-         beta, C.ctypes.data, N)
+    _GEMM[C.dtype](_ROW_MAJOR, ta, tb, M, N, K,
+                   1.0, A.ctypes.data, lda, B.ctypes.data, ldb,
+                   beta, C.ctypes.data, N)
     # fmt: on
     return True
 

@@ -1,8 +1,7 @@
 """benchmarks/gemm_call_timings.py: oneMKL's GEMM from compiled code against ctypes."""
 
-import numpy as np
 import pytest
-from gemm_call_timings import ROUTES, ctypes_gemm, main, product_shapes
+from gemm_call_timings import main, product_shapes
 
 from numgan.kernels import blas
 
@@ -12,26 +11,6 @@ def test_the_shapes_are_row_2s_products():
     shapes = product_shapes()
     assert shapes[:4] == [(64, 100, 256), (64, 256, 512), (64, 512, 1024), (64, 1024, 784)]
     assert (128, 784, 512) in shapes and (128, 256, 1) in shapes
-
-
-@pytest.mark.skipif(blas._found("mkl")[0] is None, reason="oneMKL is not installed here")
-def test_both_routes_form_the_same_product(monkeypatch):
-    """What is timed against the compiled call is the same call: the same C, bit for bit,
-    and the same refusal of operands GEMM cannot take."""
-    for name in ("_PROVIDER", "_GEMM", "_INT_MAX"):
-        monkeypatch.setattr(blas, name, getattr(blas, name))
-    blas.use("mkl")
-    rng = np.random.default_rng(0)
-    A = rng.normal(size=(64, 300)).astype(np.float32)
-    B = rng.normal(size=(300, 200)).astype(np.float32)
-    results = []
-    for route in ROUTES.values():
-        C = np.zeros((64, 200), np.float32)
-        assert route(A, B, C, 0.0, blas._INT_MAX)
-        results.append(C)
-        assert not route(A[::-1], B, C, 0.0, blas._INT_MAX)  # negative strides: refused
-    np.testing.assert_array_equal(*results)
-    assert ROUTES["ctypes"] is ctypes_gemm
 
 
 def test_a_short_run_prints_both_tables(capsys):

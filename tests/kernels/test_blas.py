@@ -441,21 +441,19 @@ def mkl(monkeypatch):
 @pytest.mark.parametrize("M, K, N", [(7, 5, 6), (131, 600, 257)])
 def test_the_compiled_gemm_call_is_the_ctypes_call(dtype, beta, M, K, N, mkl):
     """oneMKL's GEMM called from a jitted kernel (blas._mkl_gemm) and through ctypes with the
-    same arguments give the very same C, in every layout _operand describes."""
+    same arguments (blas._ctypes_gemm) give the very same C, in every layout _operand
+    describes, and refuse the same operands."""
     rng = np.random.default_rng(4)
-    fn = blas._GEMM[np.dtype(dtype)]
     for a_name, A in _layouts(rng, M, K, dtype).items():
         for b_name, B in _layouts(rng, K, N, dtype).items():
             C0 = rng.normal(size=(M, N)).astype(dtype)
             compiled, by_ctypes = C0.copy(), C0.copy()
             assert blas._mkl_gemm(A, B, compiled, beta, blas._INT_MAX)
-            (ta, lda), (tb, ldb) = blas._operand(A), blas._operand(B)
-            # fmt: off
-            fn(blas._ROW_MAJOR, ta, tb, M, N, K, 1.0, A.ctypes.data, lda, B.ctypes.data, ldb,
-               beta, by_ctypes.ctypes.data, N)
-            # fmt: on
+            assert blas._ctypes_gemm(A, B, by_ctypes, beta, blas._INT_MAX)
             np.testing.assert_array_equal(compiled, by_ctypes, err_msg=f"A {a_name}, B {b_name}")
             assert not np.array_equal(compiled, C0)
+            for route in (blas._mkl_gemm, blas._ctypes_gemm):  # negative strides: refused
+                assert not route(A[::-1], B, compiled, beta, blas._INT_MAX)
 
 
 #: the start of the scripts the tests below run in a process of their own
