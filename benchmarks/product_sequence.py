@@ -1,0 +1,271 @@
+"""How near an iteration's matrix products run to the best this machine's GEMM does, and what
+an iteration spends outside them.
+
+    python benchmarks/product_sequence.py [--rows 1,2-sgd,2-adam] [--repeats 9]
+        [--block-seconds 1.0]
+
+Per row, on the Numba backend and the GEMM it uses (oneMKL where installed), one process:
+
+1. In place: ``Trainer.step()`` with a clock around every ``blas.matmul`` and
+   ``blas.add_product`` call (the products of the Dense layers): the iteration, the products'
+   time within it, and what is left outside them.
+2. Back to back: the same calls on the same arrays, in the same order, with nothing between
+   them (an operand one call writes and a later one reads stays shared, as in place; the
+   trainer is not stepped again after that).
+3. Each alone: every call repeated on its own, its operands left in cache by the call before;
+   the sum over the iteration's calls.
+4. Rates: the products' floating-point operations per second in (1), (2) and (3), against one
+   large square product (N x N x N, N = 2048) on the same threads, about the best rate this
+   GEMM reaches here.
+5. The SGD update's cost in place (SGD rows): the iteration as it is, interleaved with two
+   clocks that compute wrong numbers on purpose: a step whose update only adds v to theta
+   (what folding v = mu v - lr g into the weight-gradient product would leave of it: no pass
+   over g) and a step with no update at all.  Both leave the gradients unzeroed, as numgan's
+   own update does not need a zero_grad pass after it.
+
+(1)-(3) say whether the products themselves have room to go faster, (5) what the update's
+memory traffic costs; docs/benchmarks.md reads the goals of benchmarks/train_speed.py with
+them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+
+import numpy as np
+from machine import machine_info, machine_kind
+
+from numgan import kernels
+from numgan.app.bench import (
+    NumganRunner,
+    build_trainer,
+    model_specs,
+    time_calls,
+    time_interleaved,
+)
+from numgan.kernels import blas, threads
+from numgan.kernels.flags import jit, jit_parallel, prange
+from numgan.kernels.threads import PIECE
+
+ROWS = ("1", "2-sgd", "2-adam")
+SQUARE = 2048
+Call = tuple[Callable, np.ndarray, np.ndarray, np.ndarray]
+
+
+class Clocked:
+    """``blas.matmul`` and ``blas.add_product`` with a clock around each call while in use:
+    ``seconds`` adds up, and ``record`` keeps each call (function, A, B, C) once asked."""
+
+    def __init__(self) -> None:
+        self.seconds, self.calls, self.record = 0.0, [], False
+        self.originals = {"matmul": blas.matmul, "add_product": blas.add_product}
+
+    def _clock(self, name: str):
+        product = self.originals[name]
+
+        def clocked(A, B, C):
+            began = time.perf_counter()
+            product(A, B, C)
+            self.seconds += time.perf_counter() - began
+            if self.record:
+                self.calls.append((product, A, B, C))
+
+        return clocked
+
+    def __enter__(self) -> Clocked:
+        for name in self.originals:
+            setattr(blas, name, self._clock(name))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for name, product in self.originals.items():
+            setattr(blas, name, product)
+
+
+def flops(calls: list[Call]) -> int:
+    return sum(2 * A.shape[0] * A.shape[1] * B.shape[1] for _, A, B, _ in calls)
+
+
+def in_place(trainer, iterations: int, repeats: int) -> tuple[list[Call], float, float]:
+    """(one iteration's calls, ms per iteration, ms of products per iteration), medians."""
+    with Clocked() as clock:
+        clock.record = True
+        trainer.step()
+        clock.record = False
+        rates = []
+        for _ in range(repeats):
+            clock.seconds = 0.0
+            began = time.perf_counter()
+            for _ in range(iterations):
+                trainer.step()
+            rates.append((time.perf_counter() - began, clock.seconds))
+    return (
+        clock.calls,
+        1e3 * statistics.median(t for t, _ in rates) / iterations,
+        1e3 * statistics.median(p for _, p in rates) / iterations,
+    )
+
+
+def back_to_back(calls: list[Call], repeats: int, block_seconds: float) -> float:
+    def run() -> None:
+        for f, A, B, C in calls:
+            f(A, B, C)
+
+    return (
+        1e-3
+        * time_calls({"sequence": run}, repeats=repeats, block_seconds=block_seconds)["sequence"]
+    )
+
+
+def each_alone(calls: list[Call], repeats: int, block_seconds: float) -> float:
+    fns = {str(i): (lambda c=c: c[0](*c[1:])) for i, c in enumerate(calls)}
+    us = time_calls(fns, repeats=repeats, block_seconds=block_seconds / len(calls))
+    return 1e-3 * sum(us.values())
+
+
+def square_rate(repeats: int, block_seconds: float) -> float:
+    """GFLOP/s of one SQUARE^3 float32 product through ``blas.matmul``."""
+    rng = np.random.default_rng(0)
+    A, B = (rng.normal(size=(SQUARE, SQUARE)).astype(np.float32) for _ in range(2))
+    C = np.empty_like(A)
+    us = time_calls(
+        {"square": lambda: blas.matmul(A, B, C)}, repeats=repeats, block_seconds=block_seconds
+    )
+    return 2 * SQUARE**3 / us["square"] / 1e3
+
+
+# -- the two update clocks (SGD rows) --------------------------------------------------------
+
+
+@jit
+def _add_v(theta, v):
+    for i in range(theta.size):
+        theta[i] += v[i]
+
+
+@jit_parallel
+def _add_v_split(theta, v):
+    n = theta.size
+    for k in prange((n + PIECE - 1) // PIECE):
+        lo, hi = k * PIECE, min(n, (k + 1) * PIECE)
+        _add_v(theta[lo:hi], v[lo:hi])
+
+
+def add_v_only(theta, g, v, lr, mu, zero_g) -> None:
+    """theta += v, split as numgan's update is: the passes over theta and v that would remain
+    with v formed by the weight-gradient product; g is neither read nor zeroed."""
+    theta, v = theta.reshape(-1), v.reshape(-1)
+    (_add_v_split if threads.split_updates(theta.size) else _add_v)(theta, v)
+
+
+def no_update(theta, g, v, lr, mu, zero_g) -> None:
+    pass
+
+
+class UpdateClock(NumganRunner):
+    """``Trainer.step()`` with the SGD kernel swapped while it runs."""
+
+    def __init__(self, name: str, update, build) -> None:
+        super().__init__("numba", build, name)
+        self.update = update
+
+    def activate(self) -> None:
+        super().activate()
+        kernels.ops.sgd_momentum = self.update
+
+
+def update_costs(build, repeats: int, block_seconds: float) -> dict[str, float]:
+    """ms per iteration of each update clock, and the ratios to the real step per round."""
+    runners = [
+        UpdateClock(name, update, build)
+        for name, update in (
+            ("as is", kernels.ops.sgd_momentum),
+            ("theta += v", add_v_only),
+            ("no update", no_update),
+        )
+    ]
+    original = kernels.ops.sgd_momentum
+    try:
+        rates = time_interleaved(
+            runners, repeats=repeats, block_seconds=block_seconds, sleep=0.0, label="update"
+        )
+    finally:
+        kernels.ops.sgd_momentum = original
+    base = rates["as is"]["samples"]
+    out = {}
+    for name, res in rates.items():
+        out[name] = 1e3 / res["median"]
+        out[f"{name} ratio"] = statistics.median(
+            r / b for r, b in zip(res["samples"], base, strict=True)
+        )
+    return out
+
+
+def row_lines(key: str, args) -> list[str]:
+    spec = next(s for s in model_specs((int(key[0]),)) if s.key == key)
+
+    def build():
+        return build_trainer(spec)
+
+    trainer = build()
+    for _ in range(10):  # compiled, threads started, buffers in place
+        trainer.step()
+    calls, iteration, products = in_place(trainer, args.iterations, args.repeats)
+    sequence = back_to_back(calls, args.repeats, args.block_seconds)
+    alone = each_alone(calls, args.repeats, args.block_seconds)
+    gflop = flops(calls) / 1e9
+    lines = [
+        f"| {key} | {len(calls)} | {iteration:.2f} | {products:.2f} ({products / iteration:.0%}) "
+        f"| {iteration - products:.2f} | {sequence:.2f} | {alone:.2f} "
+        f"| {gflop / products * 1e3:.0f} | {gflop / sequence * 1e3:.0f} "
+        f"| {gflop / alone * 1e3:.0f} |"
+    ]
+    if spec.optimizer == "sgd":
+        cost = update_costs(build, args.repeats, args.block_seconds)
+        lines.append(
+            f"| {key} update | | {cost['as is']:.2f} | theta += v only: "
+            f"{cost['theta += v']:.2f} ms, {cost['theta += v ratio']:.3f}x per round "
+            f"| no update: {cost['no update']:.2f} ms, {cost['no update ratio']:.3f}x "
+            "per round | | | | | |"
+        )
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=lambda s: s.split(","), default=list(ROWS))
+    parser.add_argument("--repeats", type=int, default=9, help="timed blocks (or runs) of each")
+    parser.add_argument("--block-seconds", type=float, default=1.0, help="length of a block")
+    parser.add_argument(
+        "--iterations", type=int, default=50, help="iterations per in-place measurement"
+    )
+    args = parser.parse_args(argv)
+    unknown = sorted(set(args.rows) - set(ROWS))
+    if unknown:
+        parser.error(f"--rows: unknown {unknown}; choose from {', '.join(ROWS)}")
+    if args.repeats < 1 or args.iterations < 1 or not args.block_seconds > 0:
+        parser.error("--repeats and --iterations must be at least 1, --block-seconds positive")
+    backend = kernels.get_backend()
+    kernels.set_backend("numba")
+    try:
+        print(f"machine kind: {machine_kind(machine_info())}; GEMM: {blas.gemm_name()}")
+        rate = square_rate(args.repeats, args.block_seconds)
+        print(f"\none {SQUARE} x {SQUARE} x {SQUARE} product: {rate:.0f} GFLOP/s\n")
+        print(
+            "| row | products | iteration (ms) | products in place (ms) | outside them (ms) "
+            "| back to back (ms) | each alone, summed (ms) | GFLOP/s in place "
+            "| back to back | alone |"
+        )
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for key in args.rows:
+            print("\n".join(row_lines(key, args)), flush=True)
+    finally:
+        kernels.set_backend(backend)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

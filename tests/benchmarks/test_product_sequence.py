@@ -1,0 +1,86 @@
+"""benchmarks/product_sequence.py: the products in place, back to back and alone, and the
+SGD update's clocks."""
+
+import numpy as np
+import pytest
+from product_sequence import Clocked, add_v_only, in_place, main, no_update
+from profile_rows import path_products
+
+from numgan import kernels
+from numgan.app.bench import build_trainer, model_specs
+from numgan.kernels import blas, threads
+
+
+def spec_of(key):
+    return next(s for s in model_specs((int(key[0]),)) if s.key == key)
+
+
+@pytest.mark.parametrize("key", ["1", "2-sgd"])
+def test_the_clock_sees_every_product_blas_runs(key):
+    """Every product of the layer path but dx through D's one-column logit layer, which is an
+    outer product np.multiply forms (kernels/dense.py, input_grad_blas)."""
+    kernels.set_backend("numba")
+    spec = spec_of(key)
+    trainer = build_trainer(spec, data_size=256)
+    calls, iteration, products = in_place(trainer, iterations=1, repeats=1)
+    # Each product once (in a layer's backward the layers form dx before dW, path_products
+    # lists dW first: compared as sorted lists).  path_products names each product by its
+    # layer's forward (M, K, N); as GEMM operands dW = x.T @ dout is (K, M) @ (M, N) and
+    # dx = dout @ W.T is (M, N) @ (N, K).
+    operands = {"fwd": lambda M, K, N: (M, K, N), "dW": lambda M, K, N: (K, M, N)}
+    operands["dx"] = lambda M, K, N: (M, N, K)
+    expected = [
+        operands[kind](M, K, N)
+        for _, _, kind, M, K, N in path_products(trainer, spec, spec.batch_size)
+        if not (kind == "dx" and N == 1)
+    ]
+    seen = [(A.shape[0], A.shape[1], B.shape[1]) for _, A, B, _ in calls]
+    assert sorted(seen) == sorted(expected) and len(seen) == len(expected)
+    assert 0 < products < iteration
+
+
+def test_the_clock_puts_blas_back_and_changes_no_number():
+    kernels.set_backend("numba")
+    before = (blas.matmul, blas.add_product)
+    rng = np.random.default_rng(0)
+    A, B = rng.normal(size=(30, 20)).astype(np.float32), rng.normal(size=(20, 40))
+    B = B.astype(np.float32)
+    C1, C2 = np.ones((30, 40), np.float32), np.ones((30, 40), np.float32)
+    with Clocked() as clock:
+        clock.record = True
+        blas.add_product(A, B, C1)
+    before[1](A, B, C2)
+    assert (blas.matmul, blas.add_product) == before
+    np.testing.assert_array_equal(C1, C2)
+    assert len(clock.calls) == 1 and clock.seconds > 0
+
+
+@pytest.mark.parametrize("n", [1000, 4 * threads.UPDATE_MIN + 13])
+def test_the_add_only_clock_adds_v_and_leaves_g(n):
+    rng = np.random.default_rng(1)
+    theta, g, v = (rng.normal(size=n).astype(np.float32) for _ in range(3))
+    want, g0 = theta + v, g.copy()
+    add_v_only(theta, g, v, 0.1, 0.5, True)
+    np.testing.assert_array_equal(theta, want)
+    np.testing.assert_array_equal(g, g0)
+    no_update(theta, g, v, 0.1, 0.5, True)
+    np.testing.assert_array_equal(theta, want)
+
+
+def test_a_short_run_prints_the_table(capsys):
+    before = (kernels.get_backend(), kernels.ops.sgd_momentum, blas.matmul, blas.add_product)
+    code = main(
+        ["--rows", "2-sgd", "--repeats", "1", "--block-seconds", "0.01", "--iterations", "1"]
+    )
+    out = capsys.readouterr().out
+    assert code == 0 and out.startswith("machine kind: ")
+    assert "| 2-sgd | 27 | " in out and "| 2-sgd update | | " in out
+    assert "theta += v only: " in out and "no update: " in out
+    after = (kernels.get_backend(), kernels.ops.sgd_momentum, blas.matmul, blas.add_product)
+    assert after == before
+
+
+def test_unknown_rows_are_refused(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--rows", "4"])
+    assert exc.value.code == 2 and "unknown ['4']" in capsys.readouterr().err
