@@ -21,7 +21,11 @@ Per row, on the Numba backend and the GEMM it uses (oneMKL where installed), one
    clocks that compute wrong numbers on purpose: a step whose update only adds v to theta
    (what folding v = mu v - lr g into the weight-gradient product would leave of it: no pass
    over g) and a step with no update at all.  Both leave the gradients unzeroed, as numgan's
-   own update does not need a zero_grad pass after it.
+   own update does not need a zero_grad pass after it.  With oneMKL, a third step does the
+   folding itself: each weight-gradient product forms v = mu v - lr x.T dout (GEMM's alpha
+   and beta), and the update adds v to theta there and runs numgan's update on the rest (the
+   biases, BatchNorm's parameters): the right numbers to float32 rounding, timed to measure
+   what building it would gain.
 
 (1)-(3) say whether the products themselves have room to go faster, (5) what the update's
 memory traffic costs; docs/benchmarks.md reads the goals of benchmarks/train_speed.py with
@@ -34,6 +38,7 @@ import argparse
 import statistics
 import time
 from collections.abc import Callable
+from itertools import pairwise
 
 import numpy as np
 from machine import machine_info, machine_kind
@@ -48,6 +53,7 @@ from numgan.app.bench import (
 )
 from numgan.kernels import blas, threads
 from numgan.kernels.flags import jit, jit_parallel, prange
+from numgan.kernels.optim import sgd_momentum_nb
 from numgan.kernels.threads import PIECE
 
 ROWS = ("1", "2-sgd", "2-adam")
@@ -165,16 +171,99 @@ def no_update(theta, g, v, lr, mu, zero_g) -> None:
     pass
 
 
+@jit
+def _gemm_into(A, B, C, alpha, beta, int_max):
+    """C = alpha A @ B + beta C in one call of oneMKL's float32 GEMM: blas._mkl_gemm with an
+    alpha; False (nothing written) where blas._layout refuses the operands."""
+    ta, lda, tb, ldb = blas._layout(A, B, C, int_max)
+    if ta == 0:
+        return False
+    (M, N), K = C.shape, A.shape[1]
+    a, b, c = A.ctypes, B.ctypes, C.ctypes
+    blas._MKL_SGEMM(blas._ROW_MAJOR, ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, N)
+    return True
+
+
+@jit_parallel
+def _folded_update(theta, g, v, lr, mu, lo, hi, folded):
+    """Over each piece theta[lo[k]:hi[k]]: theta += v where the product formed v (folded[k]),
+    numgan's SGD update (zeroing g) elsewhere."""
+    for k in prange(lo.size):
+        a, b = lo[k], hi[k]
+        if folded[k]:
+            _add_v(theta[a:b], v[a:b])
+        else:
+            sgd_momentum_nb(theta[a:b], g[a:b], v[a:b], lr, mu, True)
+
+
+def pieces(folded: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(lo, hi, folded) of pieces of at most PIECE elements, none across a change of
+    ``folded`` (one flag per parameter)."""
+    edges = [0, *(np.flatnonzero(np.diff(folded)) + 1).tolist(), folded.size]
+    lo = [a for start, end in pairwise(edges) for a in range(start, end, PIECE)]
+    hi = [min(a + PIECE, end) for start, end in pairwise(edges) for a in range(start, end, PIECE)]
+    return np.array(lo, dtype=np.int64), np.array(hi, dtype=np.int64), folded[lo]
+
+
+def can_fold() -> bool:
+    """Whether the folded step can run: float32 products through oneMKL's compiled call."""
+    return blas.provider() == "mkl" and blas._GEMM is blas._LINKED is not None
+
+
 class UpdateClock(NumganRunner):
-    """``Trainer.step()`` with the SGD kernel swapped while it runs."""
+    """``Trainer.step()`` with the SGD kernel (and, folded, the weight-gradient product)
+    swapped while it runs."""
+
+    ADD_PRODUCT = staticmethod(blas.add_product)
 
     def __init__(self, name: str, update, build) -> None:
         super().__init__("numba", build, name)
-        self.update = update
+        self.update, self.add_product = update, self.ADD_PRODUCT
 
     def activate(self) -> None:
         super().activate()
         kernels.ops.sgd_momentum = self.update
+        blas.add_product = self.add_product
+
+
+class FoldedClock(UpdateClock):
+    """The folded step (module docstring, 5).  Which weight gradients a product forms is seen
+    in one step first: those below the loop/BLAS crossover keep numgan's path."""
+
+    def __init__(self, build) -> None:
+        super().__init__("folded", self._update, build)
+        self.add_product = self._add_product
+        trainer = self.trainer
+        with Clocked() as clock:
+            clock.record = True
+            trainer.step()
+        formed = {C.ctypes.data for f, _, _, C in clock.calls if f is self.ADD_PRODUCT}
+        self.into: dict[int, tuple] = {}  # dW's address: (its velocity, its optimiser)
+        self.pieces: dict[int, tuple] = {}  # id of flat_params: (lo, hi, folded)
+        for net, opt in ((trainer.gan.G, trainer.opt_g), (trainer.gan.D, trainer.opt_d)):
+            flat_g, v = net.flat_grads, opt.state["velocity"]
+            folded = np.zeros(flat_g.size, bool)
+            for dW in (layer.grads["W"] for layer in net.layers if "W" in layer.grads):
+                if dW.ctypes.data in formed:
+                    at = (dW.ctypes.data - flat_g.ctypes.data) // dW.itemsize
+                    folded[at : at + dW.size] = True
+                    self.into[dW.ctypes.data] = (v[at : at + dW.size].reshape(dW.shape), opt)
+            self.pieces[id(net.flat_params)] = pieces(folded)
+
+    def _add_product(self, A, B, C) -> None:
+        into = self.into.get(C.ctypes.data)
+        if into is None:
+            self.ADD_PRODUCT(A, B, C)
+            return
+        v, opt = into
+        lr, mu = opt._value("lr", opt.t), opt._value("momentum", opt.t)
+        if not _gemm_into(A, B, v, -lr, mu, blas._INT_MAX):
+            raise RuntimeError(f"the folded product refused operands {A.shape} @ {B.shape}")
+
+    def _update(self, theta, g, v, lr, mu, zero_g) -> None:
+        lo, hi, folded = self.pieces[id(theta)]
+        kind = theta.dtype.type
+        _folded_update(theta, g, v, kind(lr), kind(mu), lo, hi, folded)
 
 
 def update_costs(build, repeats: int, block_seconds: float) -> dict[str, float]:
@@ -187,13 +276,14 @@ def update_costs(build, repeats: int, block_seconds: float) -> dict[str, float]:
             ("no update", no_update),
         )
     ]
-    original = kernels.ops.sgd_momentum
+    if can_fold():
+        runners.append(FoldedClock(build))
     try:
         rates = time_interleaved(
             runners, repeats=repeats, block_seconds=block_seconds, sleep=0.0, label="update"
         )
     finally:
-        kernels.ops.sgd_momentum = original
+        runners[0].activate()
     base = rates["as is"]["samples"]
     out = {}
     for name, res in rates.items():
@@ -204,7 +294,14 @@ def update_costs(build, repeats: int, block_seconds: float) -> dict[str, float]:
     return out
 
 
-def row_lines(key: str, args) -> list[str]:
+def clocks(cost: dict[str, float], name: str) -> str:
+    if name not in cost:
+        return "needs oneMKL"
+    return f"{cost[name]:.2f} ms, {cost[name + ' ratio']:.3f}x"
+
+
+def row_lines(key: str, args) -> tuple[str, str | None]:
+    """The row's line of the products' table, and of the updates' (SGD rows, else None)."""
     spec = next(s for s in model_specs((int(key[0]),)) if s.key == key)
 
     def build():
@@ -217,21 +314,19 @@ def row_lines(key: str, args) -> list[str]:
     sequence = back_to_back(calls, args.repeats, args.block_seconds)
     alone = each_alone(calls, args.repeats, args.block_seconds)
     gflop = flops(calls) / 1e9
-    lines = [
+    line = (
         f"| {key} | {len(calls)} | {iteration:.2f} | {products:.2f} ({products / iteration:.0%}) "
         f"| {iteration - products:.2f} | {sequence:.2f} | {alone:.2f} "
         f"| {gflop / products * 1e3:.0f} | {gflop / sequence * 1e3:.0f} "
         f"| {gflop / alone * 1e3:.0f} |"
-    ]
-    if spec.optimizer == "sgd":
-        cost = update_costs(build, args.repeats, args.block_seconds)
-        lines.append(
-            f"| {key} update | | {cost['as is']:.2f} | theta += v only: "
-            f"{cost['theta += v']:.2f} ms, {cost['theta += v ratio']:.3f}x per round "
-            f"| no update: {cost['no update']:.2f} ms, {cost['no update ratio']:.3f}x "
-            "per round | | | | | |"
-        )
-    return lines
+    )
+    if spec.optimizer != "sgd":
+        return line, None
+    cost = update_costs(build, args.repeats, args.block_seconds)
+    names = ("theta += v", "no update", "folded")
+    return line, f"| {key} | {cost['as is']:.2f} ms | " + " | ".join(
+        clocks(cost, n) for n in names
+    ) + " |"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -259,9 +354,20 @@ def main(argv: list[str] | None = None) -> int:
             "| back to back (ms) | each alone, summed (ms) | GFLOP/s in place "
             "| back to back | alone |"
         )
-        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|", flush=True)
+        updates = []
         for key in args.rows:
-            print("\n".join(row_lines(key, args)), flush=True)
+            line, update = row_lines(key, args)
+            print(line, flush=True)
+            updates += [update] if update else []
+        if updates:
+            print(
+                "\nThe SGD update in place, ms per iteration and speed against the step as it "
+                "is (per round):\n"
+            )
+            print("| row | as is | theta += v only | no update | folded |")
+            print("|---|---:|---:|---:|---:|")
+            print("\n".join(updates))
     finally:
         kernels.set_backend(backend)
     return 0

@@ -3,7 +3,16 @@ SGD update's clocks."""
 
 import numpy as np
 import pytest
-from product_sequence import Clocked, add_v_only, in_place, main, no_update
+from product_sequence import (
+    Clocked,
+    FoldedClock,
+    add_v_only,
+    can_fold,
+    in_place,
+    main,
+    no_update,
+    pieces,
+)
 from profile_rows import path_products
 
 from numgan import kernels
@@ -74,8 +83,11 @@ def test_a_short_run_prints_the_table(capsys):
     )
     out = capsys.readouterr().out
     assert code == 0 and out.startswith("machine kind: ")
-    assert "| 2-sgd | 27 | " in out and "| 2-sgd update | | " in out
-    assert "theta += v only: " in out and "no update: " in out
+    assert "| 2-sgd | 27 | " in out
+    assert "| row | as is | theta += v only | no update | folded |" in out
+    update = out.splitlines()[-1]
+    assert update.startswith("| 2-sgd | ") and update.count(" ms") == 4 - (not can_fold())
+    assert update.endswith(" |" if can_fold() else "| needs oneMKL |")
     after = (kernels.get_backend(), kernels.ops.sgd_momentum, blas.matmul, blas.add_product)
     assert after == before
 
@@ -84,3 +96,58 @@ def test_unknown_rows_are_refused(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["--rows", "4"])
     assert exc.value.code == 2 and "unknown ['4']" in capsys.readouterr().err
+
+
+def test_pieces_cover_every_parameter_once_and_never_straddle_a_change():
+    folded = np.zeros(3 * threads.PIECE + 100, bool)
+    folded[5 : 2 * threads.PIECE + 7] = True
+    lo, hi, flags = pieces(folded)
+    assert lo[0] == 0 and hi[-1] == folded.size and np.array_equal(lo[1:], hi[:-1])
+    assert np.all(hi - lo <= threads.PIECE) and np.all(hi > lo)
+    for a, b, flag in zip(lo, hi, flags, strict=True):
+        assert np.all(folded[a:b] == flag)
+
+
+@pytest.fixture
+def mkl(monkeypatch):
+    """oneMKL chosen for the test, the process's choice put back after it."""
+    if blas._found("mkl")[0] is None:
+        pytest.skip("oneMKL is not installed here: the folded step needs it")
+    for name in ("_PROVIDER", "_GEMM", "_INT_MAX"):
+        monkeypatch.setattr(blas, name, getattr(blas, name))
+    blas.use("mkl")
+
+
+@pytest.mark.parametrize("key", ["1", "2-sgd"])
+def test_the_folded_step_trains_as_the_step_does(key, mkl):
+    """Momentum formed by the weight-gradient products (alpha = -lr, beta = mu) and theta += v:
+    the step's numbers to float32 rounding, every weight matrix folded, its gradient never
+    written.  A sign or a factor wrong in alpha or beta moves the parameters by far more."""
+    kernels.set_backend("numba")
+    assert can_fold()
+    spec = spec_of(key)
+    plain = build_trainer(spec, data_size=256)
+    folded = FoldedClock(lambda: build_trainer(spec, data_size=256))
+    plain.step()  # FoldedClock took one step, plain, to see which products form dW
+    before = (kernels.ops.sgd_momentum, blas.add_product)
+    try:
+        folded.activate()
+        for _ in range(10):
+            folded.trainer.step()
+    finally:
+        kernels.ops.sgd_momentum, blas.add_product = before
+    for _ in range(10):
+        plain.step()
+    nets = ("G", "D")
+    layers = [
+        layer for name in nets for layer in getattr(plain.gan, name).layers if "W" in layer.grads
+    ]
+    assert len(folded.into) == len(layers)  # every Dense weight went through a product
+    for name in nets:
+        a, b = getattr(plain.gan, name), getattr(folded.trainer.gan, name)
+        scale = np.abs(a.flat_params).max()
+        np.testing.assert_allclose(b.flat_params, a.flat_params, rtol=0, atol=1e-6 * scale)
+        assert not np.array_equal(b.flat_params, a.flat_params)  # another rounding, not a copy
+        for layer in b.layers:
+            if "W" in layer.grads:
+                assert not layer.grads["W"].any()
