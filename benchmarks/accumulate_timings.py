@@ -19,7 +19,6 @@ Median of ``--repeats`` interleaved blocks; the machine line says where it ran.
 from __future__ import annotations
 
 import argparse
-import statistics
 
 import numpy as np
 from machine import machine_info, machine_kind
@@ -30,6 +29,7 @@ from numgan.app.bench import (
     NumganRunner,
     build_trainer,
     model_specs,
+    per_round,
     time_calls,
     time_interleaved,
 )
@@ -148,9 +148,7 @@ def iteration_rows(repeats: int, seconds: float) -> list[str]:
                 runners, repeats=repeats, block_seconds=seconds, sleep=0.0, label=key
             )
             a, b = rates["line"], rates["in place"]
-            ratio = statistics.median(
-                y / x for x, y in zip(a["samples"], b["samples"], strict=True)
-            )
+            ratio = per_round(b["samples"], a["samples"])
             lines.append(f"| {key} | {a['median']:.1f} | {b['median']:.1f} | {ratio:.3f}x |")
     finally:
         blas._GEMM = found

@@ -19,7 +19,6 @@ faster).  Without oneMKL (``pip install mkl``) it says so and exits with status 
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 
@@ -66,8 +65,7 @@ def runners(spec: bench.ModelSpec) -> list[GemmRunner]:
 
 def per_round(samples: dict[str, list[float]], kind: str) -> float:
     """Median over the rounds of OpenBLAS's block time over oneMKL's (rates are inverse)."""
-    fast, slow = samples[f"{kind}, mkl"], samples[f"{kind}, openblas"]
-    return statistics.median(m / o for m, o in zip(fast, slow, strict=True))
+    return bench.per_round(samples[f"{kind}, mkl"], samples[f"{kind}, openblas"])
 
 
 def main(argv: list[str] | None = None) -> int:

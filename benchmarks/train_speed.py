@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import statistics
 import sys
 import time
 from dataclasses import asdict, dataclass, replace
@@ -61,6 +60,7 @@ from numgan.app.bench import (
     int_list,
     make_data,
     model_specs,
+    per_round,
     progress,
     time_interleaved,
 )
@@ -137,15 +137,8 @@ def time_row(
         res["gflops"] = flops * res["median"] / 1e9
         if ceiling and v != "matmul":
             res["ceiling_fraction"] = res["median"] / ceiling
-        # Each round times one block of every variant within a few seconds: the ratio of two
-        # variants' blocks of one round, median over the rounds, holds up when the machine's
-        # speed changes between rounds, which moves each variant's median on its own.
         res["per_round"] = {
-            w: statistics.median(
-                a / b for a, b in zip(res["samples"], results[w]["samples"], strict=True)
-            )
-            for w in timed
-            if w != v
+            w: per_round(res["samples"], results[w]["samples"]) for w in timed if w != v
         }
     return {v: results[v] for v in config.variants if v in results}
 

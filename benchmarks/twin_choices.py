@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import time
 from typing import Any
@@ -37,6 +36,7 @@ from numgan.app.bench import (
     int_list,
     make_data,
     model_specs,
+    per_round,
     time_interleaved,
 )
 from numgan.app.parser import OneLineParser
@@ -72,9 +72,7 @@ def time_row(spec: Any, args: argparse.Namespace, torch: Any) -> dict[str, Any]:
     )
     base = results["default"]["samples"]
     for res in results.values():  # per round: this option's block over the default's
-        res["vs_default"] = statistics.median(
-            a / b for a, b in zip(res["samples"], base, strict=True)
-        )
+        res["vs_default"] = per_round(res["samples"], base)
     return {"key": spec.key, "batch_size": m, "results": results}
 
 

@@ -648,6 +648,14 @@ def time_interleaved(
     }
 
 
+def per_round(a: Sequence[float], b: Sequence[float]) -> float:
+    """How many times as fast as b a ran: the median over the rounds of the ratio of a's block
+    rate to b's in the same round (``time_interleaved``'s samples).  Each round times one block
+    of every runner within a few seconds, so this ratio holds up when the machine's speed
+    changes between rounds, which moves each runner's median on its own."""
+    return statistics.median(x / y for x, y in zip(a, b, strict=True))
+
+
 def time_calls(
     fns: dict[str, Callable[[], Any]],
     *,

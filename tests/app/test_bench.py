@@ -173,6 +173,16 @@ def test_interleaved_blocks_rotate_and_report_medians():
     assert all(n == results[name]["iterations_per_block"] for name, n in blocks)
 
 
+def test_per_round_is_the_median_of_each_rounds_ratio():
+    """Round by round a ran 2x, 3x and 1.5x as fast as b: the median, 2x."""
+    a, b = [4.0, 6.0, 3.0], [2.0, 2.0, 2.0]
+    assert bench.per_round(a, b) == 2.0
+    assert bench.per_round([4.0, 6.0, 9.0], [2.0, 2.0, 1.0]) == 3.0  # ratios 2, 3 and 9
+    assert bench.per_round(b, a) == 0.5
+    with pytest.raises(ValueError):
+        bench.per_round(a, b[:2])  # a round's missing block is an error, not a shorter median
+
+
 def test_time_calls_gives_microseconds_per_call_of_each_function(monkeypatch):
     """Single calls timed through time_interleaved: n calls per block, and the rate turned
     into microseconds per call (here with a clock that advances 2 us per call of the slow
