@@ -23,7 +23,6 @@ Needs oneMKL (``pip install mkl``); exits with 1 and says so where it is not fou
 from __future__ import annotations
 
 import argparse
-import statistics
 
 import numpy as np
 from machine import machine_info, machine_kind
@@ -34,6 +33,7 @@ from numgan.app.bench import (
     NumganRunner,
     build_trainer,
     model_specs,
+    per_round,
     time_calls,
     time_interleaved,
 )
@@ -69,7 +69,7 @@ def call_rows(repeats: int, seconds: float) -> list[str]:
         C = np.empty((M, N), np.float32)
 
         def call(route, A=A, B=B, C=C):
-            return lambda: route(A, B, C, 0.0, blas._INT_MAX)
+            return lambda: route(A, B, C, 1.0, 0.0, blas._INT_MAX)
 
         us = time_calls(
             {name: call(route) for name, route in ROUTES.items()},
@@ -115,9 +115,7 @@ def iteration_rows(keys, repeats: int, seconds: float) -> list[str]:
                 runners, repeats=repeats, block_seconds=seconds, sleep=0.0, label=key
             )
             a, b = rates["ctypes"], rates["compiled"]
-            ratio = statistics.median(
-                y / x for x, y in zip(a["samples"], b["samples"], strict=True)
-            )
+            ratio = per_round(b["samples"], a["samples"])
             lines.append(f"| {key} | {a['median']:.1f} | {b['median']:.1f} | {ratio:.3f}x |")
     finally:
         blas._mkl_gemm = ROUTES["compiled"]

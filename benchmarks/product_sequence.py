@@ -50,6 +50,7 @@ from numgan.app.bench import (
     NumganRunner,
     build_trainer,
     model_specs,
+    per_round,
     time_calls,
     time_interleaved,
 )
@@ -173,20 +174,6 @@ def no_update(theta, g, v, lr, mu, zero_g) -> None:
     pass
 
 
-@jit
-def _gemm_into(A, B, C, alpha, beta, int_max):
-    """C = alpha A @ B + beta C in one call of oneMKL's float32 GEMM: blas._mkl_gemm with an
-    alpha; False (nothing written) where blas._layout refuses the operands or they are not
-    float32."""
-    ta, lda, tb, ldb = blas._layout(A, B, C, int_max)
-    if ta == 0 or C.itemsize != 4:
-        return False
-    (M, N), K = C.shape, A.shape[1]
-    a, b, c = A.ctypes, B.ctypes, C.ctypes
-    blas._MKL_SGEMM(blas._ROW_MAJOR, ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, N)
-    return True
-
-
 @jit_parallel
 def _folded_update(theta, g, v, lr, mu, lo, hi, folded):
     """Over each piece theta[lo[k]:hi[k]]: theta += v where the product formed v (folded[k]),
@@ -209,7 +196,8 @@ def pieces(folded: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def can_fold() -> bool:
-    """Whether the folded step can run: float32 products through oneMKL's compiled call."""
+    """Whether the folded step can run: the products through oneMKL's compiled call, its
+    symbols bound (blas._link)."""
     return blas.provider() == "mkl" and blas._GEMM is blas._LINKED is not None
 
 
@@ -260,7 +248,7 @@ class FoldedClock(UpdateClock):
             return
         v, opt = into
         lr, mu = opt._value("lr", opt.t), opt._value("momentum", opt.t)
-        if not _gemm_into(A, B, v, -lr, mu, blas._INT_MAX):
+        if not blas._mkl_gemm(A, B, v, -lr, mu, blas._INT_MAX):
             raise RuntimeError(f"the folded product refused operands {A.shape} @ {B.shape}")
 
     def _update(self, theta, g, v, lr, mu, zero_g) -> None:
@@ -291,9 +279,7 @@ def update_costs(build, repeats: int, block_seconds: float) -> dict[str, float]:
     out = {}
     for name, res in rates.items():
         out[name] = 1e3 / res["median"]
-        out[f"{name} ratio"] = statistics.median(
-            r / b for r, b in zip(res["samples"], base, strict=True)
-        )
+        out[f"{name} ratio"] = per_round(res["samples"], base)
     return out
 
 

@@ -352,8 +352,8 @@ def _link(gemm: dict) -> None:
 
 
 @jit
-def _mkl_gemm(A, B, C, beta, int_max):
-    """C = A @ B + beta * C in one call of oneMKL's GEMM; False (nothing written) where
+def _mkl_gemm(A, B, C, alpha, beta, int_max):
+    """C = alpha * A @ B + beta * C in one call of oneMKL's GEMM; False (nothing written) where
     _layout refuses the operands.  A: (M, K), B: (K, N), C: (M, N), all float32 or all
     float64.  Only after ``_link``: before it the symbols are bound to nothing."""
     ta, lda, tb, ldb = _layout(A, B, C, int_max)
@@ -362,9 +362,9 @@ def _mkl_gemm(A, B, C, beta, int_max):
     (M, N), K = C.shape, A.shape[1]
     a, b, c = A.ctypes, B.ctypes, C.ctypes  # the data pointers
     if C.itemsize == 4:
-        _MKL_SGEMM(_ROW_MAJOR, ta, tb, M, N, K, 1.0, a, lda, b, ldb, beta, c, N)
+        _MKL_SGEMM(_ROW_MAJOR, ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, N)
     else:
-        _MKL_DGEMM(_ROW_MAJOR, ta, tb, M, N, K, 1.0, a, lda, b, ldb, beta, c, N)
+        _MKL_DGEMM(_ROW_MAJOR, ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, N)
     return True
 
 
@@ -387,11 +387,11 @@ def _gemm_call(A, B, C, beta: float) -> bool:
     ):
         return False
     if _PROVIDER == "mkl" and _GEMM is _LINKED:
-        return _mkl_gemm(A, B, C, beta, _INT_MAX)
-    return _ctypes_gemm(A, B, C, beta, _INT_MAX)
+        return _mkl_gemm(A, B, C, 1.0, beta, _INT_MAX)
+    return _ctypes_gemm(A, B, C, 1.0, beta, _INT_MAX)
 
 
-def _ctypes_gemm(A, B, C, beta, int_max) -> bool:
+def _ctypes_gemm(A, B, C, alpha, beta, int_max) -> bool:
     """_mkl_gemm's arguments and result, the call made through ctypes to the GEMM in use (for
     OpenBLAS, and for oneMKL before ``_link``).  A: (M, K), B: (K, N), C: (M, N)."""
     ta, lda, tb, ldb = _layout(A, B, C, int_max)
@@ -400,7 +400,7 @@ def _ctypes_gemm(A, B, C, beta, int_max) -> bool:
     (M, N), K = C.shape, A.shape[1]
     # fmt: off
     _GEMM[C.dtype](_ROW_MAJOR, ta, tb, M, N, K,
-                   1.0, A.ctypes.data, lda, B.ctypes.data, ldb,
+                   alpha, A.ctypes.data, lda, B.ctypes.data, ldb,
                    beta, C.ctypes.data, N)
     # fmt: on
     return True

@@ -98,6 +98,23 @@ def test_unknown_rows_are_refused(capsys):
     assert exc.value.code == 2 and "unknown ['4']" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["--repeats", "0"],
+        ["--iterations", "0"],
+        ["--block-seconds", "0"],
+        ["--block-seconds", "inf"],
+    ],
+)
+def test_counts_and_lengths_that_cannot_time_are_refused(flags, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(flags)
+    err = capsys.readouterr().err
+    assert exc.value.code == 2
+    assert "--repeats and --iterations must be at least 1, --block-seconds a positive" in err
+
+
 def test_pieces_cover_every_parameter_once_and_never_straddle_a_change():
     folded = np.zeros(3 * threads.PIECE + 100, bool)
     folded[5 : 2 * threads.PIECE + 7] = True

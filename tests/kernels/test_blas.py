@@ -437,9 +437,9 @@ def mkl(monkeypatch):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("beta", [0.0, 1.0, 0.5])
+@pytest.mark.parametrize("alpha, beta", [(1.0, 0.0), (1.0, 1.0), (1.0, 0.5), (-0.3, 0.7)])
 @pytest.mark.parametrize("M, K, N", [(7, 5, 6), (131, 600, 257)])
-def test_the_compiled_gemm_call_is_the_ctypes_call(dtype, beta, M, K, N, mkl):
+def test_the_compiled_gemm_call_is_the_ctypes_call(dtype, alpha, beta, M, K, N, mkl):
     """oneMKL's GEMM called from a jitted kernel (blas._mkl_gemm) and through ctypes with the
     same arguments (blas._ctypes_gemm) give the very same C, in every layout _operand
     describes, and refuse the same operands."""
@@ -448,12 +448,12 @@ def test_the_compiled_gemm_call_is_the_ctypes_call(dtype, beta, M, K, N, mkl):
         for b_name, B in _layouts(rng, K, N, dtype).items():
             C0 = rng.normal(size=(M, N)).astype(dtype)
             compiled, by_ctypes = C0.copy(), C0.copy()
-            assert blas._mkl_gemm(A, B, compiled, beta, blas._INT_MAX)
-            assert blas._ctypes_gemm(A, B, by_ctypes, beta, blas._INT_MAX)
+            assert blas._mkl_gemm(A, B, compiled, alpha, beta, blas._INT_MAX)
+            assert blas._ctypes_gemm(A, B, by_ctypes, alpha, beta, blas._INT_MAX)
             np.testing.assert_array_equal(compiled, by_ctypes, err_msg=f"A {a_name}, B {b_name}")
             assert not np.array_equal(compiled, C0)
             for route in (blas._mkl_gemm, blas._ctypes_gemm):  # negative strides: refused
-                assert not route(A[::-1], B, compiled, beta, blas._INT_MAX)
+                assert not route(A[::-1], B, compiled, alpha, beta, blas._INT_MAX)
 
 
 #: the start of the scripts the tests below run in a process of their own
