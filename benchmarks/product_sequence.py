@@ -28,14 +28,21 @@ Per row, on the Numba backend and the GEMM it uses (oneMKL where installed), one
    biases, BatchNorm's parameters): the right numbers to float32 rounding, timed to measure
    what building it would gain.
 
+6. The step's fixed cost: the row's step interleaved with the same step on the same layers,
+   optimiser, batch and noise with every width but D's one output cut to 8 (``narrowed``),
+   on the layer path as the row runs.  Its products and passes are a few hundred numbers
+   each, so what it takes is what every call, check, allocation, dispatch and draw costs
+   whatever the widths: the most a compiled step with no overhead at all could remove.
+
 (1)-(3) say whether the products themselves have room to go faster, (5) what the update's
-memory traffic costs; docs/benchmarks.md reads the goals of benchmarks/train_speed.py with
-them.
+memory traffic costs, (6) what the rest of the step's fixed cost is; docs/benchmarks.md reads
+the goals of benchmarks/train_speed.py with them.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import statistics
 import time
@@ -47,6 +54,7 @@ from machine import machine_info, machine_kind
 
 from numgan import kernels
 from numgan.app.bench import (
+    ModelSpec,
     NumganRunner,
     build_trainer,
     model_specs,
@@ -289,14 +297,61 @@ def clocks(cost: dict[str, float], name: str) -> str:
     return f"{cost[name]:.2f} ms, {cost[name + ' ratio']:.3f}x"
 
 
-def row_lines(key: str, args) -> tuple[str, str | None]:
-    """The row's line of the products' table, and of the updates' (SGD rows, else None)."""
+def narrowed(spec: ModelSpec, width: int = 8) -> ModelSpec:
+    """``spec`` with every Dense and BatchNorm width, the noise's and the data's, cut to
+    ``width``; a width of 1 (D's output) stays.  The same layers in the same order."""
+
+    def cut(n: int) -> int:
+        return n if n == 1 else width
+
+    def layers(specs):
+        out = []
+        for s in specs:
+            if s[0] == "dense":
+                out.append(("dense", cut(s[1]), cut(s[2])))
+            elif s[0] == "bn":
+                out.append(("bn", width))
+            elif s[0] in ("conv", "convT", "reshape", "flatten"):
+                raise ValueError(f"narrowed: row {spec.key} has a {s[0]} layer; MLP rows only")
+            else:
+                out.append(s)
+        return tuple(out)
+
+    return dataclasses.replace(
+        spec, g=layers(spec.g), d=layers(spec.d), noise_dim=cut(spec.noise_dim)
+    )
+
+
+def fixed_cost(spec: ModelSpec, repeats: int, block_seconds: float) -> dict[str, float]:
+    """ms per iteration of the row's step and of its narrowed twin (module docstring, 6),
+    interleaved, and the narrowed step's share of the row's per round.  Both on the layer
+    path, the row's own (row_lines checks), not the fused step the narrowed size allows."""
+    runners = [
+        NumganRunner("numba", lambda: build_trainer(spec, fused=False), "row"),
+        NumganRunner("numba", lambda: build_trainer(narrowed(spec), fused=False), "narrowed"),
+    ]
+    rates = time_interleaved(
+        runners, repeats=repeats, block_seconds=block_seconds, sleep=0.0, label="fixed cost"
+    )
+    row, small = rates["row"], rates["narrowed"]
+    return {
+        "row": 1e3 / row["median"],
+        "narrowed": 1e3 / small["median"],
+        "share": per_round(row["samples"], small["samples"]),
+    }
+
+
+def row_lines(key: str, args) -> tuple[str, str | None, str]:
+    """The row's lines of the products' table, of the updates' (SGD rows, else None) and of
+    the fixed costs'."""
     spec = next(s for s in model_specs((int(key[0]),)) if s.key == key)
 
     def build():
         return build_trainer(spec)
 
     trainer = build()
+    if trainer.uses_fused:
+        raise ValueError(f"row {key} runs fused: no products to clock")
     for _ in range(10):  # compiled, threads started, buffers in place
         trainer.step()
     calls, iteration, products = in_place(trainer, args.iterations, args.repeats)
@@ -309,13 +364,16 @@ def row_lines(key: str, args) -> tuple[str, str | None]:
         f"| {gflop / products * 1e3:.0f} | {gflop / sequence * 1e3:.0f} "
         f"| {gflop / alone * 1e3:.0f} |"
     )
+    fixed = fixed_cost(spec, args.repeats, args.block_seconds)
+    fixed_line = (
+        f"| {key} | {fixed['row']:.2f} ms | {fixed['narrowed']:.3f} ms | {fixed['share']:.1%} |"
+    )
     if spec.optimizer != "sgd":
-        return line, None
+        return line, None, fixed_line
     cost = update_costs(build, args.repeats, args.block_seconds)
     names = ("theta += v", "no update", "folded")
-    return line, f"| {key} | {cost['as is']:.2f} ms | " + " | ".join(
-        clocks(cost, n) for n in names
-    ) + " |"
+    update = f"| {key} | {cost['as is']:.2f} ms | " + " | ".join(clocks(cost, n) for n in names)
+    return line, update + " |", fixed_line
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -346,11 +404,12 @@ def main(argv: list[str] | None = None) -> int:
             "| back to back | alone |"
         )
         print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|", flush=True)
-        updates = []
+        updates, fixed = [], []
         for key in args.rows:
-            line, update = row_lines(key, args)
+            line, update, fixed_line = row_lines(key, args)
             print(line, flush=True)
             updates += [update] if update else []
+            fixed.append(fixed_line)
         if updates:
             print(
                 "\nThe SGD update in place, ms per iteration and speed against the step as it "
@@ -359,6 +418,14 @@ def main(argv: list[str] | None = None) -> int:
             print("| row | as is | theta += v only | no update | folded |")
             print("|---|---:|---:|---:|---:|")
             print("\n".join(updates))
+        print(
+            "\nThe step's fixed cost: the row's step against the same layers, optimiser and "
+            "batch at width 8 (ms per iteration; the narrowed step's share of the row's, per "
+            "round):\n"
+        )
+        print("| row | the row's step | at width 8 | share |")
+        print("|---|---:|---:|---:|")
+        print("\n".join(fixed))
     finally:
         kernels.set_backend(backend)
     return 0

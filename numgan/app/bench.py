@@ -409,11 +409,13 @@ def build_trainer(
     data: np.ndarray | None = None,
     data_size: int = DATA_SIZE,
     dtype: Any = np.float32,
+    fused: bool | str = "auto",
 ) -> Trainer:
     """The numgan Trainer of a row: k = 1, non-saturating G loss, weights drawn from ``seed``.
 
     ``fused="auto"``: the fastest path numgan offers for the model (the fused step when the
-    networks and the backend allow it, the layers otherwise) is what the benchmark times.
+    networks and the backend allow it, the layers otherwise) is what the benchmark times;
+    ``fused=False`` keeps the layers whatever the model.
     """
     if data is None:
         data = make_data(spec, data_size, np.random.default_rng([seed, 1]))
@@ -439,7 +441,7 @@ def build_trainer(
         opt_g=make_optimizer(spec),
         opt_d=make_optimizer(spec),
         seed=seed,
-        fused="auto",
+        fused=fused,
     )
 
 

@@ -10,6 +10,7 @@ from product_sequence import (
     can_fold,
     in_place,
     main,
+    narrowed,
     no_update,
     pieces,
 )
@@ -85,11 +86,43 @@ def test_a_short_run_prints_the_table(capsys):
     assert code == 0 and out.startswith("machine kind: ")
     assert "| 2-sgd | 27 | " in out
     assert "| row | as is | theta += v only | no update | folded |" in out
-    update = out.splitlines()[-1]
+    lines = out.splitlines()
+    update = lines[lines.index("| row | as is | theta += v only | no update | folded |") + 2]
     assert update.startswith("| 2-sgd | ") and update.count(" ms") == 4 - (not can_fold())
     assert update.endswith(" |" if can_fold() else "| needs oneMKL |")
+    assert lines[-3] == "| row | the row's step | at width 8 | share |"
+    row, small, share = (float(c.split()[0].rstrip("%")) for c in lines[-1].split("|")[2:5])
+    assert lines[-1].startswith("| 2-sgd | ") and 0 < small < row and 0 < share < 100
     after = (kernels.get_backend(), kernels.ops.sgd_momentum, blas.matmul, blas.add_product)
     assert after == before
+
+
+@pytest.mark.parametrize("key", ["1", "2-sgd"])
+def test_the_narrowed_step_keeps_every_layer_and_cuts_every_width(key):
+    spec = spec_of(key)
+    small = narrowed(spec)
+    for net in ("g", "d"):
+        big_layers, small_layers = getattr(spec, net), getattr(small, net)
+        assert [s[0] for s in small_layers] == [s[0] for s in big_layers]
+        assert [s for s in small_layers if s[0] not in ("dense", "bn")] == [
+            s for s in big_layers if s[0] not in ("dense", "bn")
+        ]
+        for s in small_layers:
+            assert s[0] not in ("dense", "bn") or set(s[1:]) <= {1, 8}
+    assert small.dense_shapes("d")[-1] == (8, 1) and small.noise_dim == small.data_dim == 8
+    assert (small.batch_size, small.optimizer, small.lr) == (
+        spec.batch_size,
+        spec.optimizer,
+        spec.lr,
+    )
+    trainer = build_trainer(small, data_size=256, fused=False)
+    trainer.step()  # it builds and steps: the widths chain
+    assert not trainer.uses_fused
+
+
+def test_narrowing_refuses_convolutions():
+    with pytest.raises(ValueError, match="row 4 has a reshape layer; MLP rows only"):
+        narrowed(spec_of("4"))
 
 
 def test_unknown_rows_are_refused(capsys):
