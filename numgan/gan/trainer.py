@@ -25,6 +25,7 @@ from ..data import ArrayData, as_data, check_labels
 from ..nn import SGD, Adam, NonFiniteInputError, Sequential
 from ..nn.activations import sigmoid
 from ..nn.layer import all_layers
+from ..nn.optim import Optimizer
 from .fused import FUSED_MAX_MACS, FusedStep, fusable
 from .objectives import CrossEntropy, FeatureMatching, Objective
 from .remedies import InstanceNoise, ReplayBuffer
@@ -222,6 +223,11 @@ class GAN:
         """
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise ValueError(f"GAN.sample: n must be a whole number >= 1, got {n!r}")
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError(
+                f"GAN.sample: rng must be a numpy.random.Generator, got {rng!r}: pass "
+                "np.random.default_rng(seed)"
+            )
         z = self.noise.sample(n, rng, self.dtype)
         return self.G.forward(self.g_input(z, labels), training=False)
 
@@ -477,6 +483,12 @@ class Trainer:
         _check_memory(gan, self.batch_size)
         self.opt_g = opt_g if opt_g is not None else SGD(lr=0.1, momentum=0.5)
         self.opt_d = opt_d if opt_d is not None else SGD(lr=0.1, momentum=0.5)
+        for name, opt in (("opt_g", self.opt_g), ("opt_d", self.opt_d)):
+            if not isinstance(opt, Optimizer):
+                raise TypeError(
+                    f"Trainer: {name} must be a numgan optimiser (ng.SGD(...) or ng.Adam(...)), "
+                    f"got {opt!r}"
+                )
         if self.opt_g is self.opt_d:
             raise ValueError("Trainer: opt_g and opt_d must be separate optimiser instances")
         if seed is not None and (

@@ -24,7 +24,8 @@ class LeakyReLU(Layer):
 
     def __init__(self, alpha: float = 0.2) -> None:
         super().__init__()
-        if not 0.0 <= alpha < 1.0:
+        number = isinstance(alpha, (int, float, np.integer, np.floating))
+        if isinstance(alpha, bool) or not (number and 0.0 <= alpha < 1.0):
             raise ValueError(f"{type(self).__name__}: alpha must be in [0, 1), got {alpha!r}")
         self.alpha = float(alpha)
 

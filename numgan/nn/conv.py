@@ -26,6 +26,7 @@ from .layer import (
     INITS,
     Layer,
     Shape,
+    _check_scale,
     _draw_weights,
     _empty_params,
     as_rows,
@@ -110,9 +111,11 @@ class _Conv(Layer):
         self.kernel_size = _pair(f"{name}: kernel_size", kernel_size, 1)
         self.stride = _pair(f"{name}: stride", stride, 1)
         self.padding = _pair(f"{name}: padding", padding, 0)
-        self.init, self.scale = init, float(scale)
+        self.init, self.scale = init, _check_scale(name, scale)
         kh, kw = self.kernel_size
-        self.params, self.grads = _empty_params(dtype, W=w_shape(kh, kw), b=(self.out_channels,))
+        self.params, self.grads = _empty_params(
+            name, dtype, W=w_shape(kh, kw), b=(self.out_channels,)
+        )
         self._initialized = False
         if rng is not None:
             self.reset_parameters(rng)
@@ -160,8 +163,8 @@ class _Conv(Layer):
     def _ready(self, x: np.ndarray) -> np.ndarray:
         """x checked (shape, initialised) and in the weights' dtype."""
         self._require_initialized()
-        self._check_input(x)
-        return np.asarray(x, dtype=self.params["W"].dtype)
+        x = self._check_input(x)
+        return x.astype(self.params["W"].dtype, copy=False)
 
     def _args(self) -> str:
         k, s, p = self.kernel_size, self.stride, self.padding

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..kernels import ops
-from .layer import INITS, Layer, _check_rows, _draw_weights, _empty_params
+from .layer import INITS, Layer, _check_rows, _check_scale, _draw_weights, _empty_params
 
 
 class _Affine(Layer):
@@ -14,14 +14,16 @@ class _Affine(Layer):
     def __init__(self, in_features, width, init, scale, rng, dtype):
         super().__init__()
         for name, v in (("in_features", in_features), ("width", width)):
-            if not isinstance(v, (int, np.integer)) or v < 1:
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"{type(self).__name__}: {name} must be a positive int, got {v!r}")
         if init not in INITS:
             raise ValueError(f"unknown init {init!r}: choose one of {', '.join(INITS)}")
         self.in_shape = (int(in_features),)
         self.init = init
-        self.scale = float(scale)
-        self.params, self.grads = _empty_params(dtype, W=(in_features, width), b=(width,))
+        self.scale = _check_scale(type(self).__name__, scale)
+        self.params, self.grads = _empty_params(
+            type(self).__name__, dtype, W=(in_features, width), b=(width,)
+        )
         self._initialized = False
         if rng is not None:
             self.reset_parameters(rng)
@@ -36,11 +38,18 @@ class _Affine(Layer):
         _check_rows(self, in_shape)
         return (self.width,)
 
-    def _check_ready(self, x):
-        if self._initialized and x.ndim == 2 and x.shape[1] == self.in_shape[0]:
-            return  # the common case, checked without a call
+    def _check_ready(self, x) -> np.ndarray:
+        """x as an array, initialised weights and an input that fits, or a clear error."""
+        if (
+            self._initialized
+            and isinstance(x, np.ndarray)
+            and x.ndim == 2
+            and x.shape[1] == self.in_shape[0]
+            and x.dtype.kind == "f"
+        ):
+            return x  # the common case, checked without a call
         self._require_initialized()
-        self._check_input(x)
+        return self._check_input(x)
 
 
 class Dense(_Affine):
@@ -76,7 +85,7 @@ class Dense(_Affine):
         super().__init__(in_features, out_features, init, scale, rng, dtype)
 
     def forward(self, x, training=True):
-        self._check_ready(x)
+        x = self._check_ready(x)
         W, b = self.params["W"], self.params["b"]
         x = x.astype(W.dtype, copy=False)
         out = np.empty((len(x), self.width), dtype=W.dtype)
@@ -135,7 +144,7 @@ class Maxout(_Affine):
         super().__init__(in_features, units * pieces, init, scale, rng, dtype)
 
     def forward(self, x, training=True):
-        self._check_ready(x)
+        x = self._check_ready(x)
         W, b = self.params["W"], self.params["b"]
         x = x.astype(W.dtype, copy=False)
         z = np.empty((len(x), self.units * self.pieces), dtype=W.dtype)

@@ -86,7 +86,21 @@ def numerical_gradient_array(
 
 def _check_module(module, x, dout, rng, h, forward) -> dict[str, float]:
     """dx and every parameter gradient of a layer or network, against f = sum(out * dout)."""
-    x = np.array(x, dtype=np.float64)
+    if not callable(getattr(module, "backward", None)):
+        raise TypeError(
+            f"gradient check: {module!r} is not a layer or network (it has no backward method)"
+        )
+    try:
+        x = np.array(x, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"gradient check: x must be an array of numbers, got {type(x).__name__}"
+        ) from None
+    if x.size == 0 or not np.isfinite(x).all():
+        raise ValueError(
+            f"gradient check: x must be a non-empty array of finite numbers, got shape {x.shape}"
+            + ("" if x.size == 0 else f" with {np.count_nonzero(~np.isfinite(x))} NaN or inf")
+        )
     for name, p in _named_params(module):
         if p.dtype != np.float64:
             raise TypeError(

@@ -25,6 +25,8 @@ derived step by step in docs/backprop.md; the arithmetic runs in numgan.kernels.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 INITS = ("uniform", "glorot", "he", "normal")
@@ -160,7 +162,7 @@ class Layer(Widths):
 
     def astype(self, dtype) -> Layer:
         """Cast parameters, gradients and buffers to ``dtype`` in place; returns self."""
-        dtype = np.dtype(dtype)
+        dtype = float_dtype(repr(self), dtype)
         for name in self.params:
             self.params[name] = self.params[name].astype(dtype)
             self.grads[name] = self.grads[name].astype(dtype)
@@ -198,8 +200,12 @@ class Layer(Widths):
                 f"expected {tuple(shape)}, the shape of the last forward's output"
             )
 
-    def _check_input(self, x: np.ndarray) -> None:
-        """Cheap shape check at the top of forward: (N, ...) that fits ``output_shape``."""
+    def _check_input(self, x: np.ndarray) -> np.ndarray:
+        """Cheap check at the top of forward: numbers, of shape (N, ...) that fits
+        ``output_shape``.  Returns x as an array (a list of rows becomes one)."""
+        x = np.asarray(x)
+        if x.dtype.kind not in "biuf":
+            raise TypeError(f"{self!r} expects numbers, got an array of dtype {x.dtype}")
         if x.ndim < 2:
             raise ValueError(
                 f"{self!r} expects a batch of shape (N, ...), got shape {x.shape}: "
@@ -209,6 +215,7 @@ class Layer(Widths):
             self.output_shape(x.shape[1:])
         except ValueError as err:
             raise ValueError(f"{err}, got an input of shape {x.shape}") from None
+        return x
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -247,7 +254,38 @@ def _check_rows(layer: Layer, in_shape: Shape | None) -> None:
         )
 
 
-def _empty_params(dtype, **shapes: tuple[int, ...]) -> tuple[dict, dict]:
+DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def float_dtype(owner: str, dtype) -> np.dtype:
+    """``dtype`` as a NumPy dtype if it is float32 or float64 (training, gradient checks); else
+    a ValueError naming ``owner``: integer weights would stay zero, and float16 has no kernels."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    # "is None" first: NumPy reads None as float64, so None would be found in DTYPES
+    if dtype is None or dt is None or dt not in DTYPES:
+        raise ValueError(
+            f"{owner}: dtype must be float32 or float64 (float64 for gradient checks), got "
+            f"{dtype!r}"
+        )
+    return dt
+
+
+def _check_scale(owner: str, scale) -> float:
+    """The spread of the "uniform" and "normal" inits: a finite number >= 0."""
+    try:
+        value = float(scale)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"{owner}: scale must be a finite number >= 0, got {scale!r}")
+    return value
+
+
+def _empty_params(owner: str, dtype, **shapes: tuple[int, ...]) -> tuple[dict, dict]:
+    dtype = float_dtype(owner, dtype)
     params = {k: np.zeros(s, dtype=dtype) for k, s in shapes.items()}
     grads = {k: np.zeros(s, dtype=dtype) for k, s in shapes.items()}
     return params, grads

@@ -84,19 +84,11 @@ class MinibatchDiscrimination(Layer):
             raise ValueError(
                 f"MinibatchDiscrimination: scale must be a positive finite number, got {scale!r}"
             )
-        try:
-            ok = np.dtype(dtype) in (np.float32, np.float64)
-        except TypeError:
-            ok = False
-        if not ok:
-            raise ValueError(
-                f"MinibatchDiscrimination: dtype must be np.float32 or np.float64, got {dtype!r}"
-            )
         self.in_shape = (int(in_features),)
         self.kernels, self.kernel_dims = int(kernels), int(kernel_dims)
         self.scale = float(scale)
         shape = (self.in_shape[0], self.kernels, self.kernel_dims)
-        self.params, self.grads = _empty_params(dtype, T=shape)
+        self.params, self.grads = _empty_params(type(self).__name__, dtype, T=shape)
         self._initialized = False
         if rng is not None:
             self.reset_parameters(rng)
@@ -118,7 +110,7 @@ class MinibatchDiscrimination(Layer):
 
     def forward(self, x, training=True):
         self._require_initialized()
-        self._check_input(x)
+        x = self._check_input(x)
         T = self.params["T"]
         A, B, C = T.shape
         N = len(x)

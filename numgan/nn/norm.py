@@ -49,7 +49,8 @@ class BatchNorm(Layer):
         dtype=np.float32,
     ) -> None:
         super().__init__()
-        if not isinstance(num_features, (int, np.integer)) or num_features < 1:
+        bad = not isinstance(num_features, (int, np.integer)) or isinstance(num_features, bool)
+        if bad or num_features < 1:
             raise ValueError(
                 f"BatchNorm: num_features must be a positive int, got {num_features!r}"
             )
@@ -59,7 +60,9 @@ class BatchNorm(Layer):
             raise ValueError(f"BatchNorm: eps must be positive, got {eps!r}")
         self.num_features = int(num_features)
         self.momentum, self.eps = float(momentum), float(eps)
-        self.params, self.grads = _empty_params(dtype, gamma=(num_features,), beta=(num_features,))
+        self.params, self.grads = _empty_params(
+            "BatchNorm", dtype, gamma=(num_features,), beta=(num_features,)
+        )
         self.params["gamma"].fill(1.0)
         self.running_mean = np.zeros(num_features, dtype=dtype)
         self.running_var = np.ones(num_features, dtype=dtype)
@@ -99,7 +102,7 @@ class BatchNorm(Layer):
         return a.reshape(a.shape[0], a.shape[1], -1)
 
     def forward(self, x, training=True):
-        self._check_input(x)
+        x = self._check_input(x)
         gamma, beta = self.params["gamma"], self.params["beta"]
         x = np.asarray(x, dtype=gamma.dtype)
         if not (x.flags.c_contiguous or channels_last(x)):

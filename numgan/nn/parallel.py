@@ -177,7 +177,7 @@ class Parallel(Layer):
     # -- the passes ----------------------------------------------------------------------
 
     def forward(self, x, training=True):
-        self._check_input(x)
+        x = self._check_input(x)
         outs, start = [], 0
         for layers, width in zip(self.parts.values(), self.widths, strict=True):
             h = np.ascontiguousarray(x[:, start : start + width])  # a branch's own columns

@@ -13,9 +13,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from .dropout import Dropout
-from .layer import Layer, Shape, Widths, _check_each_once, all_layers
-
-DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+from .layer import Layer, Shape, Widths, _check_each_once, all_layers, float_dtype
 
 
 class NonFiniteInputError(ValueError):
@@ -55,9 +53,7 @@ class Sequential(Widths):
             if not isinstance(layer, Layer):
                 raise TypeError(f"Sequential: item {i} is {layer!r}, not a numgan Layer")
         _check_each_once(all_layers(self.layers), "Sequential")
-        if np.dtype(dtype) not in DTYPES:
-            raise ValueError(f"Sequential: dtype must be float32 or float64, got {np.dtype(dtype)}")
-        self.dtype = np.dtype(dtype)
+        self.dtype = float_dtype("Sequential", dtype)
         self.training = True
         self.in_shape, self.out_shape = self._check_shapes()
         for layer in self.layers:

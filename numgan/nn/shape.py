@@ -26,7 +26,7 @@ class Flatten(Layer):
         return None if in_shape is None else (math.prod(in_shape),)
 
     def forward(self, x, training=True):
-        self._check_input(x)
+        x = self._check_input(x)
         self.cache = (x.shape,)
         return x.reshape(len(x), -1)
 
@@ -64,7 +64,7 @@ class Reshape(Layer):
         return self.shape
 
     def forward(self, x, training=True):
-        self._check_input(x)
+        x = self._check_input(x)
         self.cache = (x.shape,)
         return x.reshape(len(x), *self.shape)
 

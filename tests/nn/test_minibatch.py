@@ -184,8 +184,8 @@ def test_bad_constructor_arguments_are_named():
         ((3, 2, 2), {"scale": -0.1}, "scale must be a positive finite number"),
         ((3, 2, 2), {"scale": float("nan")}, "scale must be a positive finite number"),
         ((3, 2, 2), {"scale": "0.1"}, "scale must be a positive finite number"),
-        ((3, 2, 2), {"dtype": np.int64}, "dtype must be np.float32 or np.float64"),
-        ((3, 2, 2), {"dtype": "no such type"}, "dtype must be np.float32 or np.float64"),
+        ((3, 2, 2), {"dtype": np.int64}, "dtype must be float32 or float64"),
+        ((3, 2, 2), {"dtype": "no such type"}, "dtype must be float32 or float64"),
     ]
     for args, kwargs, message in bad:
         with pytest.raises(ValueError, match=message):

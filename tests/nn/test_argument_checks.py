@@ -1,0 +1,124 @@
+"""Bad arguments to the layers, the gradient check and GAN.sample: one clear error each, at the
+call that made the mistake (not a NumPy error, or a dead network, later)."""
+
+import numpy as np
+import pytest
+
+import numgan as ng
+from numgan.nn import gradcheck
+
+RNG = np.random.default_rng(0)
+
+LAYERS = {
+    "Dense": lambda **kw: ng.Dense(3, 2, **kw),
+    "Maxout": lambda **kw: ng.Maxout(3, 2, pieces=2, **kw),
+    "Conv2D": lambda **kw: ng.Conv2D(1, 2, kernel_size=3, **kw),
+    "ConvTranspose2D": lambda **kw: ng.ConvTranspose2D(2, 1, kernel_size=3, **kw),
+    "BatchNorm": lambda **kw: ng.BatchNorm(3, **kw),
+    "MinibatchDiscrimination": lambda **kw: ng.MinibatchDiscrimination(3, 2, 2, **kw),
+}
+
+
+@pytest.mark.parametrize("name", LAYERS)
+@pytest.mark.parametrize("dtype", [np.int32, np.float16, "no such type", None])
+def test_a_dtype_that_is_not_float32_or_float64_is_refused_when_built(name, dtype):
+    # integer weights would draw as zeros and never train; float16 has no kernels
+    with pytest.raises(ValueError, match=rf"^{name}: dtype must be float32 or float64"):
+        LAYERS[name](dtype=dtype)
+
+
+@pytest.mark.parametrize("name", LAYERS)
+def test_float32_and_float64_layers_build(name):
+    for dtype in (np.float32, "float64"):
+        layer = LAYERS[name](dtype=dtype)
+        assert all(p.dtype == np.dtype(dtype) for p in layer.params.values())
+
+
+def test_casting_a_layer_or_network_to_an_integer_dtype_is_refused():
+    with pytest.raises(ValueError, match=r"^Dense\(3, 2\): dtype must be float32 or float64"):
+        ng.Dense(3, 2).astype(np.int64)
+    with pytest.raises(ValueError, match=r"^Sequential: dtype must be float32 or float64"):
+        ng.Sequential([ng.Dense(3, 2)], dtype=np.int8)
+
+
+@pytest.mark.parametrize("name", ["Dense", "Maxout", "Conv2D", "ConvTranspose2D"])
+@pytest.mark.parametrize("scale", [-1.0, float("nan"), float("inf"), "x"])
+def test_a_scale_that_no_init_can_draw_from_is_refused_when_built(name, scale):
+    with pytest.raises(ValueError, match=rf"^{name}: scale must be a finite number >= 0"):
+        LAYERS[name](scale=scale)
+
+
+def test_a_zero_scale_draws_zero_weights():
+    W = ng.Dense(3, 2, scale=0.0, rng=RNG).params["W"]
+    assert W.shape == (3, 2) and not W.any()
+
+
+@pytest.mark.parametrize(
+    "build, message",
+    [
+        (lambda: ng.Dense(True, 2), "Dense: in_features must be a positive int, got True"),
+        (lambda: ng.BatchNorm(True), "BatchNorm: num_features must be a positive int, got True"),
+        (lambda: ng.LeakyReLU("a"), r"LeakyReLU: alpha must be in \[0, 1\), got 'a'"),
+        (lambda: ng.LeakyReLU(True), r"LeakyReLU: alpha must be in \[0, 1\), got True"),
+    ],
+)
+def test_arguments_of_the_wrong_type_are_refused_by_name(build, message):
+    with pytest.raises(ValueError, match=message):
+        build()
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [ng.Dense(3, 2, rng=RNG), ng.BatchNorm(3), ng.Flatten(), ng.LeakyReLU(0.2)],
+    ids=repr,
+)
+def test_a_layer_takes_a_list_of_rows_as_it_takes_the_array(layer):
+    rows = [[1.0, -2.0, 3.0], [0.5, 0.0, -1.0]]
+    from_list = layer.forward(rows).copy()
+    np.testing.assert_array_equal(from_list, layer.forward(np.array(rows)))
+
+
+@pytest.mark.parametrize("layer", [ng.Dense(3, 2, rng=RNG), ng.BatchNorm(3)], ids=repr)
+def test_an_array_of_text_is_refused_by_the_layer(layer):
+    with pytest.raises(TypeError, match=r"expects numbers, got an array of dtype <U1"):
+        layer.forward(np.array([["a", "b", "c"], ["d", "e", "f"]]))
+
+
+def test_the_gradient_check_refuses_what_it_cannot_check():
+    layer = ng.Dense(3, 2, rng=RNG, dtype=np.float64)
+    x = RNG.normal(size=(4, 3))
+    assert max(gradcheck.check_layer(layer, x).values()) < 1e-6  # the check itself still runs
+    with pytest.raises(TypeError, match="3 is not a layer or network"):
+        gradcheck.check_layer(3, x)
+    with pytest.raises(ValueError, match=r"non-empty array of finite numbers, got shape \(0, 3\)$"):
+        gradcheck.check_layer(layer, x[:0])
+    bad = x.copy()
+    bad[1, 2] = np.nan
+    with pytest.raises(ValueError, match=r"got shape \(4, 3\) with 1 NaN or inf"):
+        gradcheck.check_layer(layer, bad)
+    with pytest.raises(TypeError, match="x must be an array of numbers, got str"):
+        gradcheck.check_layer(layer, "abc")
+
+
+def test_gan_sample_refuses_a_seed_where_a_generator_belongs():
+    gan = ng.GAN(
+        ng.Sequential([ng.Dense(2, 3)]),
+        ng.Sequential([ng.Dense(3, 1)]),
+        ng.UniformNoise(2),
+    )
+    gan.initialize(RNG)
+    with pytest.raises(TypeError, match=r"rng must be a numpy.random.Generator, got 5"):
+        gan.sample(3, 5)
+    assert gan.sample(3, np.random.default_rng(1)).shape == (3, 3)
+
+
+@pytest.mark.parametrize("which", ["opt_g", "opt_d"])
+def test_the_trainer_refuses_an_optimiser_that_is_not_one(which):
+    gan = ng.GAN(
+        ng.Sequential([ng.Dense(2, 3)]),
+        ng.Sequential([ng.Dense(3, 1)]),
+        ng.UniformNoise(2),
+    )
+    data = RNG.normal(size=(20, 3))
+    with pytest.raises(TypeError, match=rf"Trainer: {which} must be a numgan optimiser .*got 3"):
+        ng.Trainer(gan, data, batch_size=8, seed=0, **{which: 3})
