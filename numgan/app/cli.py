@@ -20,6 +20,7 @@ iterations, saves, and exits 130 or 143 (numgan/app/run.py).
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import sys
@@ -327,10 +328,31 @@ def main(argv: list[str] | None = None) -> int:
         MemoryError,
     ) as err:
         message = " ".join(str(err).split())  # one line, whatever the exception held
+        if isinstance(err, OSError) and err.filename is not None and err.strerror:
+            message = _os_message(err)
         if isinstance(err, MemoryError):
             message = f"out of memory ({message or 'no details'})"
         print(f"{command}: error: {message}", file=sys.stderr)
         return 1
+
+
+# What to do about the file-system errors a path given on the command line runs into.
+_OS_FIXES = {
+    errno.ENOTDIR: "a part of that path is a file, not a folder: choose another path",
+    errno.EISDIR: "that is a folder: give the path of a file",
+    errno.ENOENT: "no such file or folder: check the path",
+    errno.EEXIST: "a file of that name is in the way: move it or choose another path",
+    errno.EACCES: "no permission there: choose a path you can write to",
+    errno.EPERM: "no permission there: choose a path you can write to",
+    errno.EROFS: "a read-only file system: choose a path you can write to",
+    errno.ENOSPC: "the disk is full: free space or choose another disk",
+}
+
+
+def _os_message(err: OSError) -> str:
+    """``path: what went wrong; what to do``, for an OSError that names its path."""
+    fix = _OS_FIXES.get(err.errno)
+    return f"{err.filename}: {err.strerror.lower()}" + (f" ({fix})" if fix else "")
 
 
 if __name__ == "__main__":

@@ -73,9 +73,21 @@ def _write_text(path: Path, text: str) -> None:
 def load_data(config: TrainConfig) -> Dataset:
     """The run's dataset, its pixels in the range of the generator's output."""
     try:
-        return load_dataset(config.dataset, data_dir=config.data_dir or None, scale=config.output)
+        data = load_dataset(config.dataset, data_dir=config.data_dir or None, scale=config.output)
     except (OSError, ValueError, TypeError, ImportError) as err:
         raise RunError(str(err).splitlines()[0]) from None
+    if data.image_shape is not None and not data.is_sampler:
+        # G's last layer gives pixels in this range: images beyond it are out of G's reach
+        lo, hi = PIXEL_RANGES[config.output]
+        x_min, x_max = float(data.train.min()), float(data.train.max())
+        slack = 1e-6 * (hi - lo)
+        if x_min < lo - slack or x_max > hi + slack:
+            raise RunError(
+                f"the images of {config.dataset} span [{x_min:g}, {x_max:g}], but G's last "
+                f"layer ({config.output}) gives pixels in [{lo:g}, {hi:g}]: rescale them to "
+                f"that range, or save them as uint8 pixels (0-255), which numgan scales"
+            )
+    return data
 
 
 def pixel_range(config: TrainConfig) -> tuple[float, float]:

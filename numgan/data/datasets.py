@@ -433,6 +433,11 @@ def load_dataset(
         image_shape = x.shape[1:] if x.ndim == 3 else None
         parts = _split_dict(len(x), sizes, rng)
         return _with_splits(name, x, y, image_shape, description, parts)
+    if Path(name).is_dir():
+        raise ValueError(
+            f"dataset {name!r} is a folder: give the path of a .npy or .npz file in it, or one "
+            f"of {', '.join(DATASETS)}"
+        )
     raise ValueError(
         f"unknown dataset {name!r}: choose one of {', '.join(DATASETS)}, or give the path of "
         f"a .npy or .npz file"

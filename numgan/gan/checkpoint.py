@@ -230,6 +230,13 @@ def load(path: str | os.PathLike) -> Checkpoint:
     if path.exists() and not path.is_file():  # a pipe or a device: it might never end
         raise CheckpointError(f"{path}: not a regular file, so not a checkpoint")
     if not path.is_file():
+        run = path.parent.parent
+        if path.parent.name == "checkpoints" and (run / "config.toml").is_file():
+            raise CheckpointError(
+                f"{path}: no such checkpoint: the run in {run} stopped before it saved one, so "
+                f"there is nothing to resume or read; train it again (numgan train --config "
+                f"{run / 'config.toml'} --out NEW_RUN_DIR)"
+            )
         raise CheckpointError(f"{path}: no such checkpoint")
     state = _read_arrays(path)
     _check_run(state, str(path))

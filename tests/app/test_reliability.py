@@ -261,3 +261,49 @@ def test_a_points_model_on_pixels_still_ends_in_the_pixel_range(tmp_path):
     ok(numgan("sample", run, "--n", "50", "-o", tmp_path / "s.npy"))
     x = np.load(tmp_path / "s.npy")
     assert x.min() >= 0.0 and x.max() <= 1.0  # --output sigmoid: pixels in [0, 1]
+
+
+# -- paths the file system refuses, runs without a checkpoint, images out of G's reach -------
+
+
+def test_paths_the_file_system_refuses_name_the_path_and_the_fix(tmp_path):
+    (tmp_path / "afile").write_text("not a folder")
+    (tmp_path / "adir").mkdir()
+    train = ["train", "--dataset", "toy1d", "--iterations", "2"]
+    one_line_error(
+        numgan(*train, "--out", "afile/sub", cwd=tmp_path),
+        "numgan train: error: afile/sub: not a directory (a part of that path is a file, not a "
+        "folder: choose another path)",
+    )
+    one_line_error(
+        numgan(*train, "--config", "adir", cwd=tmp_path),
+        "numgan train: error: adir: is a directory (that is a folder: give the path of a file)",
+    )
+    one_line_error(
+        numgan("train", "--dataset", "adir", "--iterations", "2", cwd=tmp_path),
+        "numgan train: error: dataset 'adir' is a folder: give the path of a .npy or .npz file",
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["adir", "afile"]  # nothing written
+
+
+def test_a_run_that_saved_no_checkpoint_says_to_train_it_again(toy_run, tmp_path):
+    run = tmp_path / "r"
+    run.mkdir()
+    (run / "config.toml").write_text((toy_run / "config.toml").read_text())
+    line = one_line_error(numgan("sample", run), "the run in", "stopped before it saved one")
+    assert line.endswith(f"(numgan train --config {run / 'config.toml'} --out NEW_RUN_DIR)")
+
+
+def test_images_beyond_the_generators_range_are_refused_before_training(tmp_path):
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "counts.npy", rng.integers(0, 200, size=(40, 8, 8)))
+    np.save(tmp_path / "pixels.npy", rng.integers(0, 256, size=(40, 8, 8)).astype(np.uint8))
+    train = ["train", "--iterations", "2", "--sample-every", "1"]
+    for output, span in (("sigmoid", "[0, 1]"), ("tanh", "[-1, 1]")):
+        one_line_error(
+            numgan(*train, "--dataset", "counts.npy", "--output", output, cwd=tmp_path),
+            f"the images of counts.npy span [0, 199], but G's last layer ({output}) gives "
+            f"pixels in {span}: rescale them to that range, or save them as uint8 pixels",
+        )
+    assert not list(tmp_path.glob("runs/*"))  # refused before a run folder was made
+    ok(numgan(*train, "--dataset", "pixels.npy", "--out", "r8", cwd=tmp_path))  # scaled
