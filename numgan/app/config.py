@@ -30,6 +30,7 @@ from ..nn import SGD, Adam
 
 # --optimizer NAME -> the optimiser class; ``momentum`` is SGD's momentum or Adam's beta1.
 OPTIMIZERS = {"sgd": SGD, "adam": Adam}
+SEED_MAX = 2**63 - 1  # the largest integer TOML holds
 
 # --path NAME -> Trainer(fused=...): "auto" runs the fused step where the model allows it.
 PATHS = {"auto": "auto", "layers": False, "fused": True}
@@ -217,6 +218,8 @@ class TrainConfig:
                 f"--seed must be a whole number >= 0 (it seeds the run's random Generator), "
                 f"got {self.seed}"
             )
+        if self.seed > SEED_MAX:  # config.toml holds it, and TOML's integers are 64-bit
+            raise RunError(f"--seed must be at most {SEED_MAX} (2**63 - 1), got {self.seed}")
 
     def _check_schedules(self) -> None:
         if not (math.isfinite(self.lr_decay) and self.lr_decay >= 1):

@@ -58,6 +58,10 @@ def test_a_bad_choice_names_the_flag_the_value_and_the_choices(name):
             {"seed": -1},
             "--seed must be a whole number >= 0 (it seeds the run's random Generator), got -1",
         ),
+        (
+            {"seed": 2**63},
+            "--seed must be at most 9223372036854775807 (2**63 - 1), got 9223372036854775808",
+        ),
         ({"momentum": 1.0}, "--momentum must be in [0, 1), got 1.0"),
         ({"lr": "fast"}, "lr = 'fast': --lr takes a number"),
         ({"iterations": 2.5}, "iterations = 2.5: --iterations takes a whole number"),
@@ -95,7 +99,7 @@ def test_a_bad_value_in_a_file_is_the_same_error_as_from_a_flag(tmp_path):
 
 def test_every_config_toml_reads_back_as_the_same_values(tmp_path):
     """Written by a TOML writer: extreme but valid values survive the round trip."""
-    config = TrainConfig(lr=1e-300, momentum=0.999999, seed=2**63, data_dir='C:\\d "q"\n')
+    config = TrainConfig(lr=1e-300, momentum=0.999999, seed=2**63 - 1, data_dir='C:\\d "q"\n')
     text = config_toml(config)
     assert text.startswith("# numgan run config")
     assert resolve_config({}, base=tomllib.loads(text)) == config
