@@ -604,9 +604,10 @@ def check_resumed_config(config: TrainConfig, saved: dict, run_dir: Path) -> Non
     if changed is not None:
         key, old, new = changed
         raise RunError(
-            f"--resume: the run in {run_dir} has {key} = {old!r}, not {new!r}: a resumed run "
-            "keeps its settings (only --iterations, --sample-every, --checkpoint-every and "
-            "--path may change); start a new run with --out to change it"
+            f"--resume: the checkpoint in {run_dir} was trained with {key} = {old!r}, and this "
+            f"resume asks for {new!r} (a flag, or {run_dir / 'config.toml'} edited since): a "
+            "resumed run keeps its settings (only --iterations, --sample-every, "
+            "--checkpoint-every and --path may change); start a new run with --out to change it"
         )
 
 

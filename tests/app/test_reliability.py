@@ -214,13 +214,15 @@ def test_a_resume_cannot_change_what_the_run_was(tmp_path):
     before = {p.name: p.read_bytes() for p in run.rglob("*") if p.is_file()}
     one_line_error(
         numgan("train", "--resume", str(run), "--iterations", "20", "--lr", "0.5"),
-        "has lr = 0.01, not 0.5",
+        "was trained with lr = 0.01, and this resume asks for 0.5 (a flag, or",
         "a resumed run keeps its settings",
     )
     config = run / "config.toml"
     config.write_text(config.read_text().replace("seed = 0", "seed = 5"))
     one_line_error(
-        numgan("train", "--resume", str(run), "--iterations", "20"), "has seed = 0, not 5"
+        numgan("train", "--resume", str(run), "--iterations", "20"),
+        "was trained with seed = 0, and this resume asks for 5",
+        f"(a flag, or {config} edited since)",
     )
     config.write_text(
         config.read_text()
@@ -229,7 +231,7 @@ def test_a_resume_cannot_change_what_the_run_was(tmp_path):
     )
     one_line_error(
         numgan("train", "--resume", str(run), "--iterations", "20"),
-        "has dataset = 'toy1d', not 'ring8'",
+        "was trained with dataset = 'toy1d', and this resume asks for 'ring8'",
     )
     after = {
         p.name: p.read_bytes() for p in run.rglob("*") if p.is_file() and p.name != "config.toml"
