@@ -34,6 +34,14 @@ class DataSource(Protocol):
 # -- rows and labels ---------------------------------------------------------------------------
 
 
+def _finite(owner: str, name: str, value) -> float:
+    """value as a float if it is a finite real number, else a ValueError naming it."""
+    number = isinstance(value, (int, float, np.integer, np.floating))
+    if isinstance(value, bool) or not number or not np.isfinite(value):
+        raise ValueError(f"{owner}: {name} must be a finite number, got {value!r}")
+    return float(value)
+
+
 def as_rows(x: np.ndarray) -> np.ndarray:
     """(N, ...) -> (N, prod(...)): one sample per row, e.g. images (N, H, W) -> (N, H*W).
 
@@ -186,9 +194,10 @@ class Gaussian1D:
     num_classes = None
 
     def __init__(self, mu: float = 4.0, sigma: float = 0.5) -> None:
+        mu, sigma = _finite("Gaussian1D", "mu", mu), _finite("Gaussian1D", "sigma", sigma)
         if not sigma > 0:
             raise ValueError(f"Gaussian1D: sigma must be positive, got {sigma!r}")
-        self.mu, self.sigma = float(mu), float(sigma)
+        self.mu, self.sigma = mu, sigma
 
     def sample(self, m: int, rng: np.random.Generator) -> np.ndarray:
         return rng.normal(self.mu, self.sigma, size=(m, 1))
@@ -233,10 +242,12 @@ class GaussianMixture1D:
                 f"{mus_.tolist()} and {sigmas_.tolist()}"
             )
         w = np.ones_like(mus_) if weights is None else np.asarray(weights, np.float64)
-        if w.shape != mus_.shape or not (w >= 0).all() or not w.sum() > 0:
+        with np.errstate(over="ignore"):  # a sum that overflows is refused below
+            total = w.sum() if w.shape == mus_.shape else 0.0
+        if not ((w >= 0).all() and np.isfinite(w).all() and 0 < total < np.inf):
             raise ValueError(
-                f"GaussianMixture1D: weights must be {len(mus_)} non-negative numbers, not all "
-                f"zero, got {w.tolist()}"
+                f"GaussianMixture1D: weights must be {len(mus_)} finite non-negative numbers, "
+                f"not all zero, with a finite sum, got {w.tolist()}"
             )
         self.mus, self.sigmas, self.weights = mus_, sigmas_, w / w.sum()
 
@@ -280,6 +291,9 @@ class GaussianMixture2D:
         means_ = np.asarray(means, np.float64)
         if means_.ndim != 2 or means_.shape[1] != 2 or len(means_) < 1:
             raise ValueError(f"{name}: means must have shape (K, 2), got {means_.shape}")
+        if not np.isfinite(means_).all():
+            raise ValueError(f"{name}: the means must be finite (check radius or spacing)")
+        sigma = _finite(name, "sigma", sigma)
         if not sigma > 0:
             raise ValueError(f"{name}: sigma must be positive, got {sigma!r}")
         self.means, self.sigma, self.name = means_, float(sigma), name

@@ -111,6 +111,11 @@ def _check_batch(value, name: str) -> int:
     return int(value)
 
 
+# The smallest Parzen width numgan computes with, far below any a Parzen estimate uses: below
+# it 1 / (2 sigma^2) and the log-likelihoods' squares (their spread) leave float64's range.
+SIGMA_MIN = 1e-30
+
+
 def _check_sigmas(sigmas) -> np.ndarray:
     if sigmas is None:
         return PARZEN_SIGMAS.copy()
@@ -123,6 +128,11 @@ def _check_sigmas(sigmas) -> np.ndarray:
     s = s.astype(np.float64)
     if not (np.isfinite(s).all() and (s > 0).all()):
         raise ValueError(f"sigmas must all be finite and > 0, got {s}")
+    if not (s >= SIGMA_MIN).all():
+        raise ValueError(
+            f"sigmas must all be at least {SIGMA_MIN:g}, got {s}: narrower, the log-likelihoods "
+            "leave float64's range"
+        )
     return s
 
 
@@ -188,6 +198,11 @@ def parzen_log_density(
     x = _as_points(x, "x")
     _check_same_dim(samples, x, "samples", "x")
     sigma = _check_positive(sigma, "sigma")
+    if sigma < SIGMA_MIN:
+        raise ValueError(
+            f"sigma must be at least {SIGMA_MIN:g}, got {sigma!r}: narrower, the "
+            "log-likelihoods leave float64's range"
+        )
     batch_size = _check_batch(batch_size, "batch_size")
     chunk_size = _check_batch(chunk_size, "chunk_size")
     return _parzen_log_density(samples, x, np.array([sigma]), batch_size, chunk_size)[:, 0]

@@ -22,6 +22,7 @@ import numpy as np
 
 from .. import kernels
 from ..data import ArrayData, as_data, check_labels
+from ..data.sources import _finite
 from ..nn import SGD, Adam, NonFiniteInputError, Sequential
 from ..nn.activations import sigmoid
 from ..nn.layer import all_layers
@@ -44,8 +45,9 @@ class UniformNoise:
     """z ~ U(low, high)^dim, the paper's prior.  sample(m, rng) -> (m, dim)."""
 
     def __init__(self, dim: int, *, low: float = -1.0, high: float = 1.0) -> None:
-        if not isinstance(dim, (int, np.integer)) or dim < 1:
+        if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 1:
             raise ValueError(f"UniformNoise: dim must be a positive int, got {dim!r}")
+        low, high = _finite("UniformNoise", "low", low), _finite("UniformNoise", "high", high)
         if not high > low:
             raise ValueError(f"UniformNoise: need low < high, got {low!r}, {high!r}")
         self.dim, self.low, self.high = int(dim), float(low), float(high)
@@ -61,8 +63,9 @@ class GaussianNoise:
     """z ~ N(0, std**2 I), dim-dimensional.  sample(m, rng) -> (m, dim)."""
 
     def __init__(self, dim: int, *, std: float = 1.0) -> None:
-        if not isinstance(dim, (int, np.integer)) or dim < 1:
+        if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 1:
             raise ValueError(f"GaussianNoise: dim must be a positive int, got {dim!r}")
+        std = _finite("GaussianNoise", "std", std)
         if not std > 0:
             raise ValueError(f"GaussianNoise: std must be positive, got {std!r}")
         self.dim, self.std = int(dim), float(std)
@@ -121,6 +124,14 @@ class GAN:
                 )
         if G.dtype != D.dtype:
             raise ValueError(f"GAN: G is {G.dtype} but D is {D.dtype}: build both with one dtype")
+        if not (
+            isinstance(getattr(noise, "dim", None), (int, np.integer))
+            and callable(getattr(noise, "sample", None))
+        ):
+            raise TypeError(
+                f"GAN: noise must be a prior with dim and sample(m, rng, dtype), such as "
+                f"UniformNoise(100) or GaussianNoise(100), got {noise!r}"
+            )
         shared = {id(layer) for layer in all_layers(G.layers)} & {
             id(layer) for layer in all_layers(D.layers)
         }
@@ -497,6 +508,11 @@ class Trainer:
             raise ValueError(f"Trainer: seed must be a whole number >= 0 or None, got {seed!r}")
         self.rng = np.random.default_rng(seed)
         gan.initialize(self.rng)
+        if callback is not None and not callable(callback):
+            raise TypeError(
+                f"Trainer: callback must be a function called as callback(trainer), got "
+                f"{callback!r}"
+            )
         self.callback, self.callback_every = callback, int(callback_every)
         if fused not in (None, False, True, "auto"):
             raise ValueError(f'Trainer: fused must be None, False, True or "auto", got {fused!r}')

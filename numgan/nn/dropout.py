@@ -21,8 +21,14 @@ class Dropout(Layer):
 
     def __init__(self, p: float = 0.5, *, rng: np.random.Generator | None = None) -> None:
         super().__init__()
-        if not 0.0 <= p < 1.0:
+        number = isinstance(p, (int, float, np.integer, np.floating)) and not isinstance(p, bool)
+        if not (number and 0.0 <= p < 1.0):
             raise ValueError(f"Dropout: p must be in [0, 1), got {p!r}")
+        if rng is not None and not isinstance(rng, np.random.Generator):
+            raise TypeError(
+                f"Dropout: rng must be a numpy.random.Generator, got {rng!r}: pass "
+                "np.random.default_rng(seed)"
+            )
         self.p = float(p)
         self.rng = rng
         self.fixed_mask: np.ndarray | None = None

@@ -15,6 +15,13 @@ from ..kernels import ops
 Schedule = Callable[[int], float]
 
 
+def _real(owner: str, name: str, value) -> float:
+    """value as a float if it is a real number (not a bool, not text), else a ValueError."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{owner}: {name} must be a number, got {value!r}")
+    return float(value)
+
+
 class LinearRamp:
     """value(t) = start + (end - start) * min(t, steps) / steps: a linear ramp, then constant.
 
@@ -22,9 +29,17 @@ class LinearRamp:
     """
 
     def __init__(self, start: float, end: float, steps: int) -> None:
-        if steps < 1:
-            raise ValueError(f"LinearRamp: steps must be >= 1, got {steps!r}")
-        self.start, self.end, self.steps = float(start), float(end), int(steps)
+        bad = isinstance(steps, bool) or not isinstance(steps, (int, np.integer))
+        if bad or steps < 1:
+            raise ValueError(f"LinearRamp: steps must be a whole number >= 1, got {steps!r}")
+        start, end = _real("LinearRamp", "start", start), _real("LinearRamp", "end", end)
+        if not (math.isfinite(start) and math.isfinite(end)):
+            raise ValueError(f"LinearRamp: start and end must be finite, got {start!r}, {end!r}")
+        self.start, self.end, self.steps = start, end, int(steps)
+
+    def span(self) -> tuple[float, float]:
+        """The first and the last value: every value lies between them."""
+        return self.start, self.end
 
     def __call__(self, t: int) -> float:
         return self.start + (self.end - self.start) * min(t, self.steps) / self.steps
@@ -40,9 +55,22 @@ class ExponentialDecay:
     """
 
     def __init__(self, initial: float, *, factor: float = 1.000004, floor: float = 1e-6) -> None:
-        if factor < 1.0:
-            raise ValueError(f"ExponentialDecay: factor must be >= 1, got {factor!r}")
-        self.initial, self.factor, self.floor = float(initial), float(factor), float(floor)
+        initial = _real("ExponentialDecay", "initial", initial)
+        factor = _real("ExponentialDecay", "factor", factor)
+        floor = _real("ExponentialDecay", "floor", floor)
+        if not (math.isfinite(factor) and factor >= 1.0):
+            raise ValueError(f"ExponentialDecay: factor must be finite and >= 1, got {factor!r}")
+        if not (math.isfinite(initial) and initial > 0 and math.isfinite(floor) and floor >= 0):
+            raise ValueError(
+                "ExponentialDecay: initial must be a positive finite number and floor a finite "
+                f"number >= 0, got {initial!r} and {floor!r}"
+            )
+        self.initial, self.factor, self.floor = initial, factor, floor
+
+    def span(self) -> tuple[float, float]:
+        """The first and the last value: every value lies between them."""
+        first = max(self.initial, self.floor)
+        return first, (self.floor if self.factor > 1 else first)
 
     def __call__(self, t: int) -> float:
         # exp of a log: factor**t overflows a float after ~709 / ln(factor) steps; this goes to 0
@@ -54,6 +82,43 @@ class ExponentialDecay:
 
 def _at(value: float | Schedule, t: int) -> float:
     return float(value(t)) if callable(value) else float(value)
+
+
+# What each hyperparameter may be, at every step: (test, the words for it).
+_RULES = {
+    "lr": (lambda v: math.isfinite(v) and v > 0, "a positive, finite number"),
+    "momentum": (lambda v: 0.0 <= v < 1.0, "in [0, 1)"),
+}
+
+
+def _checked(owner: str, name: str, value, t: int) -> float:
+    """The hyperparameter ``value`` (a number or a schedule) at step t, or a ValueError naming
+    the optimiser, the step and the schedule."""
+    ok, words = _RULES[name]
+    try:
+        v = _at(value, t) if callable(value) else _real(owner, name, value)
+    except TypeError as err:
+        raise ValueError(
+            f"{owner}: {name} must be a number or a schedule called with the step count "
+            f"(LinearRamp, ExponentialDecay), got {value!r} ({err})"
+        ) from None
+    if not ok(v):
+        at = f" at step {t} (the schedule {value!r})" if callable(value) else ""
+        raise ValueError(f"{owner}: {name} must be {words}, got {v!r}{at}")
+    return v
+
+
+def _check_schedule(owner: str, name: str, value) -> None:
+    """At the start, and over the whole span of a schedule that states it (LinearRamp,
+    ExponentialDecay): a ramp to a negative lr is refused when built, not when it gets there."""
+    _checked(owner, name, value, 0)
+    span = getattr(value, "span", None)
+    for v in span() if callable(span) else ():
+        if not _RULES[name][0](v):
+            raise ValueError(
+                f"{owner}: {name} must be {_RULES[name][1]} at every step, and the schedule "
+                f"{value!r} reaches {v!r}"
+            )
 
 
 class Optimizer:
@@ -78,8 +143,13 @@ class Optimizer:
             )
 
     def _value(self, name: str, t: int) -> float:
-        """The value of a hyperparameter (``lr``, ``momentum``) at step t."""
-        return _at(getattr(self, name), t)
+        """The value of a hyperparameter (``lr``, ``momentum``) at step t.  A number was checked
+        (and made a float) when the optimiser was built; a schedule is checked at every step,
+        since any callable may serve as one and leave the range at any step."""
+        value = getattr(self, name)
+        if callable(value):
+            return _checked(type(self).__name__, name, value, t)
+        return value
 
     def state_dict(self) -> dict[str, np.ndarray]:
         state = {"t": np.array(self.t)}
@@ -120,12 +190,10 @@ class SGD(Optimizer):
 
     def __init__(self, lr: float | Schedule = 0.1, momentum: float | Schedule = 0.5) -> None:
         super().__init__()
-        lr0, mu0 = _at(lr, 0), _at(momentum, 0)
-        if not (math.isfinite(lr0) and lr0 > 0):
-            raise ValueError(f"SGD: lr must be a positive, finite number, got {lr0!r}")
-        if not 0.0 <= mu0 < 1.0:
-            raise ValueError(f"SGD: momentum must be in [0, 1), got {mu0!r}")
-        self.lr, self.momentum = lr, momentum
+        _check_schedule("SGD", "lr", lr)
+        _check_schedule("SGD", "momentum", momentum)
+        self.lr = lr if callable(lr) else float(lr)
+        self.momentum = momentum if callable(momentum) else float(momentum)
 
     def step(self, net, *, zero_grad: bool = False) -> None:
         self._bind(net)
@@ -163,14 +231,16 @@ class Adam(Optimizer):
         eps: float = 1e-8,
     ) -> None:
         super().__init__()
-        if not (math.isfinite(_at(lr, 0)) and _at(lr, 0) > 0):
-            raise ValueError(f"Adam: lr must be a positive, finite number, got {_at(lr, 0)!r}")
+        _check_schedule("Adam", "lr", lr)
+        beta1, beta2 = _real("Adam", "beta1", beta1), _real("Adam", "beta2", beta2)
         for name, b in (("beta1", beta1), ("beta2", beta2)):
             if not 0.0 <= b < 1.0:
                 raise ValueError(f"Adam: {name} must be in [0, 1), got {b!r}")
-        if not eps > 0:
-            raise ValueError(f"Adam: eps must be positive, got {eps!r}")
-        self.lr, self.beta1, self.beta2, self.eps = lr, float(beta1), float(beta2), float(eps)
+        eps = _real("Adam", "eps", eps)
+        if not (math.isfinite(eps) and eps > 0):
+            raise ValueError(f"Adam: eps must be a positive, finite number, got {eps!r}")
+        self.lr = lr if callable(lr) else float(lr)
+        self.beta1, self.beta2, self.eps = beta1, beta2, eps
 
     def step(self, net, *, zero_grad: bool = False) -> None:
         self._bind(net)

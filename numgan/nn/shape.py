@@ -28,7 +28,7 @@ class Flatten(Layer):
     def forward(self, x, training=True):
         x = self._check_input(x)
         self.cache = (x.shape,)
-        return x.reshape(len(x), -1)
+        return x.reshape(len(x), math.prod(x.shape[1:]))  # -1 is ambiguous for an empty batch
 
     def backward(self, dout, param_grads=True, input_grad=True):
         (shape,) = self._need_cache()

@@ -122,3 +122,107 @@ def test_the_trainer_refuses_an_optimiser_that_is_not_one(which):
     data = RNG.normal(size=(20, 3))
     with pytest.raises(TypeError, match=rf"Trainer: {which} must be a numgan optimiser .*got 3"):
         ng.Trainer(gan, data, batch_size=8, seed=0, **{which: 3})
+
+
+# -- optimisers and their schedules --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "build, message",
+    [
+        (
+            lambda: ng.SGD(lr=ng.LinearRamp(0.1, -1.0, 5)),
+            r"SGD: lr must be a positive, finite number at every step, and the schedule "
+            r"LinearRamp\(0.1, -1.0, steps=5\) reaches -1.0",
+        ),
+        (
+            lambda: ng.SGD(momentum=ng.LinearRamp(0.5, 1.5, 5)),
+            r"SGD: momentum must be in \[0, 1\) at every step, .* reaches 1.5",
+        ),
+        (
+            lambda: ng.Adam(lr=ng.ExponentialDecay(1e-3, floor=0.0)),
+            r"Adam: lr must be a positive, finite number at every step, .* reaches 0.0",
+        ),
+        (lambda: ng.SGD(lr="0.1"), "SGD: lr must be a number, got '0.1'"),
+        (lambda: ng.SGD(lr=lambda: 0.1), "SGD: lr must be a number or a schedule called with"),
+        (lambda: ng.Adam(eps=np.inf), "Adam: eps must be a positive, finite number, got inf"),
+        (lambda: ng.Adam(beta1="0.5"), "Adam: beta1 must be a number, got '0.5'"),
+        (lambda: ng.LinearRamp(0.5, 0.7, 1.5), "LinearRamp: steps must be a whole number >= 1"),
+        (lambda: ng.LinearRamp(np.nan, 0.7, 3), "LinearRamp: start and end must be finite"),
+        (lambda: ng.ExponentialDecay(-0.1), "ExponentialDecay: initial must be a positive"),
+        (lambda: ng.ExponentialDecay(0.1, factor=np.nan), "factor must be finite and >= 1"),
+    ],
+)
+def test_optimisers_and_schedules_refuse_values_they_would_train_with_wrongly(build, message):
+    with pytest.raises(ValueError, match=message):
+        build()
+
+
+def test_a_schedule_that_leaves_the_range_later_is_refused_at_that_step():
+    opt = ng.SGD(lr=lambda t: 0.1 - 0.05 * t)  # a plain function: its values are seen per step
+    assert opt._value("lr", 1) == pytest.approx(0.05)
+    with pytest.raises(
+        ValueError, match=r"SGD: lr must be a positive, finite number, got 0.0 at step 2"
+    ):
+        opt._value("lr", 2)
+
+
+def test_the_schedules_in_range_still_build():
+    ng.SGD(lr=ng.ExponentialDecay(0.1), momentum=ng.LinearRamp(0.5, 0.7, 10))
+    ng.Adam(lr=ng.LinearRamp(2e-4, 1e-5, 100), beta1=0, eps=1e-8)
+
+
+# -- data sources, priors, Dropout, Flatten, the Trainer's callback, Parzen ---------------
+
+
+@pytest.mark.parametrize(
+    "build, message",
+    [
+        (lambda: ng.Gaussian1D(mu=np.nan), "Gaussian1D: mu must be a finite number, got nan"),
+        (lambda: ng.Gaussian1D(sigma=np.inf), "Gaussian1D: sigma must be a finite number"),
+        (lambda: ng.data.ring8(radius=np.nan), "ring8: the means must be finite"),
+        (lambda: ng.data.grid25(spacing=np.nan), "grid25: the means must be finite"),
+        (
+            lambda: ng.GaussianMixture1D([0, 1], [1, 1], [1, np.inf]),
+            "weights must be 2 finite non-negative numbers",
+        ),
+        (
+            lambda: ng.GaussianMixture1D([0, 1], [1, 1], [1e308, 1e308]),
+            "with a finite sum",
+        ),
+        (lambda: ng.UniformNoise(2, low=-np.inf), "UniformNoise: low must be a finite number"),
+        (lambda: ng.UniformNoise(True), "UniformNoise: dim must be a positive int, got True"),
+        (lambda: ng.GaussianNoise(2, std="1"), "GaussianNoise: std must be a finite number"),
+        (lambda: ng.Dropout("0.5"), r"Dropout: p must be in \[0, 1\), got '0.5'"),
+    ],
+)
+def test_sources_priors_and_dropout_refuse_values_that_would_draw_nan(build, message):
+    with pytest.raises(ValueError, match=message):
+        build()
+
+
+def test_objects_where_a_generator_prior_or_function_belongs_are_refused():
+    G, D = ng.Sequential([ng.Dense(2, 3)]), ng.Sequential([ng.Dense(3, 1)])
+    with pytest.raises(TypeError, match=r"Dropout: rng must be a numpy.random.Generator"):
+        ng.Dropout(0.5, rng="seed")
+    with pytest.raises(TypeError, match=r"GAN: noise must be a prior with dim and sample"):
+        ng.GAN(G, D, noise=3)
+    gan = ng.GAN(G, D, ng.UniformNoise(2))
+    with pytest.raises(TypeError, match=r"Trainer: callback must be a function .*got 5"):
+        ng.Trainer(gan, RNG.normal(size=(20, 3)), batch_size=4, seed=0, callback=5)
+
+
+def test_flatten_takes_an_empty_batch():
+    assert ng.Flatten().forward(np.zeros((0, 3, 2))).shape == (0, 6)
+
+
+def test_a_parzen_width_too_narrow_for_float64_is_refused_not_nan():
+    from numgan.eval import metrics
+
+    samples, x = RNG.normal(size=(50, 2)), RNG.normal(size=(20, 2))
+    with pytest.raises(ValueError, match=r"sigma must be at least 1e-30, got 1e-300"):
+        metrics.parzen_log_likelihood(samples, x, 1e-300)
+    with pytest.raises(ValueError, match=r"sigmas must all be at least 1e-30"):
+        metrics.select_parzen_sigma(samples, x, np.array([1e-300, 0.1]))
+    mean, stderr = metrics.parzen_log_likelihood(samples, x, 1e-30)
+    assert np.isfinite(mean) and np.isfinite(stderr)
