@@ -55,8 +55,29 @@ class Checkpoint(dict):
         self.path = path
 
 
+def _check_trainer(trainer, what: str) -> None:
+    if not all(hasattr(trainer, name) for name in ("gan", "opt_g", "opt_d", "history", "rng")):
+        raise TypeError(f"checkpoint.{what}: trainer must be a numgan Trainer, got {trainer!r}")
+
+
+def _config_json(config) -> str:
+    """The run's settings as a JSON object, or a TypeError saying what cannot be one."""
+    if config is not None and not isinstance(config, dict):
+        raise TypeError(
+            f"checkpoint.save: config must be a dict of settings (or None), got {config!r}"
+        )
+    try:
+        return json.dumps(config or {})
+    except (TypeError, ValueError) as err:
+        raise TypeError(
+            f"checkpoint.save: config must hold numbers, strings, lists and dicts only ({err})"
+        ) from None
+
+
 def trainer_state(trainer, config: dict[str, Any] | None = None) -> dict[str, np.ndarray]:
     """Everything needed to resume ``trainer``, as a flat dict of arrays."""
+    _check_trainer(trainer, "save")
+    config_text = _config_json(config)
     state: dict[str, np.ndarray] = {}
     for prefix, obj in (("G", trainer.gan.G), ("D", trainer.gan.D)):
         for name, value in obj.state_dict().items():
@@ -76,7 +97,7 @@ def trainer_state(trainer, config: dict[str, Any] | None = None) -> dict[str, np
             state[f"replay/{name}"] = value
     state["rng"] = np.array(json.dumps(trainer.rng.bit_generator.state))
     state["iteration"] = np.array(trainer.iteration)
-    state["config"] = np.array(json.dumps(config or {}))
+    state["config"] = np.array(config_text)
     state["format"] = np.array(FORMAT)
     return state
 
@@ -321,6 +342,11 @@ def restore(trainer, state: dict[str, np.ndarray]) -> None:
     Everything is checked before anything changes: a CheckpointError, naming the file and
     what does not fit, leaves the trainer exactly as it was.
     """
+    _check_trainer(trainer, "restore")
+    if not hasattr(state, "items"):
+        raise TypeError(
+            f"checkpoint.restore: state must be a checkpoint (checkpoint.load(path)), got {state!r}"
+        )
     where = _where(state)
 
     def part(prefix: str) -> dict[str, np.ndarray]:

@@ -36,7 +36,8 @@ class InstanceNoise:
     """
 
     def __init__(self, std: float, *, iterations: int) -> None:
-        if not (isinstance(std, (int, float, np.floating)) and np.isfinite(std) and std > 0):
+        number = isinstance(std, (int, float, np.floating)) and not isinstance(std, bool)
+        if not (number and np.isfinite(std) and std > 0):
             raise ValueError(f"InstanceNoise: std must be a positive number, got {std!r}")
         if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)):
             raise ValueError(

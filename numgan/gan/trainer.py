@@ -798,7 +798,11 @@ class Trainer:
         overflow warnings are silenced here: what they warn of is caught as a DivergenceError
         (a non-finite or exploding loss, or parameters: ``check_parameters``).
         """
-        if not isinstance(iterations, (int, np.integer)) or iterations < 0:
+        if (
+            isinstance(iterations, bool)
+            or not isinstance(iterations, (int, np.integer))
+            or iterations < 0
+        ):
             raise ValueError(f"train: iterations must be a non-negative int, got {iterations!r}")
         bar = None
         if progress:

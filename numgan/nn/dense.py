@@ -136,7 +136,7 @@ class Maxout(_Affine):
         rng: np.random.Generator | None = None,
         dtype=np.float32,
     ) -> None:
-        if not isinstance(pieces, (int, np.integer)) or pieces < 1:
+        if isinstance(pieces, bool) or not isinstance(pieces, (int, np.integer)) or pieces < 1:
             raise ValueError(f"Maxout: pieces must be a positive int, got {pieces!r}")
         self.units, self.pieces = int(units), int(pieces)
         # Glorot/He fans count one piece's worth of outputs per unit.

@@ -226,3 +226,41 @@ def test_a_parzen_width_too_narrow_for_float64_is_refused_not_nan():
         metrics.select_parzen_sigma(samples, x, np.array([1e-300, 0.1]))
     mean, stderr = metrics.parzen_log_likelihood(samples, x, 1e-30)
     assert np.isfinite(mean) and np.isfinite(stderr)
+
+
+def test_checkpoint_functions_refuse_what_is_not_a_trainer_a_config_or_a_state(tmp_path):
+    from numgan.gan import checkpoint
+
+    gan = ng.GAN(
+        ng.Sequential([ng.Dense(2, 3)]), ng.Sequential([ng.Dense(3, 1)]), ng.UniformNoise(2)
+    )
+    trainer = ng.Trainer(gan, RNG.normal(size=(20, 3)), batch_size=4, seed=0)
+    path = tmp_path / "c.npz"
+    with pytest.raises(TypeError, match="checkpoint.save: trainer must be a numgan Trainer"):
+        checkpoint.save(path, "trainer")
+    with pytest.raises(TypeError, match=r"config must be a dict of settings \(or None\)"):
+        checkpoint.save(path, trainer, config=[1, 2])
+    with pytest.raises(TypeError, match="config must hold numbers, strings, lists and dicts"):
+        checkpoint.save(path, trainer, config={"a": object()})
+    assert not path.exists()  # nothing half-written
+    with pytest.raises(TypeError, match="checkpoint.restore: trainer must be a numgan Trainer"):
+        checkpoint.restore("t", {})
+    with pytest.raises(TypeError, match=r"state must be a checkpoint \(checkpoint.load"):
+        checkpoint.restore(trainer, None)
+    checkpoint.save(path, trainer, config={"a": 1})
+    checkpoint.restore(trainer, checkpoint.load(path))  # the valid round trip still works
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: ng.Maxout(4, 3, pieces=True), "Maxout: pieces must be a positive int, got True"),
+        (
+            lambda: ng.InstanceNoise(True, iterations=5),
+            "InstanceNoise: std must be a positive number, got True",
+        ),
+    ],
+)
+def test_a_bool_is_not_taken_for_a_number(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
