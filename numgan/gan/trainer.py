@@ -22,11 +22,10 @@ import numpy as np
 
 from .. import kernels
 from ..data import ArrayData, as_data, check_labels
-from ..data.sources import _finite
 from ..nn import SGD, Adam, NonFiniteInputError, Sequential
 from ..nn.activations import sigmoid
 from ..nn.layer import all_layers
-from ..nn.optim import Optimizer
+from ..nn.optim import Optimizer, _real
 from .fused import FUSED_MAX_MACS, FusedStep, fusable
 from .objectives import CrossEntropy, FeatureMatching, Objective
 from .remedies import InstanceNoise, ReplayBuffer
@@ -47,9 +46,9 @@ class UniformNoise:
     def __init__(self, dim: int, *, low: float = -1.0, high: float = 1.0) -> None:
         if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 1:
             raise ValueError(f"UniformNoise: dim must be a positive int, got {dim!r}")
-        low, high = _finite("UniformNoise", "low", low), _finite("UniformNoise", "high", high)
-        if not high > low:
-            raise ValueError(f"UniformNoise: need low < high, got {low!r}, {high!r}")
+        low, high = _real("UniformNoise", "low", low), _real("UniformNoise", "high", high)
+        if not (math.isfinite(low) and math.isfinite(high) and high > low):
+            raise ValueError(f"UniformNoise: need finite low < high, got {low!r}, {high!r}")
         self.dim, self.low, self.high = int(dim), float(low), float(high)
 
     def sample(self, m: int, rng: np.random.Generator, dtype=np.float32) -> np.ndarray:
@@ -65,9 +64,9 @@ class GaussianNoise:
     def __init__(self, dim: int, *, std: float = 1.0) -> None:
         if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 1:
             raise ValueError(f"GaussianNoise: dim must be a positive int, got {dim!r}")
-        std = _finite("GaussianNoise", "std", std)
-        if not std > 0:
-            raise ValueError(f"GaussianNoise: std must be positive, got {std!r}")
+        std = _real("GaussianNoise", "std", std)
+        if not (math.isfinite(std) and std > 0):
+            raise ValueError(f"GaussianNoise: std must be positive and finite, got {std!r}")
         self.dim, self.std = int(dim), float(std)
 
     def sample(self, m: int, rng: np.random.Generator, dtype=np.float32) -> np.ndarray:

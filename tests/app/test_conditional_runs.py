@@ -150,7 +150,7 @@ def test_config_toml_keeps_them_and_resume_is_bit_for_bit(backend, tmp_path, fla
         {"conditional": False, "model": "mlp-small", "iterations": 30},
         base=run.read_run_config(split),
     )
-    with pytest.raises(RunError, match="has (model|conditional) = "):
+    with pytest.raises(RunError, match="was trained with (model|conditional) = "):
         run.train(changed, split, resume=True, **QUIET)
 
 

@@ -161,7 +161,7 @@ def test_config_toml_keeps_them_and_resume_is_bit_for_bit(backend, tmp_path, rem
         key, 0.0 if not isinstance(value, str) else ""
     )
     changed = resolve_config({key: other, "iterations": 40}, base=run.read_run_config(split))
-    with pytest.raises(RunError, match=f"has {key} = "):
+    with pytest.raises(RunError, match=f"was trained with {key} = "):
         run.train(changed, split, resume=True, **quiet)
 
 

@@ -190,9 +190,9 @@ def test_the_schedules_in_range_still_build():
             lambda: ng.GaussianMixture1D([0, 1], [1, 1], [1e308, 1e308]),
             "with a finite sum",
         ),
-        (lambda: ng.UniformNoise(2, low=-np.inf), "UniformNoise: low must be a finite number"),
+        (lambda: ng.UniformNoise(2, low=-np.inf), "UniformNoise: need finite low < high, got -inf"),
         (lambda: ng.UniformNoise(True), "UniformNoise: dim must be a positive int, got True"),
-        (lambda: ng.GaussianNoise(2, std="1"), "GaussianNoise: std must be a finite number"),
+        (lambda: ng.GaussianNoise(2, std="1"), "GaussianNoise: std must be a number, got '1'"),
         (lambda: ng.Dropout("0.5"), r"Dropout: p must be in \[0, 1\), got '0.5'"),
     ],
 )
