@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..nn.layer import real_number
+
 
 class InstanceNoise:
     """Gaussian noise on D's inputs, annealed linearly to zero.
@@ -36,8 +38,8 @@ class InstanceNoise:
     """
 
     def __init__(self, std: float, *, iterations: int) -> None:
-        number = isinstance(std, (int, float, np.floating)) and not isinstance(std, bool)
-        if not (number and np.isfinite(std) and std > 0):
+        std = real_number("InstanceNoise", "std", std)
+        if not (np.isfinite(std) and std > 0):
             raise ValueError(f"InstanceNoise: std must be a positive number, got {std!r}")
         if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)):
             raise ValueError(

@@ -24,8 +24,8 @@ from .. import kernels
 from ..data import ArrayData, as_data, check_labels
 from ..nn import SGD, Adam, NonFiniteInputError, Sequential
 from ..nn.activations import sigmoid
-from ..nn.layer import all_layers
-from ..nn.optim import Optimizer, _real
+from ..nn.layer import all_layers, real_number
+from ..nn.optim import Optimizer
 from .fused import FUSED_MAX_MACS, FusedStep, fusable
 from .objectives import CrossEntropy, FeatureMatching, Objective
 from .remedies import InstanceNoise, ReplayBuffer
@@ -46,7 +46,10 @@ class UniformNoise:
     def __init__(self, dim: int, *, low: float = -1.0, high: float = 1.0) -> None:
         if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 1:
             raise ValueError(f"UniformNoise: dim must be a positive int, got {dim!r}")
-        low, high = _real("UniformNoise", "low", low), _real("UniformNoise", "high", high)
+        low, high = (
+            real_number("UniformNoise", "low", low),
+            real_number("UniformNoise", "high", high),
+        )
         if not (math.isfinite(low) and math.isfinite(high) and high > low):
             raise ValueError(f"UniformNoise: need finite low < high, got {low!r}, {high!r}")
         self.dim, self.low, self.high = int(dim), float(low), float(high)
@@ -64,7 +67,7 @@ class GaussianNoise:
     def __init__(self, dim: int, *, std: float = 1.0) -> None:
         if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 1:
             raise ValueError(f"GaussianNoise: dim must be a positive int, got {dim!r}")
-        std = _real("GaussianNoise", "std", std)
+        std = real_number("GaussianNoise", "std", std)
         if not (math.isfinite(std) and std > 0):
             raise ValueError(f"GaussianNoise: std must be positive and finite, got {std!r}")
         self.dim, self.std = int(dim), float(std)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..kernels import ops
-from .layer import Layer, _dense, _flat, _layout_of
+from .layer import Layer, _dense, _flat, _layout_of, real_number
 
 
 class LeakyReLU(Layer):
@@ -24,10 +24,10 @@ class LeakyReLU(Layer):
 
     def __init__(self, alpha: float = 0.2) -> None:
         super().__init__()
-        number = isinstance(alpha, (int, float, np.integer, np.floating))
-        if isinstance(alpha, bool) or not (number and 0.0 <= alpha < 1.0):
+        alpha = real_number(type(self).__name__, "alpha", alpha)
+        if not 0.0 <= alpha < 1.0:
             raise ValueError(f"{type(self).__name__}: alpha must be in [0, 1), got {alpha!r}")
-        self.alpha = float(alpha)
+        self.alpha = alpha
 
     def forward(self, x, training=True):
         x = _dense(x)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .layer import Layer
+from .layer import Layer, real_number
 
 
 class Dropout(Layer):
@@ -21,8 +21,8 @@ class Dropout(Layer):
 
     def __init__(self, p: float = 0.5, *, rng: np.random.Generator | None = None) -> None:
         super().__init__()
-        number = isinstance(p, (int, float, np.integer, np.floating)) and not isinstance(p, bool)
-        if not (number and 0.0 <= p < 1.0):
+        p = real_number("Dropout", "p", p)
+        if not 0.0 <= p < 1.0:
             raise ValueError(f"Dropout: p must be in [0, 1), got {p!r}")
         if rng is not None and not isinstance(rng, np.random.Generator):
             raise TypeError(

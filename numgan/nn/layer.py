@@ -273,12 +273,17 @@ def float_dtype(owner: str, dtype) -> np.dtype:
     return dt
 
 
+def real_number(owner: str, name: str, value) -> float:
+    """value as a float if it is a real number (not a bool, not text), else a ValueError naming
+    the owner and the argument.  The callers check the range."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{owner}: {name} must be a number, got {value!r}")
+    return float(value)
+
+
 def _check_scale(owner: str, scale) -> float:
     """The spread of the "uniform" and "normal" inits: a finite number >= 0."""
-    try:
-        value = float(scale)
-    except (TypeError, ValueError):
-        value = math.nan
+    value = real_number(owner, "scale", scale)
     if not (math.isfinite(value) and value >= 0):
         raise ValueError(f"{owner}: scale must be a finite number >= 0, got {scale!r}")
     return value

@@ -11,15 +11,9 @@ from collections.abc import Callable
 import numpy as np
 
 from ..kernels import ops
+from .layer import real_number
 
 Schedule = Callable[[int], float]
-
-
-def _real(owner: str, name: str, value) -> float:
-    """value as a float if it is a real number (not a bool, not text), else a ValueError."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"{owner}: {name} must be a number, got {value!r}")
-    return float(value)
 
 
 class LinearRamp:
@@ -32,7 +26,10 @@ class LinearRamp:
         bad = isinstance(steps, bool) or not isinstance(steps, (int, np.integer))
         if bad or steps < 1:
             raise ValueError(f"LinearRamp: steps must be a whole number >= 1, got {steps!r}")
-        start, end = _real("LinearRamp", "start", start), _real("LinearRamp", "end", end)
+        start, end = (
+            real_number("LinearRamp", "start", start),
+            real_number("LinearRamp", "end", end),
+        )
         if not (math.isfinite(start) and math.isfinite(end)):
             raise ValueError(f"LinearRamp: start and end must be finite, got {start!r}, {end!r}")
         self.start, self.end, self.steps = start, end, int(steps)
@@ -55,9 +52,9 @@ class ExponentialDecay:
     """
 
     def __init__(self, initial: float, *, factor: float = 1.000004, floor: float = 1e-6) -> None:
-        initial = _real("ExponentialDecay", "initial", initial)
-        factor = _real("ExponentialDecay", "factor", factor)
-        floor = _real("ExponentialDecay", "floor", floor)
+        initial = real_number("ExponentialDecay", "initial", initial)
+        factor = real_number("ExponentialDecay", "factor", factor)
+        floor = real_number("ExponentialDecay", "floor", floor)
         if not (math.isfinite(factor) and factor >= 1.0):
             raise ValueError(f"ExponentialDecay: factor must be finite and >= 1, got {factor!r}")
         if not (math.isfinite(initial) and initial > 0 and math.isfinite(floor) and floor >= 0):
@@ -96,7 +93,7 @@ def _checked(owner: str, name: str, value, t: int) -> float:
     the optimiser, the step and the schedule."""
     ok, words = _RULES[name]
     try:
-        v = _at(value, t) if callable(value) else _real(owner, name, value)
+        v = _at(value, t) if callable(value) else real_number(owner, name, value)
     except TypeError as err:
         raise ValueError(
             f"{owner}: {name} must be a number or a schedule called with the step count "
@@ -232,11 +229,11 @@ class Adam(Optimizer):
     ) -> None:
         super().__init__()
         _check_schedule("Adam", "lr", lr)
-        beta1, beta2 = _real("Adam", "beta1", beta1), _real("Adam", "beta2", beta2)
+        beta1, beta2 = real_number("Adam", "beta1", beta1), real_number("Adam", "beta2", beta2)
         for name, b in (("beta1", beta1), ("beta2", beta2)):
             if not 0.0 <= b < 1.0:
                 raise ValueError(f"Adam: {name} must be in [0, 1), got {b!r}")
-        eps = _real("Adam", "eps", eps)
+        eps = real_number("Adam", "eps", eps)
         if not (math.isfinite(eps) and eps > 0):
             raise ValueError(f"Adam: eps must be a positive, finite number, got {eps!r}")
         self.lr = lr if callable(lr) else float(lr)

@@ -42,9 +42,9 @@ def test_casting_a_layer_or_network_to_an_integer_dtype_is_refused():
 
 
 @pytest.mark.parametrize("name", ["Dense", "Maxout", "Conv2D", "ConvTranspose2D"])
-@pytest.mark.parametrize("scale", [-1.0, float("nan"), float("inf"), "x"])
+@pytest.mark.parametrize("scale", [-1.0, float("nan"), float("inf"), "x", True])
 def test_a_scale_that_no_init_can_draw_from_is_refused_when_built(name, scale):
-    with pytest.raises(ValueError, match=rf"^{name}: scale must be a finite number >= 0"):
+    with pytest.raises(ValueError, match=rf"^{name}: scale must be a (finite )?number"):
         LAYERS[name](scale=scale)
 
 
@@ -58,8 +58,8 @@ def test_a_zero_scale_draws_zero_weights():
     [
         (lambda: ng.Dense(True, 2), "Dense: in_features must be a positive int, got True"),
         (lambda: ng.BatchNorm(True), "BatchNorm: num_features must be a positive int, got True"),
-        (lambda: ng.LeakyReLU("a"), r"LeakyReLU: alpha must be in \[0, 1\), got 'a'"),
-        (lambda: ng.LeakyReLU(True), r"LeakyReLU: alpha must be in \[0, 1\), got True"),
+        (lambda: ng.LeakyReLU("a"), "LeakyReLU: alpha must be a number, got 'a'"),
+        (lambda: ng.LeakyReLU(True), "LeakyReLU: alpha must be a number, got True"),
     ],
 )
 def test_arguments_of_the_wrong_type_are_refused_by_name(build, message):
@@ -193,7 +193,7 @@ def test_the_schedules_in_range_still_build():
         (lambda: ng.UniformNoise(2, low=-np.inf), "UniformNoise: need finite low < high, got -inf"),
         (lambda: ng.UniformNoise(True), "UniformNoise: dim must be a positive int, got True"),
         (lambda: ng.GaussianNoise(2, std="1"), "GaussianNoise: std must be a number, got '1'"),
-        (lambda: ng.Dropout("0.5"), r"Dropout: p must be in \[0, 1\), got '0.5'"),
+        (lambda: ng.Dropout("0.5"), "Dropout: p must be a number, got '0.5'"),
     ],
 )
 def test_sources_priors_and_dropout_refuse_values_that_would_draw_nan(build, message):
@@ -257,7 +257,7 @@ def test_checkpoint_functions_refuse_what_is_not_a_trainer_a_config_or_a_state(t
         (lambda: ng.Maxout(4, 3, pieces=True), "Maxout: pieces must be a positive int, got True"),
         (
             lambda: ng.InstanceNoise(True, iterations=5),
-            "InstanceNoise: std must be a positive number, got True",
+            "InstanceNoise: std must be a number, got True",
         ),
     ],
 )
