@@ -78,7 +78,7 @@ def load_data(config: TrainConfig) -> Dataset:
         raise RunError(str(err).splitlines()[0]) from None
     if data.image_shape is not None and not data.is_sampler:
         # G's last layer gives pixels in this range: images beyond it are out of G's reach
-        lo, hi = PIXEL_RANGES[config.output]
+        lo, hi = pixel_range(config)
         x_min, x_max = float(data.train.min()), float(data.train.max())
         slack = 1e-6 * (hi - lo)
         if x_min < lo - slack or x_max > hi + slack:
